@@ -1,0 +1,1 @@
+//! One module per subcommand: `Args` (clap) and `run(args) -> anyhow::Result<ExitCode>`.

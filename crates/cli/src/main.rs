@@ -1,0 +1,38 @@
+//! `dmo`: the command-line front end. It only parses arguments, calls the
+//! library crates and prints; every subcommand lives in `commands/`.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod commands;
+
+#[derive(Parser)]
+#[command(
+    name = "dmo",
+    version,
+    about = "How much RAM does a Cortex-M ML model really need? Traces firmware, mines safe \
+             input/output overlaps (diagonal memory optimisation) and plans arenas.",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+// One variant per subcommand; each module in `commands/` owns its arguments.
+#[derive(Subcommand)]
+enum Command {
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: anyhow::Result<ExitCode> = match cli.command {
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
