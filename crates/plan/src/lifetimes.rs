@@ -1,0 +1,203 @@
+//! The buffers TFLM places in the arena head, with their lifetimes in
+//! "scopes", exactly as TFLM's allocator feeds them to its planner
+//! (`shared/DESIGN.md`, "Arena planning").
+
+use crate::error::PlanError;
+use dmo_core::ByteCount;
+use dmo_tflite::{BuiltinCode, Model, TensorType};
+use serde::Serialize;
+
+/// TFLM's lifetime unit: model inputs are created in scope 0, operator `i`
+/// runs in scope `i + 1`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+pub struct Scope(pub u32);
+
+impl Scope {
+    /// The scope operator `operator` runs in.
+    pub fn of_operator(operator: usize) -> Scope {
+        Scope(operator as u32 + 1)
+    }
+}
+
+/// TFLM aligns every arena buffer to this many bytes.
+pub const BUFFER_ALIGNMENT: u64 = 16;
+
+/// `bytes` rounded up to [`BUFFER_ALIGNMENT`].
+pub fn align_up(bytes: u64) -> u64 {
+    bytes.div_ceil(BUFFER_ALIGNMENT) * BUFFER_ALIGNMENT
+}
+
+/// What an arena buffer holds.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+pub enum BufferSource {
+    /// A non-constant tensor of subgraph 0.
+    Tensor(usize),
+    /// The `request`-th scratch buffer operator `operator` asks for.
+    Scratch { operator: usize, request: usize },
+}
+
+/// One buffer of the arena head with its lifetime (both ends inclusive).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct ArenaBuffer {
+    pub source: BufferSource,
+    /// Bytes the tensor or scratch request needs.
+    pub bytes: ByteCount,
+    pub first_scope: Scope,
+    pub last_scope: Scope,
+}
+
+impl ArenaBuffer {
+    /// The size the planner reserves: `bytes` rounded up to 16.
+    pub fn aligned_bytes(&self) -> u64 {
+        align_up(self.bytes.0)
+    }
+
+    /// Whether both buffers are alive in some common scope.
+    pub fn lifetime_intersects(&self, other: &ArenaBuffer) -> bool {
+        self.first_scope <= other.last_scope && other.first_scope <= self.last_scope
+    }
+}
+
+/// The arena buffers in TFLM's order: planned tensors in tensor-index order,
+/// then scratch buffers in request order.
+pub fn arena_buffers(model: &Model) -> Result<Vec<ArenaBuffer>, PlanError> {
+    let tensor_count = model.tensors.len();
+    let mut first: Vec<Option<u32>> = vec![None; tensor_count];
+    let mut last: Vec<Option<u32>> = vec![None; tensor_count];
+    for &input in &model.inputs {
+        first[input].get_or_insert(0);
+    }
+    for (index, operator) in model.operators.iter().enumerate() {
+        let scope = Scope::of_operator(index).0;
+        for input in operator.present_inputs() {
+            last[input] = Some(scope);
+        }
+        for &output in &operator.outputs {
+            first[output].get_or_insert(scope);
+        }
+    }
+    let final_scope = model.operators.len() as u32;
+    for &output in &model.outputs {
+        last[output] = Some(final_scope);
+    }
+
+    let mut buffers = Vec::new();
+    for (index, tensor) in model.tensors.iter().enumerate() {
+        if tensor.is_constant || tensor.is_variable {
+            continue;
+        }
+        let bytes = tensor.byte_size().map_err(|problem| PlanError::Tensor {
+            tensor: index,
+            name: tensor.name.clone(),
+            problem,
+        })?;
+        if bytes == 0 {
+            continue;
+        }
+        let Some(first_scope) = first[index] else {
+            // Neither a model input nor any operator's output: TFLM never
+            // writes it, so it needs no space (and would fail to allocate).
+            if last[index].is_some() {
+                return Err(PlanError::Tensor {
+                    tensor: index,
+                    name: tensor.name.clone(),
+                    problem: "is read but never written (not a model input nor an operator output)"
+                        .into(),
+                });
+            }
+            continue;
+        };
+        // A tensor written but never read still occupies its producer's scope.
+        let last_scope = last[index].unwrap_or(first_scope).max(first_scope);
+        buffers.push(ArenaBuffer {
+            source: BufferSource::Tensor(index),
+            bytes: ByteCount(bytes),
+            first_scope: Scope(first_scope),
+            last_scope: Scope(last_scope),
+        });
+    }
+    for (operator, _) in model.operators.iter().enumerate() {
+        for (request, bytes) in scratch_requests(model, operator)?.into_iter().enumerate() {
+            let scope = Scope::of_operator(operator);
+            buffers.push(ArenaBuffer {
+                source: BufferSource::Scratch { operator, request },
+                bytes: ByteCount(bytes),
+                first_scope: scope,
+                last_scope: scope,
+            });
+        }
+    }
+    Ok(buffers)
+}
+
+/// Scratch buffers (bytes, in request order) the reference kernel of
+/// `operator` asks for (`shared/DESIGN.md`).
+pub fn scratch_requests(model: &Model, operator_index: usize) -> Result<Vec<u64>, PlanError> {
+    let operator = &model.operators[operator_index];
+    let tensor = |slot: usize| -> Result<&dmo_tflite::Tensor, PlanError> {
+        operator
+            .inputs
+            .get(slot)
+            .copied()
+            .flatten()
+            .map(|index| &model.tensors[index])
+            .ok_or_else(|| PlanError::Operator {
+                operator: operator_index,
+                problem: format!("{} lacks input {slot}", operator.code),
+            })
+    };
+    let bad = |problem: String| PlanError::Operator { operator: operator_index, problem };
+    let elements = |t: &dmo_tflite::Tensor| t.element_count().map_err(bad);
+    let Some(code) = operator.builtin() else {
+        return Ok(Vec::new());
+    };
+    let requests = match code {
+        BuiltinCode::SVDF => {
+            // Inputs: input [B, in], weights_feature [filters, in], weights_time,
+            // bias, state.
+            let input = tensor(0)?;
+            let weights_feature = tensor(1)?;
+            let batch = *input.shape.first().unwrap_or(&1) as u64;
+            let filters = *weights_feature.shape.first().unwrap_or(&0) as u64;
+            let rank = match &operator.options {
+                dmo_tflite::OperatorOptions::Svdf { rank, .. } if *rank > 0 => *rank as u64,
+                _ => return Err(bad("SVDF without a positive rank".into())),
+            };
+            let mut requests = vec![batch * filters * 4];
+            if input.element_type == TensorType::Int8 {
+                requests.push(batch * (filters / rank) * 4);
+            }
+            requests
+        }
+        BuiltinCode::UNIDIRECTIONAL_SEQUENCE_LSTM => {
+            // Four buffers of batch * cell units in the cell state's type; the
+            // cell state (input 19, a variable tensor) has exactly that shape.
+            let cell = tensor(19)?;
+            let cell_bytes = cell.byte_size().map_err(bad)?;
+            vec![cell_bytes; 4]
+        }
+        BuiltinCode::MEAN | BuiltinCode::SUM => {
+            let input = tensor(0)?;
+            let axis = tensor(1)?;
+            let mut requests = Vec::new();
+            if matches!(input.element_type, TensorType::Int8 | TensorType::Int16) {
+                let output = &model.tensors[*operator.outputs.first().ok_or_else(|| bad("no output".into()))?];
+                requests.push(4 * elements(output)?);
+            }
+            requests.push(4 * input.shape.len() as u64);
+            requests.push(4 * elements(axis)?);
+            requests
+        }
+        BuiltinCode::REDUCE_MAX
+        | BuiltinCode::REDUCE_MIN
+        | BuiltinCode::REDUCE_PROD
+        | BuiltinCode::REDUCE_ANY
+        | BuiltinCode::REDUCE_ALL => {
+            let input = tensor(0)?;
+            let axis = tensor(1)?;
+            vec![4 * input.shape.len() as u64, 4 * elements(axis)?]
+        }
+        _ => Vec::new(),
+    };
+    Ok(requests)
+}
