@@ -1,0 +1,522 @@
+//! Compact encoding of the events of one block.
+//!
+//! Both sides run the same predictor: the next PC is the one that followed the
+//! previous PC last time, and an instruction's next address is its last
+//! address plus its stride (a two-delta stride predictor: the stride changes
+//! only when the same new delta is seen twice, so a loop that jumps to the
+//! next row mispredicts once, not twice; a new instruction takes its first
+//! delta as its stride). Size and kind are predicted to be the
+//! instruction's last ones. An event that matches all predictions costs a
+//! fraction of a byte (runs of up to 128 are one byte); others cost a tag byte
+//! plus zigzag LEB128 deltas for what was mispredicted.
+//!
+//! The predictor is reset at each block, so every block decodes on its own.
+//!
+//! Tag byte:
+//! - `1nnnnnnn`: `n + 1` events that match every prediction.
+//! - `0 x s k zz a p`: one event; `p` = PC delta follows (from the previous
+//!   PC), `a` = address delta follows (from the predicted address), `zz` =
+//!   log2 of the size, `k` = write, `s` = size byte follows instead (`zz` = 0),
+//!   `x` must be 0.
+
+use dmo_core::{AccessKind, Address, Event, EventTime};
+
+const TABLE_BITS: u32 = 10;
+const TABLE_SIZE: usize = 1 << TABLE_BITS;
+
+const RUN_FLAG: u8 = 0x80;
+const MAX_RUN: u32 = 128;
+const PC_EXPLICIT: u8 = 0x01;
+const ADDRESS_EXPLICIT: u8 = 0x02;
+const SIZE_SHIFT: u32 = 2;
+const WRITE_FLAG: u8 = 0x10;
+const SIZE_BYTE_FOLLOWS: u8 = 0x20;
+const RESERVED: u8 = 0x40;
+
+/// What the predictor remembers about one instruction.
+#[derive(Clone, Copy)]
+struct Slot {
+    pc: u32,
+    occupied: bool,
+    is_write: bool,
+    size: u8,
+    next_pc: u32,
+    last_address: u32,
+    stride: u32,
+    last_delta: u32,
+    /// Seen once only: the next delta becomes the stride at once.
+    fresh: bool,
+}
+
+const EMPTY_SLOT: Slot = Slot {
+    pc: 0,
+    occupied: false,
+    is_write: false,
+    size: 0,
+    next_pc: 0,
+    last_address: 0,
+    stride: 0,
+    last_delta: 0,
+    fresh: false,
+};
+
+/// A direct-mapped table of instructions, shared logic of encoder and decoder.
+struct Predictor {
+    slots: Box<[Slot; TABLE_SIZE]>,
+    previous_pc: u32,
+    previous_address: u32,
+}
+
+/// What the predictor expects the next event to be.
+struct Prediction {
+    pc: u32,
+}
+
+impl Predictor {
+    fn new() -> Self {
+        Predictor {
+            slots: Box::new([EMPTY_SLOT; TABLE_SIZE]),
+            previous_pc: 0,
+            previous_address: 0,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.slots.fill(EMPTY_SLOT);
+        self.previous_pc = 0;
+        self.previous_address = 0;
+    }
+
+    #[inline(always)]
+    fn index(pc: u32) -> usize {
+        ((pc >> 1) ^ (pc >> (1 + TABLE_BITS))) as usize & (TABLE_SIZE - 1)
+    }
+
+    #[inline(always)]
+    fn slot(&self, pc: u32) -> Option<&Slot> {
+        let slot = &self.slots[Self::index(pc)];
+        (slot.occupied && slot.pc == pc).then_some(slot)
+    }
+
+    #[inline(always)]
+    fn predict_pc(&self) -> Prediction {
+        let pc = match self.slot(self.previous_pc) {
+            Some(slot) => slot.next_pc,
+            None => self.previous_pc,
+        };
+        Prediction { pc }
+    }
+
+    /// Predicted address, size and kind for an access by `pc`.
+    #[inline(always)]
+    fn predict_access(&self, pc: u32) -> (u32, Option<(u8, bool)>) {
+        match self.slot(pc) {
+            Some(slot) => (
+                slot.last_address.wrapping_add(slot.stride),
+                Some((slot.size, slot.is_write)),
+            ),
+            None => (self.previous_address, None),
+        }
+    }
+
+    #[inline(always)]
+    fn update(&mut self, pc: u32, address: u32, size: u8, is_write: bool) {
+        let previous = self.previous_pc;
+        let previous_slot = &mut self.slots[Self::index(previous)];
+        if previous_slot.occupied && previous_slot.pc == previous {
+            previous_slot.next_pc = pc;
+        }
+        let slot = &mut self.slots[Self::index(pc)];
+        if slot.occupied && slot.pc == pc {
+            let delta = address.wrapping_sub(slot.last_address);
+            if delta == slot.last_delta || slot.fresh {
+                slot.stride = delta;
+            }
+            slot.fresh = false;
+            slot.last_delta = delta;
+            slot.last_address = address;
+            slot.size = size;
+            slot.is_write = is_write;
+        } else {
+            *slot = Slot {
+                pc,
+                occupied: true,
+                is_write,
+                size,
+                next_pc: pc,
+                last_address: address,
+                stride: 0,
+                last_delta: 0,
+                fresh: true,
+            };
+        }
+        self.previous_pc = pc;
+        self.previous_address = address;
+    }
+}
+
+/// Encodes events into a block payload.
+pub(crate) struct BlockEncoder {
+    predictor: Predictor,
+    pending_run: u32,
+}
+
+impl BlockEncoder {
+    pub fn new() -> Self {
+        BlockEncoder {
+            predictor: Predictor::new(),
+            pending_run: 0,
+        }
+    }
+
+    #[inline]
+    pub fn push(&mut self, event: &Event, out: &mut Vec<u8>) {
+        let pc = event.pc.0;
+        let address = event.address.0;
+        let is_write = event.kind == AccessKind::Write;
+        let predicted_pc = self.predictor.predict_pc().pc;
+        let (predicted_address, predicted_shape) = self.predictor.predict_access(pc);
+        let pc_hit = pc == predicted_pc;
+        let address_hit = address == predicted_address;
+        let shape_hit = predicted_shape == Some((event.size, is_write));
+        if pc_hit && address_hit && shape_hit {
+            self.pending_run += 1;
+            if self.pending_run == MAX_RUN {
+                self.flush_run(out);
+            }
+        } else {
+            self.flush_run(out);
+            let mut tag = 0u8;
+            if !pc_hit {
+                tag |= PC_EXPLICIT;
+            }
+            if !address_hit {
+                tag |= ADDRESS_EXPLICIT;
+            }
+            if is_write {
+                tag |= WRITE_FLAG;
+            }
+            let size_code = match event.size {
+                1 => Some(0u8),
+                2 => Some(1),
+                4 => Some(2),
+                8 => Some(3),
+                _ => None,
+            };
+            match size_code {
+                Some(code) => tag |= code << SIZE_SHIFT,
+                None => tag |= SIZE_BYTE_FOLLOWS,
+            }
+            out.push(tag);
+            if size_code.is_none() {
+                out.push(event.size);
+            }
+            if !pc_hit {
+                write_signed(out, pc.wrapping_sub(self.predictor.previous_pc));
+            }
+            if !address_hit {
+                write_signed(out, address.wrapping_sub(predicted_address));
+            }
+        }
+        self.predictor.update(pc, address, event.size, is_write);
+    }
+
+    fn flush_run(&mut self, out: &mut Vec<u8>) {
+        if self.pending_run > 0 {
+            out.push(RUN_FLAG | (self.pending_run - 1) as u8);
+            self.pending_run = 0;
+        }
+    }
+
+    /// Ends the block: writes what is pending and resets the predictor.
+    pub fn finish_block(&mut self, out: &mut Vec<u8>) {
+        self.flush_run(out);
+        self.predictor.reset();
+    }
+}
+
+/// Why a payload could not be decoded.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum DecodeError {
+    UnexpectedEnd { at: usize },
+    BadTag { at: usize, tag: u8 },
+    RunWithoutHistory { at: usize },
+    CountMismatch { expected: u32, found: u64 },
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::UnexpectedEnd { at } => {
+                write!(f, "payload ends inside an event (payload byte {at})")
+            }
+            DecodeError::BadTag { at, tag } => {
+                write!(f, "invalid event tag 0x{tag:02x} at payload byte {at}")
+            }
+            DecodeError::RunWithoutHistory { at } => write!(
+                f,
+                "run of predicted events at payload byte {at} before its instruction was seen"
+            ),
+            DecodeError::CountMismatch { expected, found } => {
+                write!(f, "header says {expected} events, payload holds {found}")
+            }
+        }
+    }
+}
+
+/// Decodes block payloads. Keeps its predictor table between calls to avoid
+/// reallocating it.
+pub(crate) struct BlockDecoder {
+    predictor: Predictor,
+}
+
+impl BlockDecoder {
+    pub fn new() -> Self {
+        BlockDecoder {
+            predictor: Predictor::new(),
+        }
+    }
+
+    /// Decodes `payload`, which must hold exactly `event_count` events, the
+    /// first at time `first_time`, appending them to `out` (cleared first).
+    pub fn decode(
+        &mut self,
+        payload: &[u8],
+        first_time: u64,
+        event_count: u32,
+        out: &mut Vec<Event>,
+    ) -> Result<(), DecodeError> {
+        self.predictor.reset();
+        out.clear();
+        out.reserve(event_count as usize);
+        let mut time = first_time;
+        let mut position = 0usize;
+        let limit = first_time + event_count as u64;
+        while position < payload.len() {
+            let tag_at = position;
+            let tag = payload[position];
+            position += 1;
+            if tag & RUN_FLAG != 0 {
+                let run = (tag & !RUN_FLAG) as u64 + 1;
+                if time + run > limit {
+                    return Err(DecodeError::CountMismatch {
+                        expected: event_count,
+                        found: time + run - first_time,
+                    });
+                }
+                for _ in 0..run {
+                    let pc = self.predictor.predict_pc().pc;
+                    let Some(slot) = self.predictor.slot(pc) else {
+                        return Err(DecodeError::RunWithoutHistory { at: tag_at });
+                    };
+                    let address = slot.last_address.wrapping_add(slot.stride);
+                    let (size, is_write) = (slot.size, slot.is_write);
+                    out.push(make_event(time, pc, address, size, is_write));
+                    self.predictor.update(pc, address, size, is_write);
+                    time += 1;
+                }
+                continue;
+            }
+            if tag & RESERVED != 0 || (tag & SIZE_BYTE_FOLLOWS != 0 && tag & (3 << SIZE_SHIFT) != 0)
+            {
+                return Err(DecodeError::BadTag { at: tag_at, tag });
+            }
+            if time >= limit {
+                return Err(DecodeError::CountMismatch {
+                    expected: event_count,
+                    found: time + 1 - first_time,
+                });
+            }
+            let size = if tag & SIZE_BYTE_FOLLOWS != 0 {
+                let size = *payload
+                    .get(position)
+                    .ok_or(DecodeError::UnexpectedEnd { at: position })?;
+                position += 1;
+                size
+            } else {
+                1u8 << ((tag >> SIZE_SHIFT) & 3)
+            };
+            let pc = if tag & PC_EXPLICIT != 0 {
+                let delta = read_signed(payload, &mut position)?;
+                self.predictor.previous_pc.wrapping_add(delta)
+            } else {
+                self.predictor.predict_pc().pc
+            };
+            let (predicted_address, _) = self.predictor.predict_access(pc);
+            let address = if tag & ADDRESS_EXPLICIT != 0 {
+                predicted_address.wrapping_add(read_signed(payload, &mut position)?)
+            } else {
+                predicted_address
+            };
+            let is_write = tag & WRITE_FLAG != 0;
+            out.push(make_event(time, pc, address, size, is_write));
+            self.predictor.update(pc, address, size, is_write);
+            time += 1;
+        }
+        if time != limit {
+            return Err(DecodeError::CountMismatch {
+                expected: event_count,
+                found: time - first_time,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[inline(always)]
+fn make_event(time: u64, pc: u32, address: u32, size: u8, is_write: bool) -> Event {
+    Event {
+        time: EventTime(time),
+        pc: Address(pc),
+        address: Address(address),
+        size,
+        kind: if is_write {
+            AccessKind::Write
+        } else {
+            AccessKind::Read
+        },
+    }
+}
+
+/// Writes a wrapping 32-bit difference as a zigzag LEB128 varint.
+#[inline]
+fn write_signed(out: &mut Vec<u8>, difference: u32) {
+    let signed = difference as i32;
+    let mut value = ((signed << 1) ^ (signed >> 31)) as u32;
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+#[inline]
+fn read_signed(payload: &[u8], position: &mut usize) -> Result<u32, DecodeError> {
+    let mut value = 0u32;
+    let mut shift = 0u32;
+    loop {
+        let byte = *payload
+            .get(*position)
+            .ok_or(DecodeError::UnexpectedEnd { at: *position })?;
+        *position += 1;
+        if shift == 28 && byte > 0x0f {
+            return Err(DecodeError::BadTag {
+                at: *position - 1,
+                tag: byte,
+            });
+        }
+        value |= ((byte & 0x7f) as u32) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    Ok((value >> 1) ^ (value & 1).wrapping_neg())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(time: u64, pc: u32, address: u32, size: u8, kind: AccessKind) -> Event {
+        Event {
+            time: EventTime(time),
+            pc: Address(pc),
+            address: Address(address),
+            size,
+            kind,
+        }
+    }
+
+    fn round_trip(events: &[Event]) -> (Vec<u8>, Vec<Event>) {
+        let mut encoder = BlockEncoder::new();
+        let mut payload = Vec::new();
+        for e in events {
+            encoder.push(e, &mut payload);
+        }
+        encoder.finish_block(&mut payload);
+        let mut decoded = Vec::new();
+        let first = events.first().map_or(0, |e| e.time.0);
+        BlockDecoder::new()
+            .decode(&payload, first, events.len() as u32, &mut decoded)
+            .unwrap();
+        (payload, decoded)
+    }
+
+    #[test]
+    fn zigzag_varint_round_trips_extremes() {
+        for value in [
+            0u32,
+            1,
+            0xffff_ffff,
+            0x7fff_ffff,
+            0x8000_0000,
+            63,
+            64,
+            0x1234_5678,
+        ] {
+            let mut bytes = Vec::new();
+            write_signed(&mut bytes, value);
+            let mut position = 0;
+            assert_eq!(read_signed(&bytes, &mut position), Ok(value));
+            assert_eq!(position, bytes.len());
+        }
+        // Small magnitudes in either direction take one byte.
+        let mut bytes = Vec::new();
+        write_signed(&mut bytes, (-5i32) as u32);
+        assert_eq!(bytes, vec![9]);
+    }
+
+    #[test]
+    fn strided_loop_costs_a_byte_per_run() {
+        // One load instruction sweeping 1000 bytes. Event 0: tag, PC delta
+        // 0x800 (zigzag 0x1000: 2 bytes), address delta 0x2000_0000 from 0
+        // (zigzag 0x4000_0000: 5 bytes) = 8 bytes. Event 1: tag + delta 1
+        // (the new instruction's stride was 0) = 2 bytes, and the stride is
+        // now 1. The other 998 form runs of at most 128: ceil(998/128) = 8.
+        let events: Vec<Event> = (0..1000)
+            .map(|i| event(i, 0x800, 0x2000_0000 + i as u32, 1, AccessKind::Read))
+            .collect();
+        let (payload, decoded) = round_trip(&events);
+        assert_eq!(decoded, events);
+        assert_eq!(payload.len(), 8 + 2 + 8);
+    }
+
+    #[test]
+    fn odd_sizes_and_wrapping_addresses_survive() {
+        let events = vec![
+            event(5, 0xffff_fffe, 0xffff_ffff, 3, AccessKind::Write),
+            event(6, 0, 0, 16, AccessKind::Read),
+            event(7, 0x1001, 0x8000_0000, 8, AccessKind::Write),
+            event(8, 0x1001, 0x8000_0008, 8, AccessKind::Write),
+        ];
+        let (_, decoded) = round_trip(&events);
+        assert_eq!(decoded, events);
+    }
+
+    #[test]
+    fn wrong_event_count_is_rejected() {
+        let events: Vec<Event> = (0..10)
+            .map(|i| event(i, 0x800, 4 * i as u32, 4, AccessKind::Write))
+            .collect();
+        let mut encoder = BlockEncoder::new();
+        let mut payload = Vec::new();
+        for e in &events {
+            encoder.push(e, &mut payload);
+        }
+        encoder.finish_block(&mut payload);
+        let mut out = Vec::new();
+        let mut decoder = BlockDecoder::new();
+        assert!(matches!(
+            decoder.decode(&payload, 0, 9, &mut out),
+            Err(DecodeError::CountMismatch { .. })
+        ));
+        assert!(matches!(
+            decoder.decode(&payload, 0, 11, &mut out),
+            Err(DecodeError::CountMismatch { .. })
+        ));
+        assert!(decoder
+            .decode(&payload[..payload.len() - 1], 0, 10, &mut out)
+            .is_err());
+    }
+}
