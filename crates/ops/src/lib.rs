@@ -1,0 +1,158 @@
+//! Operator models: typed descriptions of TFLite operators and the safe
+//! input/output overlap of each, found without emulating firmware.
+//!
+//! - [`OpDescription`]: one operator as a `.tflite` describes it, validated on
+//!   construction (shapes against stride, padding, dilation, ...).
+//! - [`simulate`]: walks the loop nest of TFLM's reference kernel
+//!   (`shared/DESIGN.md`, "Reference kernel loop orders") and hands the
+//!   per-byte last reads / first accesses to the overlap miner
+//!   (`dmo_overlap::mine_pair`), the same code that mines traces.
+//! - [`analytic`]: closed forms (see `docs/methods.md`).
+//!
+//! Kinds without an exact model give [`OverlapModel::NotModelled`] with a
+//! reason: a report shows "no overlap" for them, never a guess.
+
+mod analytic;
+mod description;
+mod padding;
+#[cfg(test)]
+mod reference_walk;
+mod shape;
+mod simulate;
+#[cfg(test)]
+mod tests;
+
+pub use analytic::analytic;
+pub use description::{
+    Conv2dParams, DepthwiseConv2dParams, ElementwiseBinaryParams, FullyConnectedParams,
+    OpDescription, OpError, OpKind, OpParams, Pool2dParams, ResolvedWindow, Window,
+};
+pub use padding::{
+    compute_padding_height_width, tflite_axis_padding, AxisPadding, Padding, PaddingValues,
+};
+pub use shape::{ElementType, TensorShape};
+pub use simulate::{simulate_access_times, AccessTimes, NotModelled};
+
+use dmo_core::ByteCount;
+use dmo_overlap::{best_placement, PairOverlap, Placement, SafeOffset};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How the overlap of an operator is found.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum Method {
+    /// Closed-form formulas ([`analytic`]).
+    Analytic,
+    /// Loop-nest simulation plus the miner ([`simulate`]).
+    Simulate,
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Method::Analytic => "analytic",
+            Method::Simulate => "simulate",
+        })
+    }
+}
+
+/// Monotone offsets from a closed form (no per-byte times, so no witnesses).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct AnalyticOverlap {
+    pub input_len: ByteCount,
+    pub output_len: ByteCount,
+    pub s_mono: SafeOffset,
+    pub u_mono: SafeOffset,
+}
+
+/// What is known about one (input, output) pair.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum OverlapModel {
+    /// Full miner result from the simulated per-byte times.
+    Modelled(PairOverlap),
+    /// Result of a closed form.
+    Analytic(AnalyticOverlap),
+    /// No exact model: treat as "no overlap".
+    NotModelled { reason: String },
+}
+
+impl OverlapModel {
+    /// `s_mono` when modelled.
+    pub fn s_mono(&self) -> Option<SafeOffset> {
+        match self {
+            OverlapModel::Modelled(pair) => Some(pair.s_mono),
+            OverlapModel::Analytic(analytic) => Some(analytic.s_mono),
+            OverlapModel::NotModelled { .. } => None,
+        }
+    }
+
+    /// `u_mono` when modelled.
+    pub fn u_mono(&self) -> Option<SafeOffset> {
+        match self {
+            OverlapModel::Modelled(pair) => Some(pair.u_mono),
+            OverlapModel::Analytic(analytic) => Some(analytic.u_mono),
+            OverlapModel::NotModelled { .. } => None,
+        }
+    }
+
+    /// The better of down at `s_mono` and up at `u_mono` (what a planner that
+    /// places the output at or beyond the offset may use), when modelled.
+    pub fn best_monotone(&self) -> Option<Placement> {
+        match self {
+            OverlapModel::Modelled(pair) => Some(pair.best_monotone()),
+            OverlapModel::Analytic(analytic) => Some(best_placement(
+                analytic.input_len,
+                analytic.output_len,
+                analytic.s_mono,
+                analytic.u_mono,
+            )),
+            OverlapModel::NotModelled { .. } => None,
+        }
+    }
+}
+
+/// The result for one activation input of an operator (paired with its output).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct InputOverlap {
+    /// Index among the operator's activation inputs.
+    pub input_index: usize,
+    pub result: OverlapModel,
+}
+
+/// Loop-nest simulation of `op`: one result per activation input.
+pub fn simulate(op: &OpDescription) -> Vec<InputOverlap> {
+    match simulate_access_times(op) {
+        Ok(times) => (0..op.inputs().len())
+            .map(|input_index| {
+                let (last_read, first_access) = times.pair(input_index);
+                InputOverlap {
+                    input_index,
+                    result: OverlapModel::Modelled(dmo_overlap::mine_pair(last_read, first_access)),
+                }
+            })
+            .collect(),
+        Err(NotModelled { reason }) => (0..op.inputs().len())
+            .map(|input_index| InputOverlap {
+                input_index,
+                result: OverlapModel::NotModelled {
+                    reason: reason.clone(),
+                },
+            })
+            .collect(),
+    }
+}
+
+/// One op by the chosen method.
+pub fn evaluate(op: &OpDescription, method: Method) -> Vec<InputOverlap> {
+    match method {
+        Method::Analytic => analytic(op),
+        Method::Simulate => simulate(op),
+    }
+}
+
+/// Every op of a model by the chosen method, in parallel over ops (rayon);
+/// results in the order of `ops`.
+pub fn evaluate_all(ops: &[OpDescription], method: Method) -> Vec<Vec<InputOverlap>> {
+    ops.par_iter().map(|op| evaluate(op, method)).collect()
+}

@@ -1,0 +1,352 @@
+//! Test oracle: a naive, literal transcription of TFLM's reference kernel
+//! loops that logs *every* activation access as `(time, buffer, byte, kind)`,
+//! then derives `lr` / `fa` from the full log. It shares no code with
+//! `simulate.rs` (no skipping of redundant reads, no computed times, its own
+//! index arithmetic), so agreement between the two is evidence, not an echo.
+
+use crate::description::{OpDescription, OpParams};
+use crate::shape::ElementType;
+use dmo_core::{AccessKind, EventTime};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Target {
+    Input(usize),
+    Output,
+}
+
+/// One byte access of the log.
+#[derive(Clone, Copy, Debug)]
+pub struct ByteAccess {
+    pub time: u64,
+    pub target: Target,
+    pub byte: usize,
+    pub kind: AccessKind,
+}
+
+struct Log<'a> {
+    op: &'a OpDescription,
+    time: u64,
+    accesses: Vec<ByteAccess>,
+}
+
+impl Log<'_> {
+    fn element(&mut self, target: Target, element: usize, kind: AccessKind) {
+        let size = match target {
+            Target::Input(index) => self.op.inputs()[index].element().size_bytes(),
+            Target::Output => self.op.output().element().size_bytes(),
+        };
+        for byte in element * size..(element + 1) * size {
+            self.accesses.push(ByteAccess {
+                time: self.time,
+                target,
+                byte,
+                kind,
+            });
+        }
+        self.time += 1;
+    }
+
+    fn byte(&mut self, target: Target, byte: usize, kind: AccessKind) {
+        self.accesses.push(ByteAccess {
+            time: self.time,
+            target,
+            byte,
+            kind,
+        });
+        self.time += 1;
+    }
+
+    fn read(&mut self, input: usize, element: usize) {
+        self.element(Target::Input(input), element, AccessKind::Read);
+    }
+
+    fn write(&mut self, element: usize) {
+        self.element(Target::Output, element, AccessKind::Write);
+    }
+
+    fn read_output(&mut self, element: usize) {
+        self.element(Target::Output, element, AccessKind::Read);
+    }
+}
+
+/// TFLM's `Offset(shape, b, y, x, c)` for NHWC.
+fn offset(dims: &[usize], b: i64, y: i64, x: i64, c: i64) -> usize {
+    (((b * dims[1] as i64 + y) * dims[2] as i64 + x) * dims[3] as i64 + c) as usize
+}
+
+/// Every access of `op`'s reference kernel, in execution order, and the
+/// number of element accesses; `None` for kinds the simulation does not
+/// model either.
+pub fn access_log(op: &OpDescription) -> Option<(Vec<ByteAccess>, u64)> {
+    let mut log = Log {
+        op,
+        time: 0,
+        accesses: Vec::new(),
+    };
+    let in_dims = op.inputs()[0].dims().to_vec();
+    let out_dims = op.output().dims().to_vec();
+    match op.params() {
+        OpParams::Conv2d {
+            window,
+            filter_input_channels,
+        } => {
+            let w = window.window;
+            let filters_per_group = out_dims[3] / (in_dims[3] / filter_input_channels);
+            for batch in 0..out_dims[0] as i64 {
+                for out_y in 0..out_dims[1] as i64 {
+                    let in_y_origin = out_y * w.stride_height as i64 - window.pad_top as i64;
+                    for out_x in 0..out_dims[2] as i64 {
+                        let in_x_origin = out_x * w.stride_width as i64 - window.pad_left as i64;
+                        for out_channel in 0..out_dims[3] as i64 {
+                            let group = out_channel / filters_per_group as i64;
+                            for filter_y in 0..w.filter_height as i64 {
+                                let in_y = in_y_origin + w.dilation_height as i64 * filter_y;
+                                for filter_x in 0..w.filter_width as i64 {
+                                    let in_x = in_x_origin + w.dilation_width as i64 * filter_x;
+                                    let inside = in_x >= 0
+                                        && in_x < in_dims[2] as i64
+                                        && in_y >= 0
+                                        && in_y < in_dims[1] as i64;
+                                    if !inside {
+                                        continue;
+                                    }
+                                    for in_channel in 0..*filter_input_channels as i64 {
+                                        let channel =
+                                            in_channel + group * *filter_input_channels as i64;
+                                        log.read(0, offset(&in_dims, batch, in_y, in_x, channel));
+                                    }
+                                }
+                            }
+                            log.write(offset(&out_dims, batch, out_y, out_x, out_channel));
+                        }
+                    }
+                }
+            }
+        }
+        OpParams::DepthwiseConv2d {
+            window,
+            depth_multiplier,
+        } => {
+            let w = window.window;
+            for batch in 0..out_dims[0] as i64 {
+                for out_y in 0..out_dims[1] as i64 {
+                    for out_x in 0..out_dims[2] as i64 {
+                        for in_channel in 0..in_dims[3] as i64 {
+                            for m in 0..*depth_multiplier as i64 {
+                                let output_channel = m + in_channel * *depth_multiplier as i64;
+                                let in_x_origin =
+                                    out_x * w.stride_width as i64 - window.pad_left as i64;
+                                let in_y_origin =
+                                    out_y * w.stride_height as i64 - window.pad_top as i64;
+                                for filter_y in 0..w.filter_height as i64 {
+                                    for filter_x in 0..w.filter_width as i64 {
+                                        let in_x = in_x_origin + w.dilation_width as i64 * filter_x;
+                                        let in_y =
+                                            in_y_origin + w.dilation_height as i64 * filter_y;
+                                        if in_x >= 0
+                                            && in_x < in_dims[2] as i64
+                                            && in_y >= 0
+                                            && in_y < in_dims[1] as i64
+                                        {
+                                            log.read(
+                                                0,
+                                                offset(&in_dims, batch, in_y, in_x, in_channel),
+                                            );
+                                        }
+                                    }
+                                }
+                                log.write(offset(&out_dims, batch, out_y, out_x, output_channel));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        OpParams::FullyConnected { accumulation_depth } => {
+            let output_depth = out_dims[out_dims.len() - 1];
+            let batches = op.output().elements() / output_depth;
+            for b in 0..batches {
+                for out_c in 0..output_depth {
+                    for d in 0..*accumulation_depth {
+                        log.read(0, b * accumulation_depth + d);
+                    }
+                    log.write(out_c + output_depth * b);
+                }
+            }
+        }
+        OpParams::Pool2d { window } => {
+            let w = window.window;
+            for batch in 0..out_dims[0] as i64 {
+                for out_y in 0..out_dims[1] as i64 {
+                    for out_x in 0..out_dims[2] as i64 {
+                        for channel in 0..out_dims[3] as i64 {
+                            let in_x_origin =
+                                out_x * w.stride_width as i64 - window.pad_left as i64;
+                            let in_y_origin =
+                                out_y * w.stride_height as i64 - window.pad_top as i64;
+                            let filter_x_start = 0.max(-in_x_origin);
+                            let filter_x_end =
+                                (w.filter_width as i64).min(in_dims[2] as i64 - in_x_origin);
+                            let filter_y_start = 0.max(-in_y_origin);
+                            let filter_y_end =
+                                (w.filter_height as i64).min(in_dims[1] as i64 - in_y_origin);
+                            for filter_y in filter_y_start..filter_y_end {
+                                for filter_x in filter_x_start..filter_x_end {
+                                    let in_x = in_x_origin + filter_x;
+                                    let in_y = in_y_origin + filter_y;
+                                    log.read(0, offset(&in_dims, batch, in_y, in_x, channel));
+                                }
+                            }
+                            log.write(offset(&out_dims, batch, out_y, out_x, channel));
+                        }
+                    }
+                }
+            }
+        }
+        OpParams::Elementwise if op.inputs().len() == 2 => {
+            // BroadcastAdd6DSlow-style: extend every shape to the output rank,
+            // index each input with its own dims clamped where they are 1.
+            let rank = out_dims.len();
+            let extended: Vec<Vec<usize>> = op
+                .inputs()
+                .iter()
+                .map(|input| {
+                    let mut dims = vec![1; rank - input.rank()];
+                    dims.extend_from_slice(input.dims());
+                    dims
+                })
+                .collect();
+            for flat in 0..op.output().elements() {
+                // Unravel the output index.
+                let mut subscript = vec![0; rank];
+                let mut rest = flat;
+                for axis in (0..rank).rev() {
+                    subscript[axis] = rest % out_dims[axis];
+                    rest /= out_dims[axis];
+                }
+                for (input, dims) in extended.iter().enumerate() {
+                    let mut index = 0;
+                    for axis in 0..rank {
+                        let coordinate = if dims[axis] == 1 { 0 } else { subscript[axis] };
+                        index = index * dims[axis] + coordinate;
+                    }
+                    log.read(input, index);
+                }
+                log.write(flat);
+            }
+        }
+        OpParams::Elementwise => {
+            for i in 0..op.inputs()[0].elements() {
+                log.read(0, i);
+                log.write(i);
+            }
+        }
+        OpParams::Softmax { .. } => {
+            let depth = in_dims[in_dims.len() - 1];
+            let outer = op.inputs()[0].elements() / depth;
+            let int8 = op.inputs()[0].element() == ElementType::Int8;
+            for i in 0..outer {
+                for c in 0..depth {
+                    log.read(0, i * depth + c);
+                }
+                if int8 {
+                    for c in 0..depth {
+                        log.read(0, i * depth + c);
+                    }
+                    for c in 0..depth {
+                        log.read(0, i * depth + c);
+                        log.write(i * depth + c);
+                    }
+                } else {
+                    for c in 0..depth {
+                        log.read(0, i * depth + c);
+                        log.write(i * depth + c);
+                    }
+                    for c in 0..depth {
+                        log.read_output(i * depth + c);
+                        log.write(i * depth + c);
+                    }
+                }
+            }
+        }
+        OpParams::Reshape => {
+            for byte in 0..op.inputs()[0].bytes() {
+                log.byte(Target::Input(0), byte, AccessKind::Read);
+                log.byte(Target::Output, byte, AccessKind::Write);
+            }
+        }
+        OpParams::Pad { paddings } => {
+            // PadImpl: a running input pointer, output in row-major order.
+            let mut input_pointer = 0;
+            for flat in 0..op.output().elements() {
+                let mut rest = flat;
+                let mut in_padding = false;
+                for axis in (0..out_dims.len()).rev() {
+                    let coordinate = rest % out_dims[axis];
+                    rest /= out_dims[axis];
+                    let (left, right) = paddings[axis];
+                    if coordinate < left || coordinate >= out_dims[axis] - right {
+                        in_padding = true;
+                    }
+                }
+                if in_padding {
+                    log.write(flat);
+                } else {
+                    log.read(0, input_pointer);
+                    input_pointer += 1;
+                    log.write(flat);
+                }
+            }
+        }
+        OpParams::Concatenation { axis } => {
+            let outer: usize = out_dims[..*axis].iter().product();
+            let base_inner: usize = out_dims[*axis + 1..].iter().product();
+            let element_bytes = op.output().element().size_bytes();
+            let mut output_pointer = 0;
+            for k in 0..outer {
+                for (i, input) in op.inputs().iter().enumerate() {
+                    let copy_size = input.dims()[*axis] * base_inner;
+                    let input_pointer = k * copy_size * element_bytes;
+                    for byte in 0..copy_size * element_bytes {
+                        log.byte(Target::Input(i), input_pointer + byte, AccessKind::Read);
+                        log.byte(Target::Output, output_pointer, AccessKind::Write);
+                        output_pointer += 1;
+                    }
+                }
+            }
+        }
+        OpParams::Mean { .. } => return None,
+    }
+    Some((log.accesses, log.time))
+}
+
+/// `lr` per input and `fa` of the output, straight from the definitions.
+pub fn derive_times(
+    op: &OpDescription,
+    accesses: &[ByteAccess],
+) -> (Vec<Vec<Option<EventTime>>>, Vec<Option<EventTime>>) {
+    let mut last_read: Vec<Vec<Option<EventTime>>> = op
+        .inputs()
+        .iter()
+        .map(|input| vec![None; input.bytes()])
+        .collect();
+    let mut first_access = vec![None; op.output().bytes()];
+    for access in accesses {
+        match access.target {
+            Target::Input(index) => {
+                assert_eq!(access.kind, AccessKind::Read, "inputs are never written");
+                let slot = &mut last_read[index][access.byte];
+                if !matches!(slot, Some(t) if t.0 >= access.time) {
+                    *slot = Some(EventTime(access.time));
+                }
+            }
+            Target::Output => {
+                let slot = &mut first_access[access.byte];
+                if slot.is_none() {
+                    *slot = Some(EventTime(access.time));
+                }
+            }
+        }
+    }
+    (last_read, first_access)
+}

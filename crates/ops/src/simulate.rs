@@ -1,0 +1,535 @@
+//! Method 2 of the DMO paper: loop-nest simulation. Walks the loop nest of
+//! TFLM's reference kernel in its order, without arithmetic, and records per
+//! byte the last read of each activation input (`lr`) and the first access of
+//! the output (`fa`).
+//!
+//! Time is counted in activation-buffer accesses: every read of an input
+//! element, and every read or write of an output element, is one event
+//! (weights, biases and scratch are not counted: they never share bytes with
+//! the activations). Only the order of these events matters to the overlap
+//! miner, so the times are comparable with nothing but each other.
+//!
+//! The walk skips what cannot change `lr` or `fa`: a convolution reads the
+//! same window once per output channel, and only the reads of the last
+//! output channel (of each group) can be last reads, so only those are
+//! visited, with their times computed from the loop counts. The naive walk in
+//! `reference_walk.rs` visits every access and is the oracle for this one.
+
+use crate::description::{broadcast_dim, OpDescription, OpKind, OpParams, ResolvedWindow};
+use crate::shape::TensorShape;
+use dmo_core::EventTime;
+
+/// Per-byte access times of one simulated operator.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AccessTimes {
+    /// For each activation input, per byte: time of its last read (`None`:
+    /// never read).
+    pub input_last_read: Vec<Vec<Option<EventTime>>>,
+    /// Per output byte: time of its first read or write (`None`: never touched).
+    pub output_first_access: Vec<Option<EventTime>>,
+    /// Number of activation-buffer accesses the kernel makes.
+    pub events: u64,
+}
+
+impl AccessTimes {
+    /// `(lr, fa)` of one input/output pair, as the overlap miner takes them.
+    pub fn pair(&self, input_index: usize) -> (&[Option<EventTime>], &[Option<EventTime>]) {
+        (
+            &self.input_last_read[input_index],
+            &self.output_first_access,
+        )
+    }
+}
+
+/// Why an operator has no loop-nest model.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct NotModelled {
+    pub reason: String,
+}
+
+/// Sentinel for "no access yet" in the working arrays.
+const NEVER: u64 = u64::MAX;
+
+/// Collects per-byte times while a kernel's loops are walked.
+struct Recorder {
+    last_read: Vec<Vec<u64>>,
+    input_element_bytes: Vec<usize>,
+    first_access: Vec<u64>,
+    output_element_bytes: usize,
+}
+
+impl Recorder {
+    fn new(op: &OpDescription) -> Recorder {
+        Recorder {
+            last_read: op
+                .inputs()
+                .iter()
+                .map(|shape| vec![0; shape.bytes()])
+                .collect(),
+            input_element_bytes: op
+                .inputs()
+                .iter()
+                .map(|shape| shape.element().size_bytes())
+                .collect(),
+            first_access: vec![NEVER; op.output().bytes()],
+            output_element_bytes: op.output().element().size_bytes(),
+        }
+    }
+
+    /// Input element `element` of input `input` is read at `time`.
+    #[inline]
+    fn read(&mut self, input: usize, element: usize, time: u64) {
+        let size = self.input_element_bytes[input];
+        self.read_bytes(input, element * size, size, time);
+    }
+
+    /// `count` input bytes from `first_byte` are read at `time` (one access).
+    #[inline]
+    fn read_bytes(&mut self, input: usize, first_byte: usize, count: usize, time: u64) {
+        // Times are stored plus one so that 0 means "never read".
+        for slot in &mut self.last_read[input][first_byte..first_byte + count] {
+            *slot = (*slot).max(time + 1);
+        }
+    }
+
+    /// Output element `element` is read or written at `time`.
+    #[inline]
+    fn access_output(&mut self, element: usize, time: u64) {
+        let size = self.output_element_bytes;
+        self.access_output_bytes(element * size, size, time);
+    }
+
+    #[inline]
+    fn access_output_bytes(&mut self, first_byte: usize, count: usize, time: u64) {
+        for slot in &mut self.first_access[first_byte..first_byte + count] {
+            *slot = (*slot).min(time);
+        }
+    }
+
+    fn finish(self, events: u64) -> AccessTimes {
+        AccessTimes {
+            input_last_read: self
+                .last_read
+                .into_iter()
+                .map(|times| {
+                    times
+                        .into_iter()
+                        .map(|t| if t == 0 { None } else { Some(EventTime(t - 1)) })
+                        .collect()
+                })
+                .collect(),
+            output_first_access: self
+                .first_access
+                .into_iter()
+                .map(|t| if t == NEVER { None } else { Some(EventTime(t)) })
+                .collect(),
+            events,
+        }
+    }
+}
+
+/// The reason MEAN is not modelled, shared with the reports.
+const MEAN_REASON: &str = "TFLM's MEAN takes different code paths by version, axes and \
+     quantisation (the general ones initialise the whole output before reading the input, \
+     others accumulate in a scratch buffer); no single loop order is exact, so no overlap is claimed";
+
+/// Simulates TFLM's reference kernel of `op` and returns the per-byte times,
+/// or why the kind has no exact model.
+pub fn simulate_access_times(op: &OpDescription) -> Result<AccessTimes, NotModelled> {
+    let mut recorder = Recorder::new(op);
+    let events = match op.params() {
+        OpParams::Conv2d {
+            window,
+            filter_input_channels,
+        } => walk_conv2d(op, window, *filter_input_channels, &mut recorder),
+        OpParams::DepthwiseConv2d {
+            window,
+            depth_multiplier,
+        } => walk_depthwise_conv2d(op, window, *depth_multiplier, &mut recorder),
+        OpParams::FullyConnected { accumulation_depth } => {
+            walk_fully_connected(op, *accumulation_depth, &mut recorder)
+        }
+        OpParams::Pool2d { window } => walk_pool2d(op, window, &mut recorder),
+        OpParams::Elementwise if op.inputs().len() == 2 => walk_broadcast_binary(op, &mut recorder),
+        OpParams::Elementwise => walk_elementwise_unary(op, &mut recorder),
+        OpParams::Softmax { .. } => walk_softmax(op, &mut recorder),
+        OpParams::Reshape => walk_memcpy(op.output().bytes(), &mut recorder),
+        OpParams::Pad { paddings } => walk_pad(op, paddings, &mut recorder),
+        OpParams::Concatenation { axis } => walk_concatenation(op, *axis, &mut recorder),
+        OpParams::Mean { .. } => {
+            debug_assert_eq!(op.kind(), OpKind::Mean);
+            return Err(NotModelled {
+                reason: MEAN_REASON.to_string(),
+            });
+        }
+    };
+    Ok(recorder.finish(events))
+}
+
+fn nhwc(shape: &TensorShape) -> [usize; 4] {
+    let dims = shape.dims();
+    [dims[0], dims[1], dims[2], dims[3]]
+}
+
+/// Input pixels `(batch * height + y) * width + x` a window at output
+/// `(out_y, out_x)` covers, in filter_y, filter_x order, skipping those in the
+/// padding (TFLM's `is_point_inside_image` / clipped pool windows).
+#[allow(clippy::too_many_arguments)]
+fn window_pixels(
+    window: &ResolvedWindow,
+    batch: usize,
+    input_height: usize,
+    input_width: usize,
+    out_y: usize,
+    out_x: usize,
+    pixels: &mut Vec<usize>,
+) {
+    pixels.clear();
+    let geometry = window.window;
+    let origin_y = (out_y * geometry.stride_height) as i64 - window.pad_top as i64;
+    let origin_x = (out_x * geometry.stride_width) as i64 - window.pad_left as i64;
+    for filter_y in 0..geometry.filter_height {
+        let in_y = origin_y + (geometry.dilation_height * filter_y) as i64;
+        if in_y < 0 || in_y >= input_height as i64 {
+            continue;
+        }
+        for filter_x in 0..geometry.filter_width {
+            let in_x = origin_x + (geometry.dilation_width * filter_x) as i64;
+            if in_x < 0 || in_x >= input_width as i64 {
+                continue;
+            }
+            pixels.push((batch * input_height + in_y as usize) * input_width + in_x as usize);
+        }
+    }
+}
+
+/// `reference_integer_ops::ConvPerChannel` (and the float/int16 versions):
+/// for batch, out_y, out_x, out_channel { for filter_y, filter_x (inside the
+/// image), in_channel of the group: read; write }.
+fn walk_conv2d(
+    op: &OpDescription,
+    window: &ResolvedWindow,
+    filter_input_channels: usize,
+    recorder: &mut Recorder,
+) -> u64 {
+    let [batches, input_height, input_width, input_channels] = nhwc(&op.inputs()[0]);
+    let [_, output_height, output_width, output_channels] = nhwc(op.output());
+    let groups = input_channels / filter_input_channels;
+    let filters_per_group = output_channels / groups;
+    let mut pixels = Vec::new();
+    let mut time = 0u64;
+    let mut output_pixel = 0;
+    for batch in 0..batches {
+        for out_y in 0..output_height {
+            for out_x in 0..output_width {
+                window_pixels(
+                    window,
+                    batch,
+                    input_height,
+                    input_width,
+                    out_y,
+                    out_x,
+                    &mut pixels,
+                );
+                let per_channel = (pixels.len() * filter_input_channels + 1) as u64;
+                if filters_per_group > 0 {
+                    for group in 0..groups {
+                        let last_channel = (group + 1) * filters_per_group - 1;
+                        let start = time + last_channel as u64 * per_channel;
+                        for (tap, &pixel) in pixels.iter().enumerate() {
+                            let tap_start = start + (tap * filter_input_channels) as u64;
+                            let first_element =
+                                pixel * input_channels + group * filter_input_channels;
+                            for channel in 0..filter_input_channels {
+                                recorder.read(
+                                    0,
+                                    first_element + channel,
+                                    tap_start + channel as u64,
+                                );
+                            }
+                        }
+                    }
+                }
+                for out_channel in 0..output_channels {
+                    let write_time = time + (out_channel as u64 + 1) * per_channel - 1;
+                    recorder
+                        .access_output(output_pixel * output_channels + out_channel, write_time);
+                }
+                time += output_channels as u64 * per_channel;
+                output_pixel += 1;
+            }
+        }
+    }
+    time
+}
+
+/// `reference_integer_ops::DepthwiseConvPerChannel`: for batch, out_y,
+/// out_x, in_channel, m { for filter_y, filter_x (inside): read input channel
+/// `in_channel`; write output channel `in_channel * multiplier + m` }.
+fn walk_depthwise_conv2d(
+    op: &OpDescription,
+    window: &ResolvedWindow,
+    depth_multiplier: usize,
+    recorder: &mut Recorder,
+) -> u64 {
+    let [batches, input_height, input_width, input_channels] = nhwc(&op.inputs()[0]);
+    let [_, output_height, output_width, output_channels] = nhwc(op.output());
+    let mut pixels = Vec::new();
+    let mut time = 0u64;
+    let mut output_pixel = 0;
+    for batch in 0..batches {
+        for out_y in 0..output_height {
+            for out_x in 0..output_width {
+                window_pixels(
+                    window,
+                    batch,
+                    input_height,
+                    input_width,
+                    out_y,
+                    out_x,
+                    &mut pixels,
+                );
+                let per_channel = pixels.len() as u64 + 1;
+                for in_channel in 0..input_channels {
+                    // Only the last multiplier's reads can be last reads.
+                    let last_output_channel = (in_channel + 1) * depth_multiplier - 1;
+                    let start = time + last_output_channel as u64 * per_channel;
+                    for (tap, &pixel) in pixels.iter().enumerate() {
+                        recorder.read(0, pixel * input_channels + in_channel, start + tap as u64);
+                    }
+                }
+                for out_channel in 0..output_channels {
+                    let write_time = time + (out_channel as u64 + 1) * per_channel - 1;
+                    recorder
+                        .access_output(output_pixel * output_channels + out_channel, write_time);
+                }
+                time += output_channels as u64 * per_channel;
+                output_pixel += 1;
+            }
+        }
+    }
+    time
+}
+
+/// `reference_integer_ops::FullyConnected`: for batch, out_c { for d: read
+/// input[batch, d]; write output[batch, out_c] }.
+fn walk_fully_connected(
+    op: &OpDescription,
+    accumulation_depth: usize,
+    recorder: &mut Recorder,
+) -> u64 {
+    let output = op.output();
+    let output_depth = output.dims()[output.rank() - 1];
+    let batches = output.elements().checked_div(output_depth).unwrap_or(0);
+    let per_output = accumulation_depth as u64 + 1;
+    let mut time = 0u64;
+    for batch in 0..batches {
+        if output_depth > 0 {
+            let start = time + (output_depth as u64 - 1) * per_output;
+            for depth in 0..accumulation_depth {
+                recorder.read(0, batch * accumulation_depth + depth, start + depth as u64);
+            }
+        }
+        for out_channel in 0..output_depth {
+            let write_time = time + (out_channel as u64 + 1) * per_output - 1;
+            recorder.access_output(batch * output_depth + out_channel, write_time);
+        }
+        time += output_depth as u64 * per_output;
+    }
+    time
+}
+
+/// `reference_integer_ops::AveragePool` / `MaxPool`: for batch, out_y,
+/// out_x, channel { read the window clipped to the input; write }.
+fn walk_pool2d(op: &OpDescription, window: &ResolvedWindow, recorder: &mut Recorder) -> u64 {
+    let [batches, input_height, input_width, channels] = nhwc(&op.inputs()[0]);
+    let [_, output_height, output_width, _] = nhwc(op.output());
+    let mut pixels = Vec::new();
+    let mut time = 0u64;
+    let mut output_pixel = 0;
+    for batch in 0..batches {
+        for out_y in 0..output_height {
+            for out_x in 0..output_width {
+                window_pixels(
+                    window,
+                    batch,
+                    input_height,
+                    input_width,
+                    out_y,
+                    out_x,
+                    &mut pixels,
+                );
+                for channel in 0..channels {
+                    for &pixel in &pixels {
+                        recorder.read(0, pixel * channels + channel, time);
+                        time += 1;
+                    }
+                    recorder.access_output(output_pixel * channels + channel, time);
+                    time += 1;
+                }
+                output_pixel += 1;
+            }
+        }
+    }
+    time
+}
+
+/// ADD / MUL (`AddElementwise`, `BroadcastAdd6DSlow`, ...): in output order,
+/// read input1's and input2's (broadcast) element, write the output element.
+fn walk_broadcast_binary(op: &OpDescription, recorder: &mut Recorder) -> u64 {
+    let output = op.output();
+    let rank = output.rank();
+    // Row-major strides of each input, 0 along broadcast dimensions.
+    let strides: Vec<Vec<usize>> = op
+        .inputs()
+        .iter()
+        .map(|input| {
+            let mut strides = vec![0; rank];
+            let mut stride = 1;
+            for axis in (0..rank).rev() {
+                let dim = broadcast_dim(input, rank, axis);
+                strides[axis] = if dim == 1 { 0 } else { stride };
+                stride *= dim;
+            }
+            strides
+        })
+        .collect();
+    let mut index = vec![0usize; rank];
+    let mut time = 0u64;
+    for element in 0..output.elements() {
+        for (input, input_strides) in strides.iter().enumerate() {
+            let offset: usize = index.iter().zip(input_strides).map(|(i, s)| i * s).sum();
+            recorder.read(input, offset, time);
+            time += 1;
+        }
+        recorder.access_output(element, time);
+        time += 1;
+        // Advance the output index, innermost dimension fastest.
+        for axis in (0..rank).rev() {
+            index[axis] += 1;
+            if index[axis] < output.dims()[axis] {
+                break;
+            }
+            index[axis] = 0;
+        }
+    }
+    time
+}
+
+/// QUANTIZE, DEQUANTIZE, LOGISTIC, TANH, RELU, RELU6: for i { read input[i];
+/// write output[i] }.
+fn walk_elementwise_unary(op: &OpDescription, recorder: &mut Recorder) -> u64 {
+    let mut time = 0u64;
+    for element in 0..op.output().elements() {
+        recorder.read(0, element, time);
+        recorder.access_output(element, time + 1);
+        time += 2;
+    }
+    time
+}
+
+/// SOFTMAX per row of `depth`. int8 input (`reference_ops::Softmax`
+/// quantised): read the row (max), read it again (sum of exponentials), then
+/// for each c read input c and write output c. float32 / int16 input
+/// (`reference_ops::Softmax` float, `SoftmaxInt16`): read the row (max), for
+/// each c read input c and write the exponential to output c, then for each c
+/// read output c and write it scaled.
+fn walk_softmax(op: &OpDescription, recorder: &mut Recorder) -> u64 {
+    let input = &op.inputs()[0];
+    let depth = input.dims()[input.rank() - 1];
+    let rows = input.elements().checked_div(depth).unwrap_or(0);
+    let int8_input = input.element() == crate::shape::ElementType::Int8;
+    let depth_time = depth as u64;
+    let mut time = 0u64;
+    for row in 0..rows {
+        let first = row * depth;
+        if int8_input {
+            // Two read-only passes; only the final pass's reads are last reads.
+            let final_pass = time + 2 * depth_time;
+            for c in 0..depth {
+                let read_time = final_pass + 2 * c as u64;
+                recorder.read(0, first + c, read_time);
+                recorder.access_output(first + c, read_time + 1);
+            }
+            time += 4 * depth_time;
+        } else {
+            let exp_pass = time + depth_time;
+            for c in 0..depth {
+                let read_time = exp_pass + 2 * c as u64;
+                recorder.read(0, first + c, read_time);
+                recorder.access_output(first + c, read_time + 1);
+            }
+            // The scaling pass reads and writes only the output, which has
+            // been accessed already: it cannot change `fa`.
+            time += 5 * depth_time;
+        }
+    }
+    time
+}
+
+/// RESHAPE: `memcpy(output, input, bytes)`, byte by byte in order: read byte
+/// i, write byte i. (When input and output share an address TFLM skips the
+/// copy; that placement is the planner's business.)
+fn walk_memcpy(bytes: usize, recorder: &mut Recorder) -> u64 {
+    for byte in 0..bytes {
+        recorder.read_bytes(0, byte, 1, 2 * byte as u64);
+        recorder.access_output_bytes(byte, 1, 2 * byte as u64 + 1);
+    }
+    2 * bytes as u64
+}
+
+/// `reference_ops::PadImpl`: in output order, a padding element is written
+/// with the pad value, an interior one is copied from the next input element.
+fn walk_pad(op: &OpDescription, paddings: &[(usize, usize)], recorder: &mut Recorder) -> u64 {
+    let output = op.output();
+    let input_dims = op.inputs()[0].dims();
+    let rank = output.rank();
+    let mut index = vec![0usize; rank];
+    let mut next_input = 0;
+    let mut time = 0u64;
+    for element in 0..output.elements() {
+        let interior = (0..rank).all(|axis| {
+            let before = paddings[axis].0;
+            index[axis] >= before && index[axis] < before + input_dims[axis]
+        });
+        if interior {
+            recorder.read(0, next_input, time);
+            next_input += 1;
+            time += 1;
+        }
+        recorder.access_output(element, time);
+        time += 1;
+        for axis in (0..rank).rev() {
+            index[axis] += 1;
+            if index[axis] < output.dims()[axis] {
+                break;
+            }
+            index[axis] = 0;
+        }
+    }
+    time
+}
+
+/// `reference_ops::Concatenation`: for each outer index, for each input,
+/// `memcpy` its slice (byte by byte) to the next output bytes.
+fn walk_concatenation(op: &OpDescription, axis: usize, recorder: &mut Recorder) -> u64 {
+    let output = op.output();
+    let outer: usize = output.dims()[..axis].iter().product();
+    let inner: usize = output.dims()[axis + 1..].iter().product();
+    let element_bytes = output.element().size_bytes();
+    let mut output_byte = 0;
+    let mut time = 0u64;
+    for outer_index in 0..outer {
+        for (input_index, input) in op.inputs().iter().enumerate() {
+            let copy_bytes = input.dims()[axis] * inner * element_bytes;
+            let first = outer_index * copy_bytes;
+            for byte in 0..copy_bytes {
+                recorder.read_bytes(input_index, first + byte, 1, time);
+                recorder.access_output_bytes(output_byte, 1, time + 1);
+                output_byte += 1;
+                time += 2;
+            }
+        }
+    }
+    time
+}
