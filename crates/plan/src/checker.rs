@@ -88,7 +88,12 @@ pub fn check_plan(
             if pair_is_allowed(a, b, buffers, offsets, allowances) {
                 continue;
             }
-            conflicts.push(Conflict { first: a, second: b, first_range: a_range, second_range: b_range });
+            conflicts.push(Conflict {
+                first: a,
+                second: b,
+                first_range: a_range,
+                second_range: b_range,
+            });
         }
     }
     conflicts
@@ -106,7 +111,9 @@ fn pair_is_allowed(
 ) -> bool {
     let mut matching = allowances
         .iter()
-        .filter(|rule| (rule.input == a && rule.output == b) || (rule.input == b && rule.output == a))
+        .filter(|rule| {
+            (rule.input == a && rule.output == b) || (rule.input == b && rule.output == a)
+        })
         .peekable();
     if matching.peek().is_none() {
         return false;
@@ -138,7 +145,11 @@ mod tests {
 
     #[test]
     fn overlap_of_live_buffers_is_reported_and_dead_ones_are_not() {
-        let buffers = [buffer(0, 32, 0, 1), buffer(1, 32, 1, 2), buffer(2, 32, 2, 3)];
+        let buffers = [
+            buffer(0, 32, 0, 1),
+            buffer(1, 32, 1, 2),
+            buffer(2, 32, 2, 3),
+        ];
         // 0 and 2 never live together: sharing [0, 32) is fine.
         assert!(check_plan(&buffers, &[0, 32, 0], &[]).is_empty());
         // 1 and 2 share scope 2 and bytes [16, 48).
@@ -153,13 +164,31 @@ mod tests {
         // scope 1). s_mono rounds up to 32: the output may start 32 or more
         // bytes below the input, or exactly 16 below (a safe s_min).
         let buffers = [buffer(0, 64, 0, 1), buffer(1, 64, 1, 2)];
-        let rule = OverlapAllowance { operator: 0, input: 0, output: 1, down: Some(32), up: None, exact_down: vec![16] };
+        let rule = OverlapAllowance {
+            operator: 0,
+            input: 0,
+            output: 1,
+            down: Some(32),
+            up: None,
+            exact_down: vec![16],
+        };
         let rules = [rule];
         assert!(check_plan(&buffers, &[32, 0], &rules).is_empty(), "d = -32");
         assert!(check_plan(&buffers, &[48, 0], &rules).is_empty(), "d = -48");
-        assert!(check_plan(&buffers, &[16, 0], &rules).is_empty(), "d = -16 exact");
+        assert!(
+            check_plan(&buffers, &[16, 0], &rules).is_empty(),
+            "d = -16 exact"
+        );
         assert_eq!(check_plan(&buffers, &[0, 0], &rules).len(), 1, "d = 0");
-        assert_eq!(check_plan(&buffers, &[0, 16], &rules).len(), 1, "d = +16, no up rule");
-        assert_eq!(check_plan(&buffers, &[32, 0], &[]).len(), 1, "no rule, no overlap");
+        assert_eq!(
+            check_plan(&buffers, &[0, 16], &rules).len(),
+            1,
+            "d = +16, no up rule"
+        );
+        assert_eq!(
+            check_plan(&buffers, &[32, 0], &[]).len(),
+            1,
+            "no rule, no overlap"
+        );
     }
 }

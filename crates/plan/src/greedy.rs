@@ -28,12 +28,15 @@ struct Placed {
 
 /// Offsets for every request, as TFLM's greedy planner computes them.
 pub fn greedy_offsets(requests: &[PlannerRequest]) -> Vec<u64> {
-    let mut order: Vec<usize> =
-        (0..requests.len()).filter(|&i| requests[i].offline_offset.is_some()).collect();
+    let mut order: Vec<usize> = (0..requests.len())
+        .filter(|&i| requests[i].offline_offset.is_some())
+        .collect();
     // TFLM fills the online part from the tail (so in reverse index order),
     // then bubble-sorts it by size, descending and stable.
-    let mut online: Vec<usize> =
-        (0..requests.len()).rev().filter(|&i| requests[i].offline_offset.is_none()).collect();
+    let mut online: Vec<usize> = (0..requests.len())
+        .rev()
+        .filter(|&i| requests[i].offline_offset.is_none())
+        .collect();
     online.sort_by(|&a, &b| requests[b].size.cmp(&requests[a].size));
     order.extend(online);
 
@@ -48,7 +51,13 @@ pub fn greedy_offsets(requests: &[PlannerRequest]) -> Vec<u64> {
         };
         offsets[index] = offset;
         let at = by_offset.partition_point(|p| p.offset <= offset);
-        by_offset.insert(at, Placed { request: index, offset });
+        by_offset.insert(
+            at,
+            Placed {
+                request: index,
+                offset,
+            },
+        );
     }
     offsets
 }
@@ -74,7 +83,12 @@ fn first_fit(requests: &[PlannerRequest], by_offset: &[Placed], wanted: &Planner
 
 /// The arena head of a plan: the largest end offset.
 pub fn head_size(requests: &[PlannerRequest], offsets: &[u64]) -> u64 {
-    requests.iter().zip(offsets).map(|(r, &o)| o + r.size).max().unwrap_or(0)
+    requests
+        .iter()
+        .zip(offsets)
+        .map(|(r, &o)| o + r.size)
+        .max()
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -82,7 +96,12 @@ mod tests {
     use super::*;
 
     fn online(size: u64, first: u32, last: u32) -> PlannerRequest {
-        PlannerRequest { size, first_scope: Scope(first), last_scope: Scope(last), offline_offset: None }
+        PlannerRequest {
+            size,
+            first_scope: Scope(first),
+            last_scope: Scope(last),
+            offline_offset: None,
+        }
     }
 
     #[test]
@@ -116,7 +135,10 @@ mod tests {
     #[test]
     fn offline_offsets_are_kept_and_online_buffers_fit_around_them() {
         let requests = [
-            PlannerRequest { offline_offset: Some(32), ..online(32, 0, 2) },
+            PlannerRequest {
+                offline_offset: Some(32),
+                ..online(32, 0, 2)
+            },
             online(32, 1, 1),
             online(16, 1, 1),
         ];

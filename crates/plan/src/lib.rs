@@ -4,18 +4,30 @@
 //! - [`arena_buffers`]: the tensors and scratch buffers TFLM plans, with
 //!   lifetimes in TFLM's scopes.
 //! - [`tflm_baseline`]: TFLM's own greedy plan, reproduced exactly.
+//! - [`plan_model`]: the per-layer overlaps (from dmo-ops), the baseline and
+//!   the DMO plan, and where the remaining peak comes from.
 //! - [`check_plan`]: an independent checker every printed or written plan
 //!   passes.
 
 mod checker;
+mod dmo_planner;
 mod error;
 mod greedy;
 mod lifetimes;
+mod mcu;
+mod operators;
+mod overlaps;
 
 pub use checker::{check_plan, Conflict, OverlapAllowance};
+pub use dmo_planner::{lower_bound, plan_dmo, DmoSearchResult, SearchEffort};
 pub use error::PlanError;
 pub use greedy::{greedy_offsets, head_size, PlannerRequest};
-pub use lifetimes::{align_up, arena_buffers, scratch_requests, ArenaBuffer, BufferSource, Scope, BUFFER_ALIGNMENT};
+pub use lifetimes::{
+    align_up, arena_buffers, scratch_requests, ArenaBuffer, BufferSource, Scope, BUFFER_ALIGNMENT,
+};
+pub use mcu::{mcu_catalogue, Mcu};
+pub use operators::{describe, DescribedOperator};
+pub use overlaps::{allowances, analyse_layers, LayerAnalysis, LayerPair, PairOffsets};
 
 use dmo_core::ByteCount;
 use dmo_tflite::Model;
@@ -65,7 +77,11 @@ pub fn tflm_baseline(model: &Model) -> Result<ArenaPlan, PlanError> {
     let requests = requests(&buffers, |_| None);
     let offsets = greedy_offsets(&requests);
     let head = ByteCount(head_size(&requests, &offsets));
-    Ok(ArenaPlan { buffers, offsets, head })
+    Ok(ArenaPlan {
+        buffers,
+        offsets,
+        head,
+    })
 }
 
 /// What TFLM does with an offline plan: tensors at the given offsets, scratch
@@ -78,7 +94,112 @@ pub fn tflm_with_offline_tensors(buffers: Vec<ArenaBuffer>, tensor_offsets: &[u6
     });
     let offsets = greedy_offsets(&requests);
     let head = ByteCount(head_size(&requests, &offsets));
-    ArenaPlan { buffers, offsets, head }
+    ArenaPlan {
+        buffers,
+        offsets,
+        head,
+    }
+}
+
+/// The live buffers at the scope where a plan reaches its head.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct Peak {
+    /// The operator running then; `None` if the peak is before the first
+    /// operator (scope 0: only the model inputs).
+    pub operator: Option<usize>,
+    /// Buffer indices alive then, lowest offset first.
+    pub live_buffers: Vec<usize>,
+}
+
+/// Where `plan` reaches its head: the first scope whose live buffers end at
+/// the head.
+pub fn peak_of(plan: &ArenaPlan) -> Peak {
+    let last = plan
+        .buffers
+        .iter()
+        .map(|b| b.last_scope.0)
+        .max()
+        .unwrap_or(0);
+    for scope in 0..=last {
+        let mut live: Vec<usize> = (0..plan.buffers.len())
+            .filter(|&i| {
+                plan.buffers[i].first_scope.0 <= scope && scope <= plan.buffers[i].last_scope.0
+            })
+            .collect();
+        let top = live
+            .iter()
+            .map(|&i| plan.offsets[i] + plan.buffers[i].aligned_bytes())
+            .max()
+            .unwrap_or(0);
+        if top == plan.head.0 {
+            live.sort_by_key(|&i| plan.offsets[i]);
+            return Peak {
+                operator: scope.checked_sub(1).map(|s| s as usize),
+                live_buffers: live,
+            };
+        }
+    }
+    Peak {
+        operator: None,
+        live_buffers: Vec::new(),
+    }
+}
+
+/// Everything `dmo plan` reports about one model.
+#[derive(Clone, PartialEq, Debug, Serialize)]
+pub struct ModelPlan {
+    pub layers: Vec<LayerAnalysis>,
+    pub allowances: Vec<OverlapAllowance>,
+    pub baseline: ArenaPlan,
+    pub dmo: ArenaPlan,
+    pub dmo_search: DmoSearchResult,
+    pub baseline_peak: Peak,
+    pub dmo_peak: Peak,
+}
+
+impl ModelPlan {
+    /// DMO's saving against the baseline, in percent of the baseline head.
+    pub fn saving_percent(&self) -> f64 {
+        if self.baseline.head.0 == 0 {
+            return 0.0;
+        }
+        100.0 * (self.baseline.head.0 as f64 - self.dmo.head.0 as f64) / self.baseline.head.0 as f64
+    }
+}
+
+/// Plans subgraph 0 of `model`: baseline and DMO, both checked.
+pub fn plan_model(model: &Model, effort: SearchEffort) -> Result<ModelPlan, PlanError> {
+    let baseline = tflm_baseline(model)?;
+    let layers = analyse_layers(model, &baseline.buffers);
+    let allowances = allowances(model, &baseline.buffers, &layers);
+    let search = plan_dmo(&baseline.buffers, &allowances, &baseline.offsets, effort);
+    // The DMO plan as TFLM will see it: its tensor offsets given offline,
+    // scratch buffers placed by TFLM's own rule.
+    let dmo = tflm_with_offline_tensors(baseline.buffers.clone(), &search.offsets);
+    for (name, plan, rules) in [
+        ("baseline", &baseline, &[][..]),
+        ("DMO", &dmo, &allowances[..]),
+    ] {
+        let conflicts = check_plan(&plan.buffers, &plan.offsets, rules);
+        if let Some(conflict) = conflicts.first() {
+            return Err(PlanError::InvalidPlan(format!("{name} plan: {conflict}")));
+        }
+    }
+    if dmo.head != ByteCount(search.head) {
+        return Err(PlanError::InvalidPlan(format!(
+            "DMO head {} differs from TFLM's placement of it, {}",
+            search.head, dmo.head.0
+        )));
+    }
+    Ok(ModelPlan {
+        baseline_peak: peak_of(&baseline),
+        dmo_peak: peak_of(&dmo),
+        layers,
+        allowances,
+        baseline,
+        dmo,
+        dmo_search: search,
+    })
 }
 
 #[cfg(test)]
@@ -87,7 +208,9 @@ mod tests {
     use std::path::PathBuf;
 
     pub(crate) fn model(name: &str) -> Model {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/models").join(name);
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/models")
+            .join(name);
         Model::read(&path).unwrap()
     }
 
@@ -108,7 +231,10 @@ mod tests {
         for (name, expected) in TFLM_HEADS {
             let plan = tflm_baseline(&model(name)).unwrap();
             assert_eq!(plan.head.0, expected, "{name}");
-            assert!(check_plan(&plan.buffers, &plan.offsets, &[]).is_empty(), "{name}");
+            assert!(
+                check_plan(&plan.buffers, &plan.offsets, &[]).is_empty(),
+                "{name}"
+            );
         }
     }
 
@@ -119,6 +245,46 @@ mod tests {
             let plan = tflm_baseline(&model(name)).unwrap();
             let again = tflm_with_offline_tensors(plan.buffers.clone(), &plan.offsets);
             assert_eq!(again.head.0, expected, "{name}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod dmo_tests {
+    use super::*;
+
+    /// "a DMO plan TFLM ran" column of `shared/models/README.md`: heads an
+    /// independent implementation reached and TFLM verified.
+    const REFERENCE_DMO_HEADS: [(&str, u64); 7] = [
+        ("person_detect.tflite", 36880),
+        ("kws_ref_model.tflite", 9792),
+        ("pretrainedResnet_quant.tflite", 33312),
+        ("micro_speech_quantized.tflite", 4176),
+        ("ad01_int8.tflite", 768),
+        ("hello_world_int8.tflite", 32),
+        ("keyword_scrambled.tflite", 672),
+    ];
+
+    #[test]
+    fn dmo_plans_pass_the_checker_and_match_or_beat_the_reference() {
+        for (name, reference) in REFERENCE_DMO_HEADS {
+            let model = crate::tests::model(name);
+            let plan = plan_model(&model, SearchEffort::default()).unwrap();
+            eprintln!(
+                "{name}: baseline {} dmo {} bound {} ({}) reference {reference}",
+                plan.baseline.head.0,
+                plan.dmo.head.0,
+                plan.dmo_search.lower_bound,
+                plan.dmo_search.found_by
+            );
+            assert!(plan.dmo.head <= plan.baseline.head, "{name}");
+            assert!(plan.dmo.head.0 >= plan.dmo_search.lower_bound, "{name}");
+            assert!(check_plan(&plan.dmo.buffers, &plan.dmo.offsets, &plan.allowances).is_empty());
+            assert!(
+                plan.dmo.head.0 <= reference,
+                "{name}: {} > reference {reference}",
+                plan.dmo.head.0
+            );
         }
     }
 }

@@ -146,7 +146,10 @@ pub fn scratch_requests(model: &Model, operator_index: usize) -> Result<Vec<u64>
                 problem: format!("{} lacks input {slot}", operator.code),
             })
     };
-    let bad = |problem: String| PlanError::Operator { operator: operator_index, problem };
+    let bad = |problem: String| PlanError::Operator {
+        operator: operator_index,
+        problem,
+    };
     let elements = |t: &dmo_tflite::Tensor| t.element_count().map_err(bad);
     let Some(code) = operator.builtin() else {
         return Ok(Vec::new());
@@ -181,7 +184,10 @@ pub fn scratch_requests(model: &Model, operator_index: usize) -> Result<Vec<u64>
             let axis = tensor(1)?;
             let mut requests = Vec::new();
             if matches!(input.element_type, TensorType::Int8 | TensorType::Int16) {
-                let output = &model.tensors[*operator.outputs.first().ok_or_else(|| bad("no output".into()))?];
+                let output = &model.tensors[*operator
+                    .outputs
+                    .first()
+                    .ok_or_else(|| bad("no output".into()))?];
                 requests.push(4 * elements(output)?);
             }
             requests.push(4 * input.shape.len() as u64);

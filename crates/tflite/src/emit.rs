@@ -19,7 +19,9 @@ pub enum EmitError {
     Format(#[from] FormatError),
     #[error("plan has {got} offsets but the model has {expected} tensors")]
     PlanLength { expected: usize, got: usize },
-    #[error("model keeps buffer data outside the flatbuffer (over 2 GB layout); cannot prepend a plan")]
+    #[error(
+        "model keeps buffer data outside the flatbuffer (over 2 GB layout); cannot prepend a plan"
+    )]
     ExternalBuffers,
     #[error("model table has field {0}, which this writer does not know")]
     UnknownModelField(usize),
@@ -32,7 +34,10 @@ pub fn with_offline_plan(model_bytes: &[u8], offsets: &[i32]) -> Result<Vec<u8>,
     let model = Model::parse(model_bytes)?;
     let expected = model.total_tensor_count();
     if offsets.len() != expected {
-        return Err(EmitError::PlanLength { expected, got: offsets.len() });
+        return Err(EmitError::PlanLength {
+            expected,
+            got: offsets.len(),
+        });
     }
     let root = root_table(model_bytes)?;
     for id in model_field::COUNT..root.field_count {
@@ -247,14 +252,24 @@ mod tests {
 
     #[test]
     fn emitted_plan_reads_back_and_the_rest_is_unchanged() {
-        for name in ["person_detect.tflite", "keyword_scrambled.tflite", "hello_world_int8.tflite"] {
+        for name in [
+            "person_detect.tflite",
+            "keyword_scrambled.tflite",
+            "hello_world_int8.tflite",
+        ] {
             let bytes = std::fs::read(models_dir().join(name)).unwrap();
             let original = Model::parse(&bytes).unwrap();
-            let offsets: Vec<i32> = (0..original.total_tensor_count() as i32).map(|i| i * 16 - 1).collect();
+            let offsets: Vec<i32> = (0..original.total_tensor_count() as i32)
+                .map(|i| i * 16 - 1)
+                .collect();
             let emitted = with_offline_plan(&bytes, &offsets).unwrap();
             let shift = emitted.len() - bytes.len();
             assert_eq!(shift % 16, 0);
-            assert_eq!(&emitted[shift..], &bytes[..], "{name}: old bytes must be untouched");
+            assert_eq!(
+                &emitted[shift..],
+                &bytes[..],
+                "{name}: old bytes must be untouched"
+            );
             let reread = Model::parse(&emitted).unwrap();
             assert_eq!(reread.offline_plan.as_deref(), Some(&offsets[..]), "{name}");
             assert_eq!(reread.tensors, original.tensors, "{name}");
@@ -263,14 +278,21 @@ mod tests {
             assert_eq!(reread.outputs, original.outputs);
             assert_eq!(reread.version, original.version);
             assert_eq!(reread.description, original.description);
-            assert_eq!(&reread.metadata[..original.metadata.len()], &original.metadata[..]);
+            assert_eq!(
+                &reread.metadata[..original.metadata.len()],
+                &original.metadata[..]
+            );
             assert_eq!(reread.metadata.last().unwrap().name, OFFLINE_PLAN_METADATA);
 
             // Writing a second plan replaces the first instead of adding one.
             let second: Vec<i32> = offsets.iter().map(|o| o + 1).collect();
             let twice = Model::parse(&with_offline_plan(&emitted, &second).unwrap()).unwrap();
             assert_eq!(twice.offline_plan.as_deref(), Some(&second[..]));
-            let plans = twice.metadata.iter().filter(|m| m.name == OFFLINE_PLAN_METADATA).count();
+            let plans = twice
+                .metadata
+                .iter()
+                .filter(|m| m.name == OFFLINE_PLAN_METADATA)
+                .count();
             assert_eq!(plans, 1);
         }
     }

@@ -19,9 +19,17 @@ pub enum FormatError {
     #[error("model has no subgraphs")]
     NoSubgraph,
     #[error("{what}: index {index} out of range (only {count})")]
-    BadIndex { what: &'static str, index: i64, count: usize },
+    BadIndex {
+        what: &'static str,
+        index: i64,
+        count: usize,
+    },
     #[error("tensor {tensor} ({name}): {problem}")]
-    BadTensor { tensor: usize, name: String, problem: String },
+    BadTensor {
+        tensor: usize,
+        name: String,
+        problem: String,
+    },
     #[error("operator {operator}: {problem}")]
     BadOperator { operator: usize, problem: String },
     #[error("{0}")]
@@ -32,7 +40,10 @@ pub enum FormatError {
 #[derive(Debug, Error)]
 pub enum ModelError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a valid .tflite model: {source}")]
     Format { path: PathBuf, source: FormatError },
 }

@@ -56,9 +56,15 @@ impl<'a> Bytes<'a> {
         let offset = self.u32_at(position)? as usize;
         let target = position
             .checked_add(offset)
-            .ok_or(FormatError::OutOfBounds { position, len: offset })?;
+            .ok_or(FormatError::OutOfBounds {
+                position,
+                len: offset,
+            })?;
         if target >= self.data.len() {
-            return Err(FormatError::OutOfBounds { position: target, len: 1 });
+            return Err(FormatError::OutOfBounds {
+                position: target,
+                len: 1,
+            });
         }
         Ok(target)
     }
@@ -92,7 +98,10 @@ impl<'a> Table<'a> {
         let soffset = bytes.i32_at(position)? as i64;
         let vtable = position as i64 - soffset;
         if vtable < 0 || vtable as usize >= bytes.data.len() {
-            return Err(FormatError::OutOfBounds { position: vtable.max(0) as usize, len: 4 });
+            return Err(FormatError::OutOfBounds {
+                position: vtable.max(0) as usize,
+                len: 4,
+            });
         }
         let vtable = vtable as usize;
         let vtable_size = bytes.u16_at(vtable)? as usize;
@@ -103,7 +112,13 @@ impl<'a> Table<'a> {
         // The vtable and the inline data must both lie inside the buffer.
         bytes.slice(vtable, vtable_size)?;
         bytes.slice(position, inline_size.max(4))?;
-        Ok(Table { bytes, position, vtable, field_count: (vtable_size - 4) / 2, inline_size })
+        Ok(Table {
+            bytes,
+            position,
+            vtable,
+            field_count: (vtable_size - 4) / 2,
+            inline_size,
+        })
     }
 
     /// Absolute position of field `id`, if the table has it.
@@ -116,7 +131,9 @@ impl<'a> Table<'a> {
             return Ok(None);
         }
         if relative >= self.inline_size {
-            return Err(FormatError::BadVtable { position: self.vtable });
+            return Err(FormatError::BadVtable {
+                position: self.vtable,
+            });
         }
         Ok(Some(self.position + relative))
     }
@@ -173,7 +190,11 @@ impl<'a> Table<'a> {
         }
     }
 
-    pub fn vector_field(&self, id: usize, element_size: usize) -> Result<Option<Vector<'a>>, FormatError> {
+    pub fn vector_field(
+        &self,
+        id: usize,
+        element_size: usize,
+    ) -> Result<Option<Vector<'a>>, FormatError> {
         match self.offset_field(id)? {
             Some(p) => Ok(Some(Vector::at(self.bytes, p, element_size)?)),
             None => Ok(None),
@@ -202,14 +223,26 @@ pub(crate) struct Vector<'a> {
 }
 
 impl<'a> Vector<'a> {
-    fn at(bytes: Bytes<'a>, position: usize, element_size: usize) -> Result<Vector<'a>, FormatError> {
+    fn at(
+        bytes: Bytes<'a>,
+        position: usize,
+        element_size: usize,
+    ) -> Result<Vector<'a>, FormatError> {
         let len = bytes.u32_at(position)? as usize;
         let start = position + 4;
         let total = len
             .checked_mul(element_size)
-            .ok_or(FormatError::OutOfBounds { position: start, len })?;
+            .ok_or(FormatError::OutOfBounds {
+                position: start,
+                len,
+            })?;
         bytes.slice(start, total)?;
-        Ok(Vector { bytes, start, len, element_size })
+        Ok(Vector {
+            bytes,
+            start,
+            len,
+            element_size,
+        })
     }
 
     pub fn raw_bytes(&self) -> Result<&'a [u8], FormatError> {

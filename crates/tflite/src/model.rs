@@ -40,6 +40,9 @@ pub struct Tensor {
     pub is_constant: bool,
     /// State that persists across invocations (LSTM/SVDF): not in the arena head.
     pub is_variable: bool,
+    /// The values of a small constant INT32/INT64 tensor (axes, paddings,
+    /// shapes), which decide how some operators walk memory.
+    pub integer_values: Option<Vec<i64>>,
 }
 
 impl Tensor {
@@ -47,7 +50,10 @@ impl Tensor {
     pub fn element_count(&self) -> Result<u64, String> {
         self.shape.iter().try_fold(1u64, |product, &dimension| {
             if dimension < 0 {
-                return Err(format!("dynamic or negative dimension {dimension} in shape {:?}", self.shape));
+                return Err(format!(
+                    "dynamic or negative dimension {dimension} in shape {:?}",
+                    self.shape
+                ));
             }
             product
                 .checked_mul(dimension as u64)
@@ -115,9 +121,14 @@ pub struct Model {
 impl Model {
     /// Reads and parses a `.tflite` file; errors name the file.
     pub fn read(path: &Path) -> Result<Model, ModelError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
-        Model::parse(&bytes).map_err(|source| ModelError::Format { path: path.to_path_buf(), source })
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Model::parse(&bytes).map_err(|source| ModelError::Format {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Parses the bytes of a `.tflite` file. Never panics on bad input.
@@ -158,7 +169,12 @@ impl Model {
             }
         }
         let offline_plan = match metadata.iter().find(|m| m.name == OFFLINE_PLAN_METADATA) {
-            Some(entry) => Some(read_offline_plan(bytes, &root, entry.buffer, &subgraph_tensor_counts)?),
+            Some(entry) => Some(read_offline_plan(
+                bytes,
+                &root,
+                entry.buffer,
+                &subgraph_tensor_counts,
+            )?),
             None => None,
         };
 
@@ -199,21 +215,32 @@ pub(crate) fn root_table(data: &[u8]) -> Result<Table<'_>, FormatError> {
     Bytes::new(data).table_at_offset(0)
 }
 
-/// What the reader needs of one `Buffer`: whether it holds data.
+/// What the reader needs of one `Buffer`: whether it holds data, and the
+/// inline data itself.
 #[derive(Clone, Copy)]
-struct BufferInfo {
+struct BufferInfo<'a> {
     has_data: bool,
+    inline: &'a [u8],
 }
 
-fn read_buffers(root: &Table<'_>) -> Result<Vec<BufferInfo>, FormatError> {
+/// Constant integer tensors up to this many elements have their values read.
+const MAX_INTEGER_VALUES: usize = 1024;
+
+fn read_buffers<'a>(root: &Table<'a>) -> Result<Vec<BufferInfo<'a>>, FormatError> {
     let mut buffers = Vec::new();
     if let Some(vector) = root.vector_field(model_field::BUFFERS, 4)? {
         for buffer in vector.tables() {
             let buffer = buffer?;
-            let inline = buffer.vector_field(0, 1)?.map_or(0, |v| v.len);
+            let inline = match buffer.vector_field(0, 1)? {
+                Some(v) => v.raw_bytes()?,
+                None => &[],
+            };
             // Models over 2 GB keep data outside the flatbuffer: offset > 1.
             let external_offset = buffer.u64_field(1, 0)?;
-            buffers.push(BufferInfo { has_data: inline > 0 || external_offset > 1 });
+            buffers.push(BufferInfo {
+                has_data: !inline.is_empty() || external_offset > 1,
+                inline,
+            });
         }
     }
     Ok(buffers)
@@ -239,7 +266,10 @@ fn read_operator_codes(root: &Table<'_>) -> Result<Vec<OperatorCode>, FormatErro
     Ok(codes)
 }
 
-fn read_tensors(subgraph: &Table<'_>, buffers: &[BufferInfo]) -> Result<Vec<Tensor>, FormatError> {
+fn read_tensors(
+    subgraph: &Table<'_>,
+    buffers: &[BufferInfo<'_>],
+) -> Result<Vec<Tensor>, FormatError> {
     let mut tensors = Vec::new();
     let Some(vector) = subgraph.vector_field(0, 4)? else {
         return Ok(tensors);
@@ -254,20 +284,52 @@ fn read_tensors(subgraph: &Table<'_>, buffers: &[BufferInfo]) -> Result<Vec<Tens
         let buffer = tensor.u32_field(2, 0)?;
         let name = tensor.string_field(3)?.unwrap_or_default();
         let is_variable = tensor.bool_field(5)?;
-        let is_constant = match buffers.get(buffer as usize) {
+        let info = buffers.get(buffer as usize);
+        let is_constant = match info {
             Some(info) => info.has_data,
             None if buffers.is_empty() && buffer == 0 => false,
             None => {
                 return Err(FormatError::BadTensor {
                     tensor: index,
                     name,
-                    problem: format!("buffer index {buffer} out of range (only {})", buffers.len()),
+                    problem: format!(
+                        "buffer index {buffer} out of range (only {})",
+                        buffers.len()
+                    ),
                 })
             }
         };
-        tensors.push(Tensor { name, shape, element_type, buffer, is_constant, is_variable });
+        let integer_values = info.and_then(|info| integer_values(element_type, info.inline));
+        tensors.push(Tensor {
+            name,
+            shape,
+            element_type,
+            buffer,
+            is_constant,
+            is_variable,
+            integer_values,
+        });
     }
     Ok(tensors)
+}
+
+fn integer_values(element_type: TensorType, data: &[u8]) -> Option<Vec<i64>> {
+    let width = match element_type {
+        TensorType::Int32 => 4,
+        TensorType::Int64 => 8,
+        _ => return None,
+    };
+    if data.is_empty() || data.len() % width != 0 || data.len() / width > MAX_INTEGER_VALUES {
+        return None;
+    }
+    Some(
+        data.chunks_exact(width)
+            .map(|c| match width {
+                4 => i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64,
+                _ => i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
+            })
+            .collect(),
+    )
 }
 
 fn tensor_indices(
@@ -288,7 +350,11 @@ fn tensor_indices(
 
 fn checked_index(index: i32, count: usize, what: &'static str) -> Result<usize, FormatError> {
     if index < 0 || index as usize >= count {
-        return Err(FormatError::BadIndex { what, index: index as i64, count });
+        return Err(FormatError::BadIndex {
+            what,
+            index: index as i64,
+            count,
+        });
     }
     Ok(index as usize)
 }
@@ -304,12 +370,17 @@ fn read_operators(
     };
     for (index, operator) in vector.tables().enumerate() {
         let operator = operator?;
-        let bad = |problem: String| FormatError::BadOperator { operator: index, problem };
+        let bad = |problem: String| FormatError::BadOperator {
+            operator: index,
+            problem,
+        };
         let code_index = operator.u32_field(0, 0)? as usize;
-        let code = codes
-            .get(code_index)
-            .cloned()
-            .ok_or_else(|| bad(format!("operator code index {code_index} out of range (only {})", codes.len())))?;
+        let code = codes.get(code_index).cloned().ok_or_else(|| {
+            bad(format!(
+                "operator code index {code_index} out of range (only {})",
+                codes.len()
+            ))
+        })?;
         let mut inputs = Vec::new();
         if let Some(v) = operator.vector_field(1, 4)? {
             for raw in v.i32s()? {
@@ -327,7 +398,12 @@ fn read_operators(
             FormatError::Unsupported(problem) => bad(problem),
             other => other,
         })?;
-        operators.push(Operator { code, inputs, outputs, options });
+        operators.push(Operator {
+            code,
+            inputs,
+            outputs,
+            options,
+        });
     }
     Ok(operators)
 }
@@ -353,7 +429,9 @@ fn padding(code: u8) -> Result<Padding, FormatError> {
     match code {
         0 => Ok(Padding::Same),
         1 => Ok(Padding::Valid),
-        other => Err(FormatError::Unsupported(format!("unknown padding code {other}"))),
+        other => Err(FormatError::Unsupported(format!(
+            "unknown padding code {other}"
+        ))),
     }
 }
 
@@ -415,7 +493,10 @@ fn read_options(
         }
         BuiltinCode::FULLY_CONNECTED => {
             expected(options_type::FULLY_CONNECTED)?;
-            OperatorOptions::FullyConnected { activation: activation(0)?, keep_num_dims: t.bool_field(2)? }
+            OperatorOptions::FullyConnected {
+                activation: activation(0)?,
+                keep_num_dims: t.bool_field(2)?,
+            }
         }
         BuiltinCode::ADD | BuiltinCode::MUL | BuiltinCode::SUB | BuiltinCode::DIV => {
             let wanted = match builtin {
@@ -425,15 +506,22 @@ fn read_options(
                 _ => options_type::DIV,
             };
             expected(wanted)?;
-            OperatorOptions::Elementwise { activation: activation(0)? }
+            OperatorOptions::Elementwise {
+                activation: activation(0)?,
+            }
         }
         BuiltinCode::CONCATENATION => {
             expected(options_type::CONCATENATION)?;
-            OperatorOptions::Concatenation { axis: t.i32_field(0, 0)?, activation: activation(1)? }
+            OperatorOptions::Concatenation {
+                axis: t.i32_field(0, 0)?,
+                activation: activation(1)?,
+            }
         }
         BuiltinCode::SOFTMAX => {
             expected(options_type::SOFTMAX)?;
-            OperatorOptions::Softmax { beta: t.f32_field(0, 0.0)? }
+            OperatorOptions::Softmax {
+                beta: t.f32_field(0, 0.0)?,
+            }
         }
         BuiltinCode::MEAN
         | BuiltinCode::SUM
@@ -443,11 +531,16 @@ fn read_options(
         | BuiltinCode::REDUCE_ANY
         | BuiltinCode::REDUCE_ALL => {
             expected(options_type::REDUCER)?;
-            OperatorOptions::Reducer { keep_dims: t.bool_field(0)? }
+            OperatorOptions::Reducer {
+                keep_dims: t.bool_field(0)?,
+            }
         }
         BuiltinCode::SVDF => {
             expected(options_type::SVDF)?;
-            OperatorOptions::Svdf { rank: t.i32_field(0, 0)?, activation: activation(1)? }
+            OperatorOptions::Svdf {
+                rank: t.i32_field(0, 0)?,
+                activation: activation(1)?,
+            }
         }
         BuiltinCode::RESHAPE => {
             expected(options_type::RESHAPE)?;
@@ -457,7 +550,9 @@ fn read_options(
             };
             OperatorOptions::Reshape { new_shape }
         }
-        _ => OperatorOptions::NotRead { options_type: type_code },
+        _ => OperatorOptions::NotRead {
+            options_type: type_code,
+        },
     };
     Ok(options)
 }
@@ -471,7 +566,11 @@ fn read_offline_plan(
     let _ = bytes;
     let buffers = root
         .vector_field(model_field::BUFFERS, 4)?
-        .ok_or(FormatError::BadIndex { what: "metadata buffer", index: buffer_index as i64, count: 0 })?;
+        .ok_or(FormatError::BadIndex {
+            what: "metadata buffer",
+            index: buffer_index as i64,
+            count: 0,
+        })?;
     if buffer_index as usize >= buffers.len {
         return Err(FormatError::BadIndex {
             what: "metadata buffer",
@@ -480,10 +579,18 @@ fn read_offline_plan(
         });
     }
     let buffer = buffers.table_at(buffer_index as usize)?;
-    let data = buffer.vector_field(0, 1)?.map(|v| v.raw_bytes()).transpose()?.unwrap_or(&[]);
-    let bad = |problem: String| FormatError::Unsupported(format!("{OFFLINE_PLAN_METADATA}: {problem}"));
+    let data = buffer
+        .vector_field(0, 1)?
+        .map(|v| v.raw_bytes())
+        .transpose()?
+        .unwrap_or(&[]);
+    let bad =
+        |problem: String| FormatError::Unsupported(format!("{OFFLINE_PLAN_METADATA}: {problem}"));
     if data.len() % 4 != 0 || data.len() < 12 {
-        return Err(bad(format!("{} bytes is not a plan header plus int32 offsets", data.len())));
+        return Err(bad(format!(
+            "{} bytes is not a plan header plus int32 offsets",
+            data.len()
+        )));
     }
     let values: Vec<i32> = data
         .chunks_exact(4)
@@ -494,10 +601,17 @@ fn read_offline_plan(
         return Err(bad(format!("version {} (only 1 is known)", values[0])));
     }
     if values[1] as i64 != subgraph_tensor_counts.len() as i64 {
-        return Err(bad(format!("{} subgraphs, the model has {}", values[1], subgraph_tensor_counts.len())));
+        return Err(bad(format!(
+            "{} subgraphs, the model has {}",
+            values[1],
+            subgraph_tensor_counts.len()
+        )));
     }
     if values[2] as i64 != total as i64 || values.len() != 3 + total {
-        return Err(bad(format!("{} offsets, the model has {total} tensors", values.len() - 3)));
+        return Err(bad(format!(
+            "{} offsets, the model has {total} tensors",
+            values.len() - 3
+        )));
     }
     Ok(values[3..].to_vec())
 }

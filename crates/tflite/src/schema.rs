@@ -237,15 +237,31 @@ pub enum OperatorOptions {
         keep_num_dims: bool,
     },
     /// ADD, SUB, MUL, ... with only a fused activation.
-    Elementwise { activation: FusedActivation },
-    Concatenation { axis: i32, activation: FusedActivation },
-    Softmax { beta: f32 },
+    Elementwise {
+        activation: FusedActivation,
+    },
+    Concatenation {
+        axis: i32,
+        activation: FusedActivation,
+    },
+    Softmax {
+        beta: f32,
+    },
     /// MEAN, SUM, REDUCE_MAX, ...
-    Reducer { keep_dims: bool },
-    Svdf { rank: i32, activation: FusedActivation },
-    Reshape { new_shape: Option<Vec<i32>> },
+    Reducer {
+        keep_dims: bool,
+    },
+    Svdf {
+        rank: i32,
+        activation: FusedActivation,
+    },
+    Reshape {
+        new_shape: Option<Vec<i32>>,
+    },
     /// The operator has no options table.
     None,
     /// Options of a type dmo does not read (`builtin_options_type` code).
-    NotRead { options_type: u8 },
+    NotRead {
+        options_type: u8,
+    },
 }
