@@ -22,11 +22,14 @@ struct Cli {
 // One variant per subcommand; each module in `commands/` owns its arguments.
 #[derive(Subcommand)]
 enum Command {
+    /// Safe overlap and footprint of one operator from its reference loop order.
+    Op(commands::op::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Op(args) => commands::op::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,1 +1,2 @@
 //! One module per subcommand: `Args` (clap) and `run(args) -> anyhow::Result<ExitCode>`.
+pub mod op;

@@ -1,0 +1,380 @@
+//! `dmo op`: the safe overlap and footprint of one operator, described on the
+//! command line (no model, no firmware), for kernel authors.
+
+use anyhow::{bail, Context};
+use clap::{Args as ClapArgs, ValueEnum};
+use dmo_ops::{
+    Conv2dParams, DepthwiseConv2dParams, ElementType, ElementwiseBinaryParams,
+    FullyConnectedParams, InputOverlap, Method, OpDescription, OpKind, OpParams, OverlapModel,
+    Padding, Pool2dParams, TensorShape, Window,
+};
+use dmo_overlap::{Direction, PairOverlap, Placement, Witness};
+use std::process::ExitCode;
+
+/// Which method(s) to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MethodChoice {
+    Analytic,
+    Simulate,
+    Both,
+}
+
+#[derive(ClapArgs, Debug)]
+#[command(
+    about = "Safe input/output overlap of one operator from TFLM's reference loop order",
+    after_help = "Examples:\n  dmo op conv2d --input 1x48x48x8 --output 1x48x48x16 --filter 1x1 --stride 1 --padding same\n  \
+                  dmo op depthwise_conv_2d --input 1x48x48x8 --output 1x48x48x8 --filter 3x3 --padding same\n  \
+                  dmo op add --input 1x8x8x16 --input 1x1x1x16 --output 1x8x8x16\n  \
+                  dmo op dequantize --input 1x10 --output 1x10 --input-type int8 --output-type float32"
+)]
+pub struct Args {
+    /// Operator kind: conv2d, depthwise_conv2d, fully_connected, average_pool2d, max_pool2d, add,
+    /// mul, softmax, reshape, pad, concatenation, mean, quantize, dequantize, logistic, tanh,
+    /// relu, relu6 (TFLite names like CONV_2D work too).
+    #[arg(value_parser = parse_kind)]
+    pub kind: OpKind,
+    /// Activation input shape, e.g. 1x48x48x8 (repeat for ADD, MUL, CONCATENATION).
+    #[arg(long = "input", required = true)]
+    pub inputs: Vec<String>,
+    /// Output shape, e.g. 1x48x48x16.
+    #[arg(long)]
+    pub output: String,
+    /// Element type of inputs and output.
+    #[arg(long = "type", default_value = "int8")]
+    pub element: ElementType,
+    /// Element type of the inputs (default: --type).
+    #[arg(long)]
+    pub input_type: Option<ElementType>,
+    /// Element type of the output (default: --type).
+    #[arg(long)]
+    pub output_type: Option<ElementType>,
+    /// Filter size HxW (or one number for a square filter).
+    #[arg(long, default_value = "1x1")]
+    pub filter: String,
+    /// Stride HxW (or one number).
+    #[arg(long, default_value = "1")]
+    pub stride: String,
+    /// Dilation HxW (or one number).
+    #[arg(long, default_value = "1")]
+    pub dilation: String,
+    /// TFLite padding: same or valid.
+    #[arg(long, default_value = "same")]
+    pub padding: Padding,
+    /// DEPTHWISE_CONV_2D depth multiplier.
+    #[arg(long, default_value_t = 1)]
+    pub depth_multiplier: usize,
+    /// CONV_2D input channels per filter (grouped convolution); default: all.
+    #[arg(long)]
+    pub filter_input_channels: Option<usize>,
+    /// FULLY_CONNECTED accumulation depth (the weights' last dimension);
+    /// default: the input's last dimension.
+    #[arg(long)]
+    pub accumulation_depth: Option<usize>,
+    /// Axis of SOFTMAX (default last) or CONCATENATION (default last);
+    /// negative counts from the end.
+    #[arg(long, allow_negative_numbers = true)]
+    pub axis: Option<i64>,
+    /// MEAN axes, comma separated (default 1,2).
+    #[arg(long, default_value = "1,2", allow_hyphen_values = true)]
+    pub axes: String,
+    /// MEAN keeps reduced dimensions.
+    #[arg(long)]
+    pub keep_dims: bool,
+    /// PAD paddings, before:after per dimension, comma separated, e.g. 0:0,1:1,1:1,0:0.
+    #[arg(long)]
+    pub paddings: Option<String>,
+    /// Which method to run.
+    #[arg(long, value_enum, default_value = "simulate")]
+    pub method: MethodChoice,
+}
+
+fn parse_kind(text: &str) -> Result<OpKind, String> {
+    let normalise = |name: &str| name.to_ascii_lowercase().replace(['_', '-'], "");
+    let wanted = normalise(text);
+    OpKind::ALL
+        .into_iter()
+        .find(|kind| normalise(kind.as_tflite_name()) == wanted)
+        .ok_or_else(|| {
+            let names: Vec<String> = OpKind::ALL
+                .iter()
+                .map(|kind| kind.as_tflite_name().to_ascii_lowercase())
+                .collect();
+            format!(
+                "unknown operator `{text}` (expected one of {})",
+                names.join(", ")
+            )
+        })
+}
+
+/// `HxW` or a single number for both.
+fn parse_pair(text: &str, what: &str) -> anyhow::Result<(usize, usize)> {
+    let parts: Vec<&str> = text.split(['x', 'X']).collect();
+    let number = |part: &str| {
+        part.trim()
+            .parse::<usize>()
+            .with_context(|| format!("--{what} `{text}`: `{part}` is not a number"))
+    };
+    match parts.as_slice() {
+        [both] => {
+            let value = number(both)?;
+            Ok((value, value))
+        }
+        [height, width] => Ok((number(height)?, number(width)?)),
+        _ => bail!("--{what} `{text}` must be N or HxW"),
+    }
+}
+
+fn shape(text: &str, element: ElementType) -> anyhow::Result<TensorShape> {
+    TensorShape::parse_dims(text, element).map_err(anyhow::Error::msg)
+}
+
+fn describe(args: &Args) -> anyhow::Result<OpDescription> {
+    let input_type = args.input_type.unwrap_or(args.element);
+    let output_type = args.output_type.unwrap_or(args.element);
+    let inputs = args
+        .inputs
+        .iter()
+        .map(|text| shape(text, input_type))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let output = shape(&args.output, output_type)?;
+    let (filter_height, filter_width) = parse_pair(&args.filter, "filter")?;
+    let (stride_height, stride_width) = parse_pair(&args.stride, "stride")?;
+    let (dilation_height, dilation_width) = parse_pair(&args.dilation, "dilation")?;
+    let window = Window {
+        filter_height,
+        filter_width,
+        stride_height,
+        stride_width,
+        dilation_height,
+        dilation_width,
+        padding: args.padding,
+    };
+    let kind = args.kind;
+    let expected_inputs = match kind {
+        OpKind::Add | OpKind::Mul => Some(2),
+        OpKind::Concatenation => None,
+        _ => Some(1),
+    };
+    if let Some(expected) = expected_inputs {
+        if inputs.len() != expected {
+            bail!("{kind} takes {expected} --input, got {}", inputs.len());
+        }
+    }
+    let mut inputs = inputs.into_iter();
+    let first = inputs.next().context("at least one --input is required")?;
+    let description = match kind {
+        OpKind::Conv2d => OpDescription::conv2d(Conv2dParams {
+            input: first,
+            output,
+            window,
+            filter_input_channels: args.filter_input_channels,
+        }),
+        OpKind::DepthwiseConv2d => OpDescription::depthwise_conv2d(DepthwiseConv2dParams {
+            input: first,
+            output,
+            window,
+            depth_multiplier: args.depth_multiplier,
+        }),
+        OpKind::FullyConnected => {
+            let accumulation_depth = args
+                .accumulation_depth
+                .unwrap_or_else(|| first.dims().last().copied().unwrap_or(1));
+            OpDescription::fully_connected(FullyConnectedParams {
+                input: first,
+                output,
+                accumulation_depth,
+            })
+        }
+        OpKind::AveragePool2d => OpDescription::average_pool2d(Pool2dParams {
+            input: first,
+            output,
+            window,
+        }),
+        OpKind::MaxPool2d => OpDescription::max_pool2d(Pool2dParams {
+            input: first,
+            output,
+            window,
+        }),
+        OpKind::Add | OpKind::Mul => {
+            let params = ElementwiseBinaryParams {
+                input1: first,
+                input2: inputs.next().context("a second --input is required")?,
+                output,
+            };
+            if kind == OpKind::Add {
+                OpDescription::add(params)
+            } else {
+                OpDescription::mul(params)
+            }
+        }
+        OpKind::Softmax => {
+            let rank = first.rank() as i64;
+            let axis = args.axis.unwrap_or(-1);
+            let axis = if axis < 0 { axis + rank } else { axis };
+            if axis < 0 {
+                bail!("--axis {} is outside rank {rank}", args.axis.unwrap_or(-1));
+            }
+            OpDescription::softmax(first, output, axis as usize)
+        }
+        OpKind::Reshape => OpDescription::reshape(first, output),
+        OpKind::Pad => {
+            let text = args
+                .paddings
+                .as_deref()
+                .context("PAD needs --paddings before:after,...")?;
+            let paddings = text
+                .split(',')
+                .map(|pair| {
+                    let (before, after) = pair
+                        .split_once(':')
+                        .with_context(|| format!("--paddings `{pair}` is not before:after"))?;
+                    Ok((
+                        before
+                            .trim()
+                            .parse::<usize>()
+                            .with_context(|| format!("--paddings `{pair}`"))?,
+                        after
+                            .trim()
+                            .parse::<usize>()
+                            .with_context(|| format!("--paddings `{pair}`"))?,
+                    ))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            OpDescription::pad(first, output, paddings)
+        }
+        OpKind::Concatenation => {
+            let all: Vec<TensorShape> = std::iter::once(first).chain(inputs).collect();
+            OpDescription::concatenation(all, output, args.axis.unwrap_or(-1))
+        }
+        OpKind::Mean => {
+            let axes = args
+                .axes
+                .split(',')
+                .map(|axis| {
+                    axis.trim()
+                        .parse::<i64>()
+                        .with_context(|| format!("--axes `{}`", args.axes))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            OpDescription::mean(first, output, &axes, args.keep_dims)
+        }
+        OpKind::Quantize
+        | OpKind::Dequantize
+        | OpKind::Logistic
+        | OpKind::Tanh
+        | OpKind::Relu
+        | OpKind::Relu6 => OpDescription::elementwise_unary(kind, first, output),
+    };
+    Ok(description?)
+}
+
+fn direction_word(placement: &Placement) -> String {
+    match placement.direction {
+        Direction::Down => format!("output {} below input", placement.offset.0),
+        Direction::Up => format!("output {} above input", placement.offset.0),
+    }
+}
+
+fn witness_line(label: &str, witness: &Option<Witness>) {
+    if let Some(witness) = witness {
+        println!(
+            "    {label}: output byte {} first accessed at {} <= last read {} of input byte {}",
+            witness.output_byte,
+            witness.output_first_access,
+            witness.input_last_read,
+            witness.input_byte
+        );
+    }
+}
+
+fn print_pair(pair: &PairOverlap) {
+    let naive = pair.naive().0;
+    println!(
+        "    s_min {}  s_mono {}  u_min {}  u_mono {}",
+        pair.s_min.0, pair.s_mono.0, pair.u_min.0, pair.u_mono.0
+    );
+    println!(
+        "    best (exact offset): {}, footprint {} B of {naive} B, saves {} B ({:.1}%)",
+        direction_word(&pair.best),
+        pair.best.footprint.0,
+        pair.saving().0,
+        pair.saving_percent()
+    );
+    let monotone = pair.best_monotone();
+    println!(
+        "    best (at or beyond the offset): {}, footprint {} B, saves {} B",
+        direction_word(&monotone),
+        monotone.footprint.0,
+        naive - monotone.footprint.0
+    );
+    // What a 16-byte aligned planner (TFLM's) gets from s_mono / u_mono.
+    let ceil16 = |value: u64| value.div_ceil(16) * 16;
+    let input = pair.input_len.0;
+    let output = pair.output_len.0;
+    let down = output.max(ceil16(pair.s_mono.0) + input);
+    let up = input.max(ceil16(pair.u_mono.0) + output);
+    println!(
+        "    16-byte aligned: down {} -> footprint {down} B, up {} -> footprint {up} B",
+        ceil16(pair.s_mono.0),
+        ceil16(pair.u_mono.0)
+    );
+    witness_line("why not s_mono - 1", &pair.witness_down_mono);
+    if pair.s_min != pair.s_mono {
+        witness_line("why not s_min - 1", &pair.witness_down);
+    }
+    witness_line("why not u_mono - 1", &pair.witness_up_mono);
+}
+
+fn print_results(method: Method, op: &OpDescription, results: &[InputOverlap]) {
+    for result in results {
+        println!(
+            "{method}, input {} ({}):",
+            result.input_index,
+            op.inputs()[result.input_index]
+        );
+        match &result.result {
+            OverlapModel::Modelled(pair) => print_pair(pair),
+            OverlapModel::Analytic(analytic) => println!(
+                "    s_mono {}  u_mono {}",
+                analytic.s_mono.0, analytic.u_mono.0
+            ),
+            OverlapModel::NotModelled { reason } => {
+                println!("    not modelled: no overlap claimed ({reason})")
+            }
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let op = describe(&args)?;
+    let inputs: Vec<String> = op
+        .inputs()
+        .iter()
+        .map(|input| format!("{input} ({} B)", input.bytes()))
+        .collect();
+    println!(
+        "{}: input {} -> output {} ({} B)",
+        op.kind(),
+        inputs.join(", "),
+        op.output(),
+        op.output().bytes()
+    );
+    match op.params() {
+        OpParams::Conv2d { window, .. }
+        | OpParams::DepthwiseConv2d { window, .. }
+        | OpParams::Pool2d { window } => println!(
+            "  padding {}: pad_top {}, pad_left {}",
+            window.window.padding, window.pad_top, window.pad_left
+        ),
+        _ => {}
+    }
+    let methods: &[Method] = match args.method {
+        MethodChoice::Analytic => &[Method::Analytic],
+        MethodChoice::Simulate => &[Method::Simulate],
+        MethodChoice::Both => &[Method::Analytic, Method::Simulate],
+    };
+    for &method in methods {
+        print_results(method, &op, &dmo_ops::evaluate(&op, method));
+    }
+    Ok(ExitCode::SUCCESS)
+}
