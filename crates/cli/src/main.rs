@@ -22,6 +22,8 @@ struct Cli {
 // One variant per subcommand; each module in `commands/` owns its arguments.
 #[derive(Subcommand)]
 enum Command {
+    /// Arena plans for a .tflite model: TFLM greedy vs DMO, per-layer overlaps, MCU fit, offline plan.
+    Plan(commands::plan::Args),
     /// Safe overlap and footprint of one operator from its reference loop order.
     Op(commands::op::Args),
 }
@@ -29,6 +31,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Plan(args) => commands::plan::run(args),
         Command::Op(args) => commands::op::run(args),
     };
     match result {

@@ -1,0 +1,435 @@
+//! `dmo plan MODEL.tflite`: does the model fit, and what would DMO buy?
+//! Prints per-layer overlaps, the TFLM-greedy and DMO arena heads, the op
+//! that sets the peak, optionally the MCUs that fit, and writes the DMO plan
+//! into a copy of the model as `OfflineMemoryAllocation`.
+
+use anyhow::{bail, Context};
+use clap::{Args as ClapArgs, ValueEnum};
+use dmo_plan::{
+    check_plan, mcu_catalogue, plan_model, tflm_with_offline_tensors, ArenaPlan, BufferSource, Mcu,
+    ModelPlan, Peak, SearchEffort,
+};
+use dmo_tflite::Model;
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(ClapArgs)]
+pub struct Args {
+    /// The .tflite model.
+    model: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write a copy of the model holding the DMO plan as OfflineMemoryAllocation metadata.
+    #[arg(long, value_name = "OUT.tflite")]
+    emit_tflite: Option<PathBuf>,
+    /// Which MCUs of the catalogue (data/mcus.csv) hold the arena head before and after DMO: a name or `all`.
+    #[arg(long, value_name = "NAME|all")]
+    mcu: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Markdown,
+    Json,
+    Csv,
+}
+
+/// One row of the per-layer table: one (input, output) pair of an operator.
+#[derive(Serialize)]
+struct LayerRow {
+    operator: usize,
+    kind: String,
+    input_tensor: Option<usize>,
+    output_tensor: Option<usize>,
+    input_bytes: Option<u64>,
+    output_bytes: Option<u64>,
+    s_min: Option<u64>,
+    s_mono: Option<u64>,
+    u_mono: Option<u64>,
+    pair_footprint: Option<u64>,
+    saving: Option<u64>,
+    /// Whether the DMO plan may overlap this pair, or why not.
+    note: String,
+}
+
+#[derive(Serialize)]
+struct McuRow {
+    name: String,
+    sram_bytes: u64,
+    fits_tflm: bool,
+    fits_dmo: bool,
+    only_with_dmo: bool,
+}
+
+#[derive(Serialize)]
+struct PeakReport {
+    operator: Option<usize>,
+    kind: Option<String>,
+    live: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    model: String,
+    subgraphs: usize,
+    operators: usize,
+    tflm_head: u64,
+    dmo_head: u64,
+    saving_percent: f64,
+    dmo_lower_bound: u64,
+    dmo_found_by: String,
+    tflm_peak: PeakReport,
+    dmo_peak: PeakReport,
+    layers: Vec<LayerRow>,
+    /// Offline plan written with `--emit-tflite`: one offset per tensor (-1 = TFLM plans it).
+    dmo_offline_offsets: Vec<i32>,
+    mcus: Vec<McuRow>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let model = Model::read(&args.model)?;
+    let plan = plan_model(&model, SearchEffort::default())
+        .with_context(|| format!("{}", args.model.display()))?;
+    let mcus = match &args.mcu {
+        None => Vec::new(),
+        Some(wanted) => select_mcus(wanted)?,
+    };
+    let report = build_report(&args.model, &model, &plan, &mcus);
+    if let Some(out) = &args.emit_tflite {
+        emit(&args.model, &model, &plan, out)?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut stdout, &report)?;
+            writeln!(stdout)?;
+        }
+        Format::Csv => write_csv(&mut stdout, &report)?,
+        Format::Table => write_text(&mut stdout, &report, false)?,
+        Format::Markdown => write_text(&mut stdout, &report, true)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn select_mcus(wanted: &str) -> anyhow::Result<Vec<Mcu>> {
+    let catalogue = mcu_catalogue()?;
+    if wanted.eq_ignore_ascii_case("all") {
+        return Ok(catalogue);
+    }
+    let chosen: Vec<Mcu> = catalogue
+        .iter()
+        .filter(|m| m.name.eq_ignore_ascii_case(wanted))
+        .cloned()
+        .collect();
+    if chosen.is_empty() {
+        let names: Vec<&str> = catalogue.iter().map(|m| m.name.as_str()).collect();
+        bail!(
+            "unknown MCU {wanted:?}; known: {} (or `all`)",
+            names.join(", ")
+        );
+    }
+    Ok(chosen)
+}
+
+fn build_report(path: &Path, model: &Model, plan: &ModelPlan, mcus: &[Mcu]) -> Report {
+    let mut layers = Vec::new();
+    for layer in &plan.layers {
+        if let Some(reason) = &layer.not_modelled {
+            layers.push(LayerRow {
+                operator: layer.operator,
+                kind: layer.kind.clone(),
+                input_tensor: None,
+                output_tensor: layer.output_tensor,
+                input_bytes: None,
+                output_bytes: None,
+                s_min: None,
+                s_mono: None,
+                u_mono: None,
+                pair_footprint: None,
+                saving: None,
+                note: format!("no overlap: {reason}"),
+            });
+            continue;
+        }
+        for pair in &layer.pairs {
+            let offsets = pair.offsets.as_ref().ok();
+            let note = match (&pair.offsets, &pair.unusable_because) {
+                (Err(reason), _) => format!("no overlap: {reason}"),
+                (Ok(_), Some(why)) => format!("not used: {why}"),
+                (Ok(_), None) => "usable".to_string(),
+            };
+            layers.push(LayerRow {
+                operator: layer.operator,
+                kind: layer.kind.clone(),
+                input_tensor: Some(pair.input_tensor),
+                output_tensor: layer.output_tensor,
+                input_bytes: offsets.map(|o| o.input_bytes),
+                output_bytes: offsets.map(|o| o.output_bytes),
+                s_min: offsets.map(|o| o.s_min),
+                s_mono: offsets.map(|o| o.s_mono),
+                u_mono: offsets.map(|o| o.u_mono),
+                pair_footprint: offsets.map(|o| o.footprint()),
+                saving: offsets.map(|o| o.saving()),
+                note,
+            });
+        }
+    }
+    let mcus = mcus
+        .iter()
+        .map(|m| McuRow {
+            name: m.name.clone(),
+            sram_bytes: m.sram_bytes(),
+            fits_tflm: m.fits(plan.baseline.head.0),
+            fits_dmo: m.fits(plan.dmo.head.0),
+            only_with_dmo: m.fits(plan.dmo.head.0) && !m.fits(plan.baseline.head.0),
+        })
+        .collect();
+    Report {
+        model: path.display().to_string(),
+        subgraphs: model.subgraph_count(),
+        operators: model.operators.len(),
+        tflm_head: plan.baseline.head.0,
+        dmo_head: plan.dmo.head.0,
+        saving_percent: plan.saving_percent(),
+        dmo_lower_bound: plan.dmo_search.lower_bound,
+        dmo_found_by: plan.dmo_search.found_by.clone(),
+        tflm_peak: peak_report(model, &plan.baseline, &plan.baseline_peak),
+        dmo_peak: peak_report(model, &plan.dmo, &plan.dmo_peak),
+        layers,
+        dmo_offline_offsets: plan.dmo.offline_offsets(model),
+        mcus,
+    }
+}
+
+fn peak_report(model: &Model, plan: &ArenaPlan, peak: &Peak) -> PeakReport {
+    let live = peak
+        .live_buffers
+        .iter()
+        .map(|&index| {
+            let buffer = &plan.buffers[index];
+            let what = match buffer.source {
+                BufferSource::Tensor(t) => format!("tensor {t} {}", model.tensors[t].name),
+                BufferSource::Scratch { operator, request } => {
+                    format!("scratch {request} of op {operator}")
+                }
+            };
+            format!("{what} ({} B at {})", buffer.bytes.0, plan.offsets[index])
+        })
+        .collect();
+    PeakReport {
+        operator: peak.operator,
+        kind: peak.operator.map(|op| model.operators[op].code.to_string()),
+        live,
+    }
+}
+
+/// Writes the DMO plan into a copy of the model, after checking that the
+/// plan TFLM will read back is the one that passed the checker. Writes to a
+/// temporary file and renames, so no half-written output is left.
+fn emit(source: &Path, model: &Model, plan: &ModelPlan, out: &Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(source).with_context(|| format!("{}", source.display()))?;
+    let offsets = plan.dmo.offline_offsets(model);
+    let emitted = dmo_tflite::with_offline_plan(&bytes, &offsets)
+        .with_context(|| format!("{}", source.display()))?;
+
+    let reread = Model::parse(&emitted).context("emitted model does not parse back")?;
+    let read_offsets = reread
+        .offline_plan
+        .clone()
+        .context("emitted model has no offline plan")?;
+    let tensor_offsets: Vec<u64> = plan
+        .dmo
+        .buffers
+        .iter()
+        .map(|b| match b.source {
+            BufferSource::Tensor(t) => read_offsets[t].max(0) as u64,
+            BufferSource::Scratch { .. } => 0,
+        })
+        .collect();
+    let as_tflm_sees_it = tflm_with_offline_tensors(plan.dmo.buffers.clone(), &tensor_offsets);
+    if as_tflm_sees_it.head != plan.dmo.head
+        || !check_plan(
+            &as_tflm_sees_it.buffers,
+            &as_tflm_sees_it.offsets,
+            &plan.allowances,
+        )
+        .is_empty()
+    {
+        bail!("internal error: the emitted plan does not pass the checker; nothing written");
+    }
+
+    let directory = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = out
+        .file_name()
+        .with_context(|| format!("{}: not a file path", out.display()))?;
+    let temporary = directory.join(format!(".{}.tmp", file_name.to_string_lossy()));
+    std::fs::write(&temporary, &emitted).with_context(|| format!("{}", temporary.display()))?;
+    std::fs::rename(&temporary, out).with_context(|| format!("{}", out.display()))?;
+    Ok(())
+}
+
+fn option(value: Option<impl ToString>) -> String {
+    value.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+fn write_csv(out: &mut impl Write, report: &Report) -> anyhow::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    for row in &report.layers {
+        writer.serialize(row)?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+fn write_text(out: &mut impl Write, report: &Report, markdown: bool) -> anyhow::Result<()> {
+    let header = [
+        "op",
+        "kind",
+        "in tensor",
+        "in B",
+        "out B",
+        "s_mono",
+        "u_mono",
+        "pair footprint",
+        "saving",
+        "note",
+    ];
+    let rows: Vec<Vec<String>> = report
+        .layers
+        .iter()
+        .map(|r| {
+            vec![
+                r.operator.to_string(),
+                r.kind.clone(),
+                option(r.input_tensor),
+                option(r.input_bytes),
+                option(r.output_bytes),
+                option(r.s_mono),
+                option(r.u_mono),
+                option(r.pair_footprint),
+                option(r.saving),
+                r.note.clone(),
+            ]
+        })
+        .collect();
+    if markdown {
+        writeln!(out, "## {}\n", report.model)?;
+    } else {
+        writeln!(out, "{}\n", report.model)?;
+    }
+    write_table(out, &header, &rows, markdown)?;
+    writeln!(out)?;
+    let summary = vec![
+        vec!["TFLM greedy head".into(), format!("{} B", report.tflm_head)],
+        vec!["DMO head".into(), format!("{} B", report.dmo_head)],
+        vec!["saving".into(), format!("{:.1}%", report.saving_percent)],
+        vec![
+            "DMO lower bound".into(),
+            format!(
+                "{} B{}",
+                report.dmo_lower_bound,
+                if report.dmo_lower_bound == report.dmo_head {
+                    " (plan is optimal)"
+                } else {
+                    ""
+                }
+            ),
+        ],
+        vec!["DMO plan found by".into(), report.dmo_found_by.clone()],
+        vec!["TFLM peak at".into(), peak_text(&report.tflm_peak)],
+        vec!["DMO peak at".into(), peak_text(&report.dmo_peak)],
+        vec![
+            "DMO peak live buffers".into(),
+            report.dmo_peak.live.join("; "),
+        ],
+    ];
+    write_table(out, &["model", "value"], &summary, markdown)?;
+    if report.subgraphs > 1 {
+        writeln!(
+            out,
+            "\nnote: the model has {} subgraphs; only subgraph 0 is planned",
+            report.subgraphs
+        )?;
+    }
+    if !report.mcus.is_empty() {
+        writeln!(out)?;
+        let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
+        let rows: Vec<Vec<String>> = report
+            .mcus
+            .iter()
+            .map(|m| {
+                vec![
+                    m.name.clone(),
+                    format!("{}", m.sram_bytes),
+                    yes(m.fits_tflm),
+                    yes(m.fits_dmo),
+                    yes(m.only_with_dmo),
+                ]
+            })
+            .collect();
+        write_table(
+            out,
+            &[
+                "MCU",
+                "SRAM B",
+                "fits TFLM head",
+                "fits DMO head",
+                "only with DMO",
+            ],
+            &rows,
+            markdown,
+        )?;
+    }
+    Ok(())
+}
+
+fn peak_text(peak: &PeakReport) -> String {
+    match (peak.operator, &peak.kind) {
+        (Some(op), Some(kind)) => format!("op {op} ({kind})"),
+        _ => "model input (before op 0)".to_string(),
+    }
+}
+
+fn write_table(
+    out: &mut impl Write,
+    header: &[&str],
+    rows: &[Vec<String>],
+    markdown: bool,
+) -> anyhow::Result<()> {
+    if markdown {
+        writeln!(out, "| {} |", header.join(" | "))?;
+        writeln!(out, "|{}", "---|".repeat(header.len()))?;
+        for row in rows {
+            writeln!(out, "| {} |", row.join(" | "))?;
+        }
+        return Ok(());
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    writeln!(out, "{}", line(header.to_vec()))?;
+    for row in rows {
+        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
