@@ -1,0 +1,27 @@
+//! Runs a Cortex-M firmware ELF under emulation (unicorn, Thumb M-class) and
+//! reports every data load and store, in execution order, to an
+//! [`dmo_core::EventSink`], together with the op segments that the firmware's
+//! markers (`include/dmo_markers.h`) or `--ops` function calls delimit.
+//!
+//! Memory map: the ELF's loadable segments, RAM (from the vector table's
+//! initial stack pointer, or `--ram`), and stubs for the peripheral
+//! (0x4000_0000-0x5FFF_FFFF) and system (0xE000_0000+) ranges whose reads
+//! return 0 and whose writes are ignored; stub accesses are counted, not
+//! traced. Semihosting (`BKPT 0xAB`) gives the firmware a console and `exit()`.
+
+mod cpu;
+mod disasm;
+mod error;
+mod firmware;
+mod layout;
+mod run;
+pub mod semihosting;
+
+pub use cpu::CpuModel;
+pub use disasm::{thumb_instruction_len, Disassembler};
+pub use error::{EmuError, FirmwareError};
+pub use firmware::{Firmware, Segment, Symbol, SymbolKind, SymbolTable, VectorTable};
+pub use layout::{MemoryRegion, RegionKind, DEFAULT_RAM_SIZE, DEFAULT_RAM_START};
+pub use run::{
+    run, FaultReport, Poke, RunConfig, RunOutcome, RunStats, RunStatus, DEFAULT_MAX_INSTRUCTIONS,
+};

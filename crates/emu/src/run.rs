@@ -1,0 +1,792 @@
+//! Running firmware under unicorn and reporting every data access.
+
+use crate::cpu::CpuModel;
+use crate::disasm::{thumb_instruction_len, Disassembler};
+use crate::error::EmuError;
+use crate::firmware::{Firmware, SymbolKind};
+use crate::layout::{plan_layout, MemoryLayout, MemoryRegion, RegionKind};
+use crate::semihosting::{GuestMemory, Outcome, Semihosting};
+use dmo_core::{
+    AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, OpSegment, TimeRange,
+};
+use regex::Regex;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use unicorn_engine::{HookType, MemType, Prot, RegisterARM, Unicorn};
+
+/// Default instruction budget: about a minute of emulation.
+pub const DEFAULT_MAX_INSTRUCTIONS: u64 = 5_000_000_000;
+
+/// Where `--entry` functions return to: a page nothing else uses, just
+/// below the system range.
+const RETURN_TRAP: u32 = 0xdfff_f000;
+
+/// How many recent events a fault report shows.
+const RECENT_EVENTS: usize = 12;
+
+/// Bytes written into a symbol before the run (`--poke SYMBOL=FILE`).
+#[derive(Clone, Debug)]
+pub struct Poke {
+    pub symbol: String,
+    pub bytes: Vec<u8>,
+    /// Where the bytes came from, for messages.
+    pub source: PathBuf,
+}
+
+/// How to run a firmware.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub cpu: CpuModel,
+    /// RAM `(start, length)`; by default from the vector table's stack pointer.
+    pub ram: Option<(Address, u32)>,
+    /// Call this function (AAPCS, no arguments) instead of starting at reset.
+    pub entry: Option<String>,
+    /// Stop with [`RunStatus::BudgetExhausted`] after this many instructions.
+    pub max_instructions: u64,
+    pub pokes: Vec<Poke>,
+    /// Without markers: each top-level call of a function whose symbol
+    /// matches becomes an op segment.
+    pub op_functions: Option<Regex>,
+}
+
+impl Default for RunConfig {
+    fn default() -> RunConfig {
+        RunConfig {
+            cpu: CpuModel::default(),
+            ram: None,
+            entry: None,
+            max_instructions: DEFAULT_MAX_INSTRUCTIONS,
+            pokes: Vec::new(),
+            op_functions: None,
+        }
+    }
+}
+
+/// Where and why a run stopped abnormally.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultReport {
+    pub message: String,
+    pub pc: Address,
+    /// `symbol+offset` of the PC.
+    pub location: String,
+    /// The instruction at the PC, disassembled.
+    pub instruction: String,
+    /// The last few events before the fault, oldest first.
+    pub recent_events: Vec<Event>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    /// The firmware called `exit()` (semihosting) with this status.
+    Exited { status: i32 },
+    /// The `--entry` function returned this value in r0.
+    Returned { value: u32 },
+    /// A CPU fault, unmapped access or unsupported call.
+    Fault(Box<FaultReport>),
+    /// `max_instructions` ran out.
+    BudgetExhausted { instructions: u64 },
+    /// The event sink asked to stop (e.g. it could not write).
+    StoppedBySink,
+}
+
+impl RunStatus {
+    /// Whether the run went to its natural end.
+    pub fn is_complete(&self) -> bool {
+        matches!(self, RunStatus::Exited { .. } | RunStatus::Returned { .. })
+    }
+}
+
+/// Counts of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    pub instructions: u64,
+    pub events: u64,
+    pub reads: u64,
+    pub writes: u64,
+    /// Accesses to the peripheral and system stubs (not events).
+    pub mmio_reads: u64,
+    pub mmio_writes: u64,
+    pub semihosting_calls: u64,
+    pub wall_time: Duration,
+}
+
+/// Everything a run found out besides the events.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub status: RunStatus,
+    pub stats: RunStats,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub memory_map: Vec<MemoryRegion>,
+    pub initial_stack_pointer: Address,
+    pub lowest_stack_pointer: Address,
+    /// Op segments in time order (also sent to the sink as they happened).
+    pub ops: Vec<OpSegment>,
+    /// Names of the functions executed and of the data objects accessed.
+    pub touched_symbols: Vec<String>,
+    /// Oddities that did not stop the run (unbalanced markers, ...).
+    pub warnings: Vec<String>,
+}
+
+/// Why the run loop stopped, recorded by the hooks.
+enum StopReason {
+    Exit(i32),
+    Fault { message: String },
+    Budget,
+    Sink,
+}
+
+/// An op segment being recorded.
+struct OpenOp {
+    segment: OpSegment,
+    /// For `--ops` segments: return address and stack pointer at entry.
+    return_to: Option<(u32, u32)>,
+}
+
+/// Instruction counts of translated blocks, direct-mapped by address.
+struct BlockLengths {
+    slots: Vec<(u32, u32)>,
+}
+
+impl BlockLengths {
+    const SLOTS: usize = 1 << 14;
+
+    fn new() -> BlockLengths {
+        BlockLengths {
+            slots: vec![(u32::MAX, 0); Self::SLOTS],
+        }
+    }
+
+    fn slot(address: u32) -> usize {
+        (address as usize >> 1) & (Self::SLOTS - 1)
+    }
+}
+
+/// Everything the hooks share; unicorn hands it to each hook.
+struct RunState<'s, S: EventSink> {
+    sink: &'s mut S,
+    next_time: u64,
+    reads: u64,
+    writes: u64,
+    instructions: u64,
+    max_instructions: u64,
+    mmio_reads: u64,
+    mmio_writes: u64,
+    recent: [Option<Event>; RECENT_EVENTS],
+    stop: Option<StopReason>,
+    semihosting: Semihosting,
+    block_lengths: BlockLengths,
+    executed_blocks: BTreeSet<u32>,
+    /// One bit per 256-byte granule of the address space that events touched.
+    touched_granules: Vec<u64>,
+    lowest_stack_pointer: u32,
+    open_op: Option<OpenOp>,
+    ops: Vec<OpSegment>,
+    warnings: Vec<String>,
+    sink_checks: u32,
+}
+
+impl<S: EventSink> RunState<'_, S> {
+    fn now(&self) -> EventTime {
+        EventTime(self.next_time)
+    }
+
+    fn begin_op(&mut self, name: String, kind: String, return_to: Option<(u32, u32)>) {
+        if let Some(open) = &self.open_op {
+            self.warnings.push(format!(
+                "op `{}` began while `{}` was still open; closed `{}` there",
+                name, open.segment.name, open.segment.name
+            ));
+            self.end_op();
+        }
+        let now = self.now();
+        self.sink.op_begin(now, &name, &kind);
+        self.open_op = Some(OpenOp {
+            segment: OpSegment {
+                name,
+                kind,
+                time: TimeRange::new(now, now),
+                buffers: Vec::new(),
+            },
+            return_to,
+        });
+    }
+
+    fn end_op(&mut self) {
+        let now = self.now();
+        if let Some(mut open) = self.open_op.take() {
+            open.segment.time.end = now;
+            self.sink.op_end(now);
+            self.ops.push(open.segment);
+        } else {
+            self.warnings
+                .push(format!("dmo_op_end() at {now} without an open op; ignored"));
+        }
+    }
+}
+
+/// Guest memory view for semihosting and marker strings.
+struct UnicornMemory<'u, 'a, D>(&'u mut Unicorn<'a, D>);
+
+impl<D> GuestMemory for UnicornMemory<'_, '_, D> {
+    fn read(&mut self, address: u32, buffer: &mut [u8]) -> Result<(), ()> {
+        self.0.mem_read(address as u64, buffer).map_err(|_| ())
+    }
+    fn write(&mut self, address: u32, bytes: &[u8]) -> Result<(), ()> {
+        self.0.mem_write(address as u64, bytes).map_err(|_| ())
+    }
+}
+
+fn register<D>(uc: &Unicorn<'_, D>, register: RegisterARM) -> u32 {
+    uc.reg_read(register).unwrap_or(0) as u32
+}
+
+/// Runs `firmware` and sends its events to `sink`.
+pub fn run<S: EventSink>(
+    firmware: &Firmware,
+    config: &RunConfig,
+    sink: &mut S,
+) -> Result<RunOutcome, EmuError> {
+    let started = Instant::now();
+    let layout = plan_layout(firmware, config)?;
+    let entry_symbol = match &config.entry {
+        Some(name) => Some(
+            firmware
+                .symbols
+                .by_name(name)
+                .filter(|symbol| symbol.kind == SymbolKind::Function)
+                .ok_or_else(|| EmuError::UnknownSymbol {
+                    firmware: firmware.path.clone(),
+                    name: name.clone(),
+                    hint: "--entry needs a function symbol".into(),
+                })?
+                .address,
+        ),
+        None => None,
+    };
+    let start = entry_symbol.unwrap_or(layout.start);
+
+    let state = RunState {
+        sink,
+        next_time: 0,
+        reads: 0,
+        writes: 0,
+        instructions: 0,
+        max_instructions: config.max_instructions,
+        mmio_reads: 0,
+        mmio_writes: 0,
+        recent: [None; RECENT_EVENTS],
+        stop: None,
+        semihosting: Semihosting::new(layout.heap_info),
+        block_lengths: BlockLengths::new(),
+        executed_blocks: BTreeSet::new(),
+        touched_granules: vec![0u64; (1usize << 24) / 64],
+        lowest_stack_pointer: layout.initial_stack_pointer.0,
+        open_op: None,
+        ops: Vec::new(),
+        warnings: Vec::new(),
+        sink_checks: 0,
+    };
+    let mut uc = crate::cpu::open_engine(config.cpu, state)?;
+
+    map_memory(&mut uc, &layout)?;
+    install_hooks(&mut uc, firmware, config)?;
+
+    let mut until = u64::from(u32::MAX);
+    let mut initial_lr = 0xffff_ffffu32;
+    if entry_symbol.is_some() {
+        uc.mem_map(RETURN_TRAP as u64, 0x1000, Prot::READ | Prot::EXEC)
+            .map_err(|e| EmuError::unicorn("map the return trap page", e))?;
+        // `b .` so that nothing runs past the trap even if unicorn overshoots.
+        uc.mem_write(RETURN_TRAP as u64, &[0xfe, 0xe7])
+            .map_err(|e| EmuError::unicorn("write the return trap", e))?;
+        until = RETURN_TRAP as u64;
+        initial_lr = RETURN_TRAP | 1;
+    }
+    let sp = layout.initial_stack_pointer.0 as u64;
+    for (reg, value) in [
+        (RegisterARM::SP, sp),
+        (RegisterARM::MSP, sp),
+        (RegisterARM::LR, initial_lr as u64),
+    ] {
+        uc.reg_write(reg, value)
+            .map_err(|e| EmuError::unicorn("set up registers", e))?;
+    }
+
+    let result = uc.emu_start((start.0 | 1) as u64, until, 0, 0);
+    let pc = register(&uc, RegisterARM::PC);
+    let r0 = register(&uc, RegisterARM::R0);
+    let stop = uc.get_data_mut().stop.take();
+
+    let disassembler = Disassembler::new();
+    let fault = |uc: &mut Unicorn<'_, RunState<'_, S>>, message: String| {
+        let mut code = [0u8; 4];
+        let instruction = if uc.mem_read(pc as u64, &mut code).is_ok() {
+            disassembler
+                .instruction(&code, pc)
+                .unwrap_or_else(|| format!("<undecodable {:02x}{:02x}>", code[1], code[0]))
+        } else {
+            "<not mapped>".into()
+        };
+        let state = uc.get_data();
+        let next = state.next_time as usize;
+        let recent_events = (0..RECENT_EVENTS)
+            .filter_map(|back| state.recent[(next + back) % RECENT_EVENTS])
+            .collect();
+        RunStatus::Fault(Box::new(FaultReport {
+            message,
+            pc: Address(pc),
+            location: firmware.symbols.describe(Address(pc)),
+            instruction,
+            recent_events,
+        }))
+    };
+    let status = match (stop, result) {
+        (Some(StopReason::Exit(status)), _) => RunStatus::Exited { status },
+        (Some(StopReason::Budget), _) => RunStatus::BudgetExhausted {
+            instructions: uc.get_data().instructions,
+        },
+        (Some(StopReason::Sink), _) => RunStatus::StoppedBySink,
+        (Some(StopReason::Fault { message }), _) => fault(&mut uc, message),
+        (None, Ok(())) if entry_symbol.is_some() && pc == RETURN_TRAP => {
+            RunStatus::Returned { value: r0 }
+        }
+        (None, Ok(())) => fault(
+            &mut uc,
+            "emulation stopped without an exit (did the firmware return from main without calling exit()?)".into(),
+        ),
+        (None, Err(error)) => fault(&mut uc, describe_unicorn_error(error)),
+    };
+
+    let state = uc.get_data_mut();
+    if state.open_op.is_some() {
+        if status.is_complete() {
+            let name = state.open_op.as_ref().map(|op| op.segment.name.clone());
+            state.warnings.push(format!(
+                "op `{}` was still open when the run ended; closed there",
+                name.unwrap_or_default()
+            ));
+        }
+        state.end_op();
+    }
+    let state = uc.get_data();
+    let touched_symbols = firmware
+        .symbols
+        .iter()
+        .filter(|symbol| match symbol.kind {
+            SymbolKind::Function => state
+                .executed_blocks
+                .range(symbol.address.0..symbol.address.0.saturating_add(symbol.size.max(1)))
+                .next()
+                .is_some(),
+            SymbolKind::Object => {
+                let first = symbol.address.0 >> 8;
+                let last = symbol.address.0.saturating_add(symbol.size.max(1) - 1) >> 8;
+                (first..=last).any(|granule| {
+                    state.touched_granules[granule as usize / 64] >> (granule % 64) & 1 != 0
+                })
+            }
+        })
+        .map(|symbol| symbol.name.clone())
+        .collect();
+    let mut memory_map = layout.regions.clone();
+    memory_map.push(MemoryRegion {
+        name: "stack".into(),
+        start: Address(state.lowest_stack_pointer),
+        len: layout.initial_stack_pointer.0 - state.lowest_stack_pointer,
+        kind: RegionKind::Stack,
+    });
+    Ok(RunOutcome {
+        status,
+        stats: RunStats {
+            instructions: state.instructions,
+            events: state.next_time,
+            reads: state.reads,
+            writes: state.writes,
+            mmio_reads: state.mmio_reads,
+            mmio_writes: state.mmio_writes,
+            semihosting_calls: state.semihosting.calls(),
+            wall_time: started.elapsed(),
+        },
+        stdout: state.semihosting.stdout.clone(),
+        stderr: state.semihosting.stderr.clone(),
+        memory_map,
+        initial_stack_pointer: layout.initial_stack_pointer,
+        lowest_stack_pointer: Address(state.lowest_stack_pointer),
+        ops: state.ops.clone(),
+        touched_symbols,
+        warnings: state.warnings.clone(),
+    })
+}
+
+fn describe_unicorn_error(error: unicorn_engine::uc_error) -> String {
+    use unicorn_engine::uc_error;
+    match error {
+        uc_error::INSN_INVALID => "undefined or unsupported instruction".into(),
+        uc_error::READ_UNMAPPED => "read from unmapped memory".into(),
+        uc_error::WRITE_UNMAPPED => "write to unmapped memory".into(),
+        uc_error::FETCH_UNMAPPED => "jump to unmapped memory".into(),
+        uc_error::WRITE_PROT => "write to read-only memory (flash)".into(),
+        uc_error::FETCH_PROT => "jump to non-executable memory".into(),
+        uc_error::READ_UNALIGNED | uc_error::WRITE_UNALIGNED | uc_error::FETCH_UNALIGNED => {
+            "unaligned access".into()
+        }
+        uc_error::EXCEPTION => "unhandled CPU exception".into(),
+        other => format!("emulator error {other:?}"),
+    }
+}
+
+fn map_memory<S: EventSink>(
+    uc: &mut Unicorn<'_, RunState<'_, S>>,
+    layout: &MemoryLayout,
+) -> Result<(), EmuError> {
+    for mapping in &layout.mappings {
+        let prot = if mapping.writable {
+            Prot::ALL
+        } else {
+            Prot::READ | Prot::EXEC
+        };
+        uc.mem_map(mapping.start as u64, mapping.len as u64, prot)
+            .map_err(|e| {
+                EmuError::unicorn(
+                    format!(
+                        "map 0x{:08x}..0x{:08x}",
+                        mapping.start,
+                        mapping.start as u64 + mapping.len as u64
+                    ),
+                    e,
+                )
+            })?;
+    }
+    for (address, bytes) in &layout.initial_bytes {
+        uc.mem_write(address.0 as u64, bytes)
+            .map_err(|e| EmuError::unicorn(format!("load bytes at {address}"), e))?;
+    }
+    for stub in layout.regions.iter().filter(|r| r.kind == RegionKind::Stub) {
+        uc.mmio_map(
+            stub.start.0 as u64,
+            stub.len as u64,
+            Some(
+                |uc: &mut Unicorn<'_, RunState<'_, S>>, _offset: u64, _size: usize| {
+                    uc.get_data_mut().mmio_reads += 1;
+                    0
+                },
+            ),
+            Some(
+                |uc: &mut Unicorn<'_, RunState<'_, S>>, _offset: u64, _size: usize, _value: u64| {
+                    uc.get_data_mut().mmio_writes += 1;
+                },
+            ),
+        )
+        .map_err(|e| EmuError::unicorn(format!("map the {} stub", stub.name), e))?;
+    }
+    Ok(())
+}
+
+fn is_stub(address: u32) -> bool {
+    (0x4000_0000..0x6000_0000).contains(&address) || address >= 0xe000_0000
+}
+
+fn install_hooks<S: EventSink>(
+    uc: &mut Unicorn<'_, RunState<'_, S>>,
+    firmware: &Firmware,
+    config: &RunConfig,
+) -> Result<(), EmuError> {
+    let hook_error = |e| EmuError::unicorn("install a hook", e);
+
+    // Every data load and store: the hot path.
+    uc.add_mem_hook(
+        HookType::MEM_READ | HookType::MEM_WRITE,
+        1,
+        0,
+        |uc, mem_type, address, size, _value| {
+            let address = address as u32;
+            if is_stub(address) {
+                return true;
+            }
+            let pc = register(uc, RegisterARM::PC);
+            let state = uc.get_data_mut();
+            let kind = if mem_type == MemType::WRITE {
+                state.writes += 1;
+                AccessKind::Write
+            } else {
+                state.reads += 1;
+                AccessKind::Read
+            };
+            let event = Event {
+                time: EventTime(state.next_time),
+                pc: Address(pc),
+                address: Address(address),
+                size: size as u8,
+                kind,
+            };
+            state.recent[state.next_time as usize % RECENT_EVENTS] = Some(event);
+            state.next_time += 1;
+            let granule = (address >> 8) as usize;
+            state.touched_granules[granule / 64] |= 1 << (granule % 64);
+            state.sink.event(&event);
+            true
+        },
+    )
+    .map_err(hook_error)?;
+
+    // Faults on unmapped or protected memory.
+    uc.add_mem_hook(
+        HookType::MEM_UNMAPPED | HookType::MEM_PROT,
+        1,
+        0,
+        |uc, mem_type, address, size, _value| {
+            let what = match mem_type {
+                MemType::READ_UNMAPPED => "read from unmapped memory",
+                MemType::WRITE_UNMAPPED => "write to unmapped memory",
+                MemType::FETCH_UNMAPPED => "jump to unmapped memory",
+                MemType::WRITE_PROT => "write to read-only memory (flash)",
+                MemType::FETCH_PROT => "jump to non-executable memory",
+                _ => "bad memory access",
+            };
+            uc.get_data_mut().stop = Some(StopReason::Fault {
+                message: format!("{what}: {size} bytes at 0x{address:08x}"),
+            });
+            false
+        },
+    )
+    .map_err(hook_error)?;
+
+    // Instruction counting, the budget, the lowest stack pointer and the
+    // end of `--ops` segments, once per translated block.
+    uc.add_block_hook(1, 0, |uc, address, size| {
+        let address = address as u32;
+        let slot = BlockLengths::slot(address);
+        let cached = uc.get_data().block_lengths.slots[slot];
+        let count = if cached.0 == address {
+            cached.1
+        } else {
+            let mut code = vec![0u8; size as usize];
+            let count = if uc.mem_read(address as u64, &mut code).is_ok() {
+                count_instructions(&code)
+            } else {
+                1
+            };
+            let state = uc.get_data_mut();
+            state.block_lengths.slots[slot] = (address, count);
+            state.executed_blocks.insert(address);
+            count
+        };
+        let sp = register(uc, RegisterARM::SP);
+        let state = uc.get_data_mut();
+        state.instructions += count as u64;
+        state.lowest_stack_pointer = state.lowest_stack_pointer.min(sp);
+        if let Some(OpenOp {
+            return_to: Some((return_address, entry_sp)),
+            ..
+        }) = state.open_op
+        {
+            if address == return_address && sp >= entry_sp {
+                state.end_op();
+            }
+        }
+        let mut stop = false;
+        if state.instructions > state.max_instructions {
+            state.stop = Some(StopReason::Budget);
+            stop = true;
+        }
+        state.sink_checks = state.sink_checks.wrapping_add(1);
+        if state.sink_checks % 1024 == 0 && state.sink.wants_stop() {
+            state.stop = Some(StopReason::Sink);
+            stop = true;
+        }
+        if stop {
+            let _ = uc.emu_stop();
+        }
+    })
+    .map_err(hook_error)?;
+
+    // Semihosting and CPU exceptions.
+    uc.add_intr_hook(|uc, number| handle_exception(uc, number))
+        .map_err(hook_error)?;
+
+    match &config.op_functions {
+        Some(pattern) => {
+            for symbol in firmware
+                .symbols
+                .iter()
+                .filter(|s| s.kind == SymbolKind::Function && pattern.is_match(&s.name))
+            {
+                let name = symbol.name.clone();
+                let address = symbol.address.0 as u64;
+                uc.add_code_hook(address, address, move |uc, _address, _size| {
+                    let lr = register(uc, RegisterARM::LR) & !1;
+                    let sp = register(uc, RegisterARM::SP);
+                    let state = uc.get_data_mut();
+                    if state.open_op.is_none() {
+                        state.begin_op(name.clone(), name.clone(), Some((lr, sp)));
+                    }
+                })
+                .map_err(hook_error)?;
+            }
+        }
+        None => install_marker_hooks(uc, firmware)?,
+    }
+    Ok(())
+}
+
+/// Hooks `dmo_op_begin`, `dmo_buffer` and `dmo_op_end` (include/dmo_markers.h).
+fn install_marker_hooks<S: EventSink>(
+    uc: &mut Unicorn<'_, RunState<'_, S>>,
+    firmware: &Firmware,
+) -> Result<(), EmuError> {
+    let hook_error = |e| EmuError::unicorn("install a marker hook", e);
+    let marker = |name: &str| {
+        firmware
+            .symbols
+            .by_name(name)
+            .filter(|s| s.kind == SymbolKind::Function)
+            .map(|s| s.address.0 as u64)
+    };
+    if let Some(address) = marker("dmo_op_begin") {
+        uc.add_code_hook(address, address, |uc, _, _| {
+            let name = read_string(uc, RegisterARM::R0);
+            let kind = read_string(uc, RegisterARM::R1);
+            uc.get_data_mut().begin_op(name, kind, None);
+        })
+        .map_err(hook_error)?;
+    }
+    if let Some(address) = marker("dmo_buffer") {
+        uc.add_code_hook(address, address, |uc, _, _| {
+            let name = read_string(uc, RegisterARM::R0);
+            let start = register(uc, RegisterARM::R1);
+            let len = register(uc, RegisterARM::R2);
+            let role_code = register(uc, RegisterARM::R3);
+            let state = uc.get_data_mut();
+            let Some(role) = BufferRole::from_code(role_code) else {
+                state.warnings.push(format!(
+                    "dmo_buffer(\"{name}\") has unknown role {role_code}; ignored"
+                ));
+                return;
+            };
+            let buffer = Buffer {
+                name,
+                start: Address(start),
+                len,
+                role,
+            };
+            match &mut state.open_op {
+                Some(open) => {
+                    state.sink.op_buffer(&buffer);
+                    open.segment.buffers.push(buffer);
+                }
+                None => state.warnings.push(format!(
+                    "dmo_buffer(\"{}\") outside an op; ignored",
+                    buffer.name
+                )),
+            }
+        })
+        .map_err(hook_error)?;
+    }
+    if let Some(address) = marker("dmo_op_end") {
+        uc.add_code_hook(address, address, |uc, _, _| {
+            uc.get_data_mut().end_op();
+        })
+        .map_err(hook_error)?;
+    }
+    Ok(())
+}
+
+fn read_string<D>(uc: &mut Unicorn<'_, D>, register_holding_pointer: RegisterARM) -> String {
+    let address = register(uc, register_holding_pointer);
+    let bytes = UnicornMemory(uc)
+        .read_c_string(address, 256)
+        .unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Instructions in a block of Thumb code.
+fn count_instructions(code: &[u8]) -> u32 {
+    let mut offset = 0usize;
+    let mut count = 0;
+    while offset + 2 <= code.len() {
+        let first = u16::from_le_bytes([code[offset], code[offset + 1]]);
+        offset += thumb_instruction_len(first) as usize;
+        count += 1;
+    }
+    count.max(1)
+}
+
+/// QEMU's exception numbers for ARM (target/arm/cpu.h).
+fn exception_name(number: u32) -> &'static str {
+    match number {
+        1 => "undefined instruction (UsageFault)",
+        2 => "supervisor call (SVC)",
+        3 => "prefetch abort",
+        4 => "data abort (BusFault)",
+        5 => "interrupt",
+        7 => "breakpoint",
+        8 => "exception return",
+        17 => "coprocessor disabled (NOCP UsageFault)",
+        18 => "invalid state (INVSTATE UsageFault: Thumb bit clear?)",
+        19 => "stack overflow (STKOF)",
+        21 => "lazy state error",
+        22 => "unaligned access (UNALIGNED UsageFault)",
+        _ => "CPU exception",
+    }
+}
+
+fn handle_exception<S: EventSink>(uc: &mut Unicorn<'_, RunState<'_, S>>, number: u32) {
+    const EXCEPTION_BREAKPOINT: u32 = 7;
+    const BKPT_SEMIHOSTING: u16 = 0xbeab;
+    let pc = register(uc, RegisterARM::PC);
+    let mut halfword = [0u8; 2];
+    let is_semihosting = number == EXCEPTION_BREAKPOINT
+        && uc.mem_read(pc as u64, &mut halfword).is_ok()
+        && u16::from_le_bytes(halfword) == BKPT_SEMIHOSTING;
+    if !is_semihosting {
+        uc.get_data_mut().stop = Some(StopReason::Fault {
+            message: format!("{} (exception {number})", exception_name(number)),
+        });
+        let _ = uc.emu_stop();
+        return;
+    }
+    let operation = register(uc, RegisterARM::R0);
+    let parameter = register(uc, RegisterARM::R1);
+    let instructions = uc.get_data().instructions;
+    let mut semihosting = std::mem::take(&mut uc.get_data_mut().semihosting);
+    let outcome = semihosting.call(operation, parameter, instructions, &mut UnicornMemory(uc));
+    uc.get_data_mut().semihosting = semihosting;
+    match outcome {
+        Outcome::Continue { result } => {
+            let _ = uc.reg_write(RegisterARM::R0, result as u64);
+            let _ = uc.reg_write(RegisterARM::PC, ((pc + 2) | 1) as u64);
+        }
+        Outcome::Exit { status } => {
+            uc.get_data_mut().stop = Some(StopReason::Exit(status));
+            let _ = uc.emu_stop();
+        }
+        Outcome::Stopped { reason } => {
+            uc.get_data_mut().stop = Some(StopReason::Fault { message: reason });
+            let _ = uc.emu_stop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_mixed_width_instructions() {
+        // push {r4, lr}; ldr.w r0, [r1]; bx lr
+        let code = [0x10, 0xb5, 0xd1, 0xf8, 0x00, 0x00, 0x70, 0x47];
+        assert_eq!(count_instructions(&code), 3);
+    }
+
+    #[test]
+    fn stub_ranges() {
+        assert!(is_stub(0x4000_0000));
+        assert!(is_stub(0x5fff_ffff));
+        assert!(!is_stub(0x6000_0000));
+        assert!(is_stub(0xe000_ed88));
+        assert!(!is_stub(0x2000_0000));
+    }
+}
