@@ -6,18 +6,31 @@
 //! Reading: [`TraceReader::open`], then [`TraceReader::events`] or
 //! [`TraceReader::replay`] into any sink. The layout is described in the
 //! `format` module.
+//!
+//! Analysis: [`LivenessTracker`] (live windows, dead stores, initial-data
+//! reads of chosen bytes), [`BufferDiscovery`] (buffers of ops without
+//! markers) and [`PairMiner`] (`lr`/`fa` per (input, output) pair, mined with
+//! `dmo_overlap`) are sinks too, so they run over a trace file or online.
 
 mod codec;
+mod discovery;
 mod error;
 mod format;
+mod liveness;
 mod metadata;
+mod pairs;
+mod ranges;
 mod reader;
 mod writer;
 
+pub use discovery::BufferDiscovery;
 pub use error::{BlockPosition, TraceError};
 pub use format::FORMAT_VERSION;
+pub use liveness::{LiveWindow, LivenessReport, LivenessTracker};
 pub use metadata::{
     MemoryRegion, RegionKind, RunStats, RunStatus, Symbol, SymbolKind, TraceMetadata,
 };
+pub use pairs::{PairMiner, PairResult};
+pub use ranges::ByteRange;
 pub use reader::{BlockStream, Events, TraceReader};
 pub use writer::{TraceOptions, TraceSummary, TraceWriter};

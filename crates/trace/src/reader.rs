@@ -174,7 +174,18 @@ impl TraceReader {
     /// Feeds the whole run to `sink` as the emulator did: events in order with
     /// the op markers between them. Stops early if the sink asks to.
     pub fn replay(&self, sink: &mut dyn EventSink) -> Result<(), TraceError> {
-        let mut markers = Markers::new(&self.footer.segments);
+        self.replay_with_segments(&self.footer.segments, sink)
+    }
+
+    /// Like [`replay`](Self::replay), with op markers made from `segments`
+    /// (e.g. found by buffer discovery) instead of the recorded ones. The
+    /// segments must be in time order and must not overlap.
+    pub fn replay_with_segments(
+        &self,
+        segments: &[OpSegment],
+        sink: &mut dyn EventSink,
+    ) -> Result<(), TraceError> {
+        let mut markers = Markers::new(segments);
         let mut blocks = self.blocks()?;
         while let Some(events) = blocks.next_block()? {
             for event in events {

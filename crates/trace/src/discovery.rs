@@ -1,0 +1,341 @@
+//! Finds the buffers of op segments from their accesses alone, for firmware
+//! without `dmo_buffer()` markers.
+//!
+//! Within a segment: contiguous RAM ranges written are outputs; RAM ranges
+//! read whose values were produced before the segment (or are initial data)
+//! are inputs; ranges read from flash are weights. The stack region of the
+//! memory map (lowest SP seen up to the initial SP) is left out. Each range is
+//! named after the ELF symbol it falls in (`tensor_arena+0x1200`).
+
+use crate::metadata::{RegionKind, TraceMetadata};
+use crate::ranges::{ByteRange, DenseBytes};
+use crate::reader::TraceReader;
+use crate::TraceError;
+use dmo_core::{AccessKind, Buffer, BufferRole, Event, EventSink, EventTime, OpSegment, TimeRange};
+
+/// A growable bit per tracked byte.
+struct BitSet {
+    words: Vec<u64>,
+}
+
+impl BitSet {
+    fn new(bits: usize) -> BitSet {
+        BitSet {
+            words: vec![0; bits.div_ceil(64)],
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, bit: usize) {
+        self.words[bit / 64] |= 1 << (bit % 64);
+    }
+
+    fn get(&self, bit: usize) -> bool {
+        self.words[bit / 64] & (1 << (bit % 64)) != 0
+    }
+
+    fn clear(&mut self) {
+        self.words.fill(0);
+    }
+
+    /// Maximal runs of set bits as `(first, count)`, each inside one range of
+    /// `bytes` (a run never spans a gap between tracked ranges).
+    fn runs(&self, bytes: &DenseBytes) -> Vec<ByteRange> {
+        let mut runs = Vec::new();
+        let mut base = 0usize;
+        for range in bytes.ranges() {
+            let mut run_start: Option<usize> = None;
+            for offset in 0..range.len as usize {
+                let set = self.get(base + offset);
+                match (set, run_start) {
+                    (true, None) => run_start = Some(offset),
+                    (false, Some(start)) => {
+                        runs.push(ByteRange::new(
+                            range.start.offset(start as u32),
+                            (offset - start) as u32,
+                        ));
+                        run_start = None;
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(start) = run_start {
+                runs.push(ByteRange::new(
+                    range.start.offset(start as u32),
+                    range.len - start as u32,
+                ));
+            }
+            base += range.len as usize;
+        }
+        runs
+    }
+}
+
+/// Discovers buffers segment by segment while the events stream past.
+/// Feed it a whole run (op markers included) and call [`finish`](Self::finish).
+pub struct BufferDiscovery<'m> {
+    metadata: &'m TraceMetadata,
+    ram: DenseBytes,
+    flash: DenseBytes,
+    /// Last write time per RAM byte (`u64::MAX`: never written).
+    last_write: Vec<u64>,
+    written: BitSet,
+    read_from_before: BitSet,
+    weights_read: BitSet,
+    open: Option<(String, String, EventTime)>,
+    found: Vec<OpSegment>,
+}
+
+impl<'m> BufferDiscovery<'m> {
+    /// Uses the memory map of `metadata`: RAM regions minus stack regions are
+    /// tracked as data, flash regions as weights.
+    pub fn new(metadata: &'m TraceMetadata) -> Self {
+        let regions = |kind: RegionKind| -> Vec<ByteRange> {
+            metadata
+                .memory_map
+                .iter()
+                .filter(|region| region.kind == kind)
+                .map(|region| ByteRange::new(region.start, region.len))
+                .collect()
+        };
+        let ram = DenseBytes::new(&subtract(
+            &regions(RegionKind::Ram),
+            &regions(RegionKind::Stack),
+        ));
+        let flash = DenseBytes::new(&regions(RegionKind::Flash));
+        BufferDiscovery {
+            metadata,
+            last_write: vec![u64::MAX; ram.len()],
+            written: BitSet::new(ram.len()),
+            read_from_before: BitSet::new(ram.len()),
+            weights_read: BitSet::new(flash.len()),
+            ram,
+            flash,
+            open: None,
+            found: Vec::new(),
+        }
+    }
+
+    /// The segments seen, each with the buffers found in it: inputs, then
+    /// outputs, then weights, each in address order.
+    pub fn finish(mut self, end: EventTime) -> Vec<OpSegment> {
+        self.close(end);
+        self.found
+    }
+
+    fn close(&mut self, end: EventTime) {
+        let Some((name, kind, start)) = self.open.take() else {
+            return;
+        };
+        let mut buffers = Vec::new();
+        for (bits, bytes, role) in [
+            (&self.read_from_before, &self.ram, BufferRole::Input),
+            (&self.written, &self.ram, BufferRole::Output),
+            (&self.weights_read, &self.flash, BufferRole::Weights),
+        ] {
+            for run in bits.runs(bytes) {
+                buffers.push(Buffer {
+                    name: self.metadata.name_address(run.start),
+                    start: run.start,
+                    len: run.len,
+                    role,
+                });
+            }
+        }
+        self.found.push(OpSegment {
+            name,
+            kind,
+            time: TimeRange::new(start, end),
+            buffers,
+        });
+        self.written.clear();
+        self.read_from_before.clear();
+        self.weights_read.clear();
+    }
+
+    /// Discovers the buffers of every segment of a trace in one pass.
+    pub fn of_trace(reader: &TraceReader) -> Result<Vec<OpSegment>, TraceError> {
+        let mut discovery = BufferDiscovery::new(reader.metadata());
+        reader.replay(&mut discovery)?;
+        Ok(discovery.finish(EventTime(reader.event_count())))
+    }
+}
+
+impl EventSink for BufferDiscovery<'_> {
+    #[inline]
+    fn event(&mut self, event: &Event) {
+        let segment_start = self.open.as_ref().map(|(_, _, start)| start.0);
+        let first = event.address.0 as u64;
+        for address in first..first + event.size as u64 {
+            if let Some(index) = self.ram.index(address) {
+                match event.kind {
+                    AccessKind::Write => {
+                        self.last_write[index] = event.time.0;
+                        if segment_start.is_some() {
+                            self.written.set(index);
+                        }
+                    }
+                    AccessKind::Read => {
+                        if let Some(start) = segment_start {
+                            let last_write = self.last_write[index];
+                            if last_write == u64::MAX || last_write < start {
+                                self.read_from_before.set(index);
+                            }
+                        }
+                    }
+                }
+            } else if let (Some(index), Some(_), AccessKind::Read) =
+                (self.flash.index(address), segment_start, event.kind)
+            {
+                self.weights_read.set(index);
+            }
+        }
+    }
+
+    fn op_begin(&mut self, at: EventTime, name: &str, kind: &str) {
+        self.close(at);
+        self.open = Some((name.to_string(), kind.to_string(), at));
+    }
+
+    fn op_end(&mut self, at: EventTime) {
+        self.close(at);
+    }
+}
+
+/// `ranges` minus the bytes of `holes`.
+fn subtract(ranges: &[ByteRange], holes: &[ByteRange]) -> Vec<ByteRange> {
+    let mut pieces: Vec<(u64, u64)> = ranges.iter().map(|r| (r.start.0 as u64, r.end())).collect();
+    for hole in holes {
+        let (hole_start, hole_end) = (hole.start.0 as u64, hole.end());
+        pieces = pieces
+            .into_iter()
+            .flat_map(|(start, end)| {
+                [(start, end.min(hole_start)), (start.max(hole_end), end)]
+                    .into_iter()
+                    .filter(|(s, e)| s < e)
+            })
+            .collect();
+    }
+    pieces
+        .into_iter()
+        .map(|(start, end)| ByteRange::new(dmo_core::Address(start as u32), (end - start) as u32))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::{MemoryRegion, Symbol, SymbolKind};
+    use dmo_core::Address;
+
+    fn metadata() -> TraceMetadata {
+        let region = |name: &str, start: u32, len: u32, kind| MemoryRegion {
+            name: name.to_string(),
+            start: Address(start),
+            len,
+            kind,
+        };
+        TraceMetadata {
+            memory_map: vec![
+                region("flash", 0x0800_0000, 0x1_0000, RegionKind::Flash),
+                region("ram", 0x2000_0000, 0x1_0000, RegionKind::Ram),
+                region("stack", 0x2000_f000, 0x1000, RegionKind::Stack),
+            ],
+            symbols: vec![
+                Symbol {
+                    name: "tensor_arena".to_string(),
+                    address: Address(0x2000_0000),
+                    size: 0x1000,
+                    kind: SymbolKind::Object,
+                },
+                Symbol {
+                    name: "conv_weights".to_string(),
+                    address: Address(0x0800_2000),
+                    size: 0x100,
+                    kind: SymbolKind::Object,
+                },
+            ],
+            ..TraceMetadata::default()
+        }
+    }
+
+    #[test]
+    fn subtracting_the_stack_splits_ram() {
+        let ram = [ByteRange::new(Address(0x100), 0x100)];
+        let stack = [ByteRange::new(Address(0x180), 0x10)];
+        assert_eq!(
+            subtract(&ram, &stack),
+            vec![
+                ByteRange::new(Address(0x100), 0x80),
+                ByteRange::new(Address(0x190), 0x70)
+            ]
+        );
+    }
+
+    /// Two ops by hand: a producer writing 16 bytes at arena+0x100, then an op
+    /// reading them (and 4 bytes of initial data at arena+0x200), reading 8
+    /// weight bytes, using the stack, writing 8 bytes at arena+0x0 and
+    /// reading one of them back (not an input: produced in the segment).
+    #[test]
+    fn finds_inputs_outputs_and_weights_and_skips_the_stack() {
+        let metadata = metadata();
+        let mut discovery = BufferDiscovery::new(&metadata);
+        let mut time = 0u64;
+        let mut access = |sink: &mut BufferDiscovery, address: u32, size: u8, kind| {
+            sink.event(&Event {
+                time: EventTime(time),
+                pc: Address(0x0800_0100),
+                address: Address(address),
+                size,
+                kind,
+            });
+            time += 1;
+        };
+        discovery.op_begin(EventTime(0), "fill", "CUSTOM");
+        for word in 0..4 {
+            access(&mut discovery, 0x2000_0100 + 4 * word, 4, AccessKind::Write);
+        }
+        discovery.op_end(EventTime(4));
+        discovery.op_begin(EventTime(4), "conv", "CONV_2D");
+        access(&mut discovery, 0x2000_fff0, 4, AccessKind::Write); // push
+        for byte in 0..16 {
+            access(&mut discovery, 0x2000_0100 + byte, 1, AccessKind::Read);
+        }
+        access(&mut discovery, 0x2000_0200, 4, AccessKind::Read);
+        access(&mut discovery, 0x0800_2010, 8, AccessKind::Read);
+        access(&mut discovery, 0x2000_0000, 8, AccessKind::Write);
+        access(&mut discovery, 0x2000_0004, 1, AccessKind::Read);
+        access(&mut discovery, 0x2000_fff0, 4, AccessKind::Read); // pop
+        discovery.op_end(EventTime(time));
+        let found = discovery.finish(EventTime(time));
+
+        let buffer = |name: &str, start: u32, len: u32, role| Buffer {
+            name: name.to_string(),
+            start: Address(start),
+            len,
+            role,
+        };
+        assert_eq!(found.len(), 2);
+        assert_eq!(
+            found[0].buffers,
+            vec![buffer(
+                "tensor_arena+0x100",
+                0x2000_0100,
+                16,
+                BufferRole::Output
+            )]
+        );
+        // 4 fill writes, then 22 conv events: push, 16 + 1 + 1 reads, write,
+        // read back, pop.
+        assert_eq!(found[1].time, TimeRange::new(EventTime(4), EventTime(26)));
+        assert_eq!(
+            found[1].buffers,
+            vec![
+                buffer("tensor_arena+0x100", 0x2000_0100, 16, BufferRole::Input),
+                buffer("tensor_arena+0x200", 0x2000_0200, 4, BufferRole::Input),
+                buffer("tensor_arena", 0x2000_0000, 8, BufferRole::Output),
+                buffer("conv_weights+0x10", 0x0800_2010, 8, BufferRole::Weights),
+            ]
+        );
+    }
+}
