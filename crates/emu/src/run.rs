@@ -5,7 +5,7 @@ use crate::disasm::{thumb_instruction_len, Disassembler};
 use crate::error::EmuError;
 use crate::firmware::{Firmware, SymbolKind};
 use crate::layout::{plan_layout, MemoryLayout, MemoryRegion, RegionKind};
-use crate::semihosting::{GuestMemory, Outcome, Semihosting};
+use crate::semihosting::{GuestMemory, Outcome, Semihosting, Unreadable};
 use dmo_core::{
     AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, OpSegment, TimeRange,
 };
@@ -231,11 +231,15 @@ impl<S: EventSink> RunState<'_, S> {
 struct UnicornMemory<'u, 'a, D>(&'u mut Unicorn<'a, D>);
 
 impl<D> GuestMemory for UnicornMemory<'_, '_, D> {
-    fn read(&mut self, address: u32, buffer: &mut [u8]) -> Result<(), ()> {
-        self.0.mem_read(address as u64, buffer).map_err(|_| ())
+    fn read(&mut self, address: u32, buffer: &mut [u8]) -> Result<(), Unreadable> {
+        self.0
+            .mem_read(address as u64, buffer)
+            .map_err(|_| Unreadable)
     }
-    fn write(&mut self, address: u32, bytes: &[u8]) -> Result<(), ()> {
-        self.0.mem_write(address as u64, bytes).map_err(|_| ())
+    fn write(&mut self, address: u32, bytes: &[u8]) -> Result<(), Unreadable> {
+        self.0
+            .mem_write(address as u64, bytes)
+            .map_err(|_| Unreadable)
     }
 }
 

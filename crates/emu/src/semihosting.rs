@@ -3,19 +3,23 @@
 //! codes through `SYS_EXIT_EXTENDED`), heap info and exit. Everything is
 //! deterministic: the clock counts instructions, the time is 0.
 
+/// A guest address range that is not mapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unreadable;
+
 /// Guest memory as the semihosting calls need it.
 pub trait GuestMemory {
-    fn read(&mut self, address: u32, buffer: &mut [u8]) -> Result<(), ()>;
-    fn write(&mut self, address: u32, bytes: &[u8]) -> Result<(), ()>;
+    fn read(&mut self, address: u32, buffer: &mut [u8]) -> Result<(), Unreadable>;
+    fn write(&mut self, address: u32, bytes: &[u8]) -> Result<(), Unreadable>;
 
-    fn read_word(&mut self, address: u32) -> Result<u32, ()> {
+    fn read_word(&mut self, address: u32) -> Result<u32, Unreadable> {
         let mut word = [0u8; 4];
         self.read(address, &mut word)?;
         Ok(u32::from_le_bytes(word))
     }
 
     /// A NUL-terminated string, at most `limit` bytes.
-    fn read_c_string(&mut self, address: u32, limit: usize) -> Result<Vec<u8>, ()> {
+    fn read_c_string(&mut self, address: u32, limit: usize) -> Result<Vec<u8>, Unreadable> {
         let mut text = Vec::new();
         let mut byte = [0u8; 1];
         for offset in 0..limit as u32 {
@@ -141,7 +145,7 @@ impl Semihosting {
         self.calls += 1;
         match self.serve(operation, parameter, instructions, memory) {
             Ok(outcome) => outcome,
-            Err(()) => Outcome::Stopped {
+            Err(Unreadable) => Outcome::Stopped {
                 reason: format!(
                     "semihosting call 0x{operation:02x} passed an unreadable parameter block at 0x{parameter:08x}"
                 ),
@@ -155,8 +159,8 @@ impl Semihosting {
         parameter: u32,
         instructions: u64,
         memory: &mut impl GuestMemory,
-    ) -> Result<Outcome, ()> {
-        let word = |memory: &mut dyn FnMut(u32) -> Result<u32, ()>, index: u32| {
+    ) -> Result<Outcome, Unreadable> {
+        let word = |memory: &mut dyn FnMut(u32) -> Result<u32, Unreadable>, index: u32| {
             memory(parameter.wrapping_add(4 * index))
         };
         let mut read_word = |address: u32| memory.read_word(address);
@@ -319,16 +323,16 @@ mod tests {
     struct Flat(Vec<u8>);
 
     impl GuestMemory for Flat {
-        fn read(&mut self, address: u32, buffer: &mut [u8]) -> Result<(), ()> {
+        fn read(&mut self, address: u32, buffer: &mut [u8]) -> Result<(), Unreadable> {
             let start = address as usize;
-            buffer.copy_from_slice(self.0.get(start..start + buffer.len()).ok_or(())?);
+            buffer.copy_from_slice(self.0.get(start..start + buffer.len()).ok_or(Unreadable)?);
             Ok(())
         }
-        fn write(&mut self, address: u32, bytes: &[u8]) -> Result<(), ()> {
+        fn write(&mut self, address: u32, bytes: &[u8]) -> Result<(), Unreadable> {
             let start = address as usize;
             self.0
                 .get_mut(start..start + bytes.len())
-                .ok_or(())?
+                .ok_or(Unreadable)?
                 .copy_from_slice(bytes);
             Ok(())
         }
