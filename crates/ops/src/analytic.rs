@@ -1,19 +1,599 @@
-// analytic formulas: see docs/methods.md
 //! Method 3 of the DMO paper: closed-form safe offsets from a kernel's loop
-//! structure, without walking its loops. Kinds without a formula yet are
-//! reported as not modelled (never guessed).
+//! structure, without walking its loops. Kinds without a formula are
+//! reported as not modelled (never guessed). Derivations: `docs/methods.md`.
+//!
+//! Every formula rests on one fact about the reference loop orders: output
+//! *elements* are written in index order, each after the reads it needs, so
+//! output element `m` hazards with input element `x` (its first access comes
+//! no later than `x`'s last read) iff `m < M(x)`, where `M(x)` is the index
+//! of the output element during whose computation `x` is read for the last
+//! time. In bytes (element sizes `e_in`, `e_out`), the largest unsafe
+//! differences are then
+//!
+//! - `s_mono = max(0, max_x (M(x) * e_out - x * e_in))` over read `x`
+//!   (`j` = last byte of element `M(x) - 1`, `i` = first byte of `x`),
+//! - `u_mono = (x_last + 1) * e_in` for the last read input element `x_last`,
+//!   if `M(x_last) >= 1` (else there is no hazard at all and `u_mono = 0`)
+//!   (`i` = last byte of `x_last`, `j` = byte 0).
+//!
+//! `M(x) * e_out - x * e_in` separates into independent terms per loop
+//! (batch, row, column, channel), each maximised on its own. Windowed ops
+//! need the last output row covering each input row, so they cost
+//! O(height + width + output size x filter size) per axis pair, not O(1);
+//! every other kind is O(rank).
 
-use crate::description::OpDescription;
-use crate::{InputOverlap, OverlapModel};
+use crate::description::{broadcast_dim, OpDescription, OpKind, OpParams, ResolvedWindow};
+use crate::shape::TensorShape;
+use crate::{AnalyticOverlap, InputOverlap, OverlapModel};
+use dmo_core::ByteCount;
+use dmo_overlap::SafeOffset;
 
 /// The analytic result of each activation input of `op`.
 pub fn analytic(op: &OpDescription) -> Vec<InputOverlap> {
     (0..op.inputs().len())
         .map(|input_index| InputOverlap {
             input_index,
-            result: OverlapModel::NotModelled {
-                reason: format!("no analytic formula for {} yet", op.kind()),
+            result: match monotone_offsets(op, input_index) {
+                Some((s_mono, u_mono)) => OverlapModel::Analytic(AnalyticOverlap {
+                    input_len: ByteCount(op.inputs()[input_index].bytes() as u64),
+                    output_len: ByteCount(op.output().bytes() as u64),
+                    s_mono: SafeOffset(s_mono),
+                    u_mono: SafeOffset(u_mono),
+                }),
+                None => OverlapModel::NotModelled {
+                    reason: format!("no analytic formula for {}", op.kind()),
+                },
             },
         })
         .collect()
+}
+
+/// `(s_mono, u_mono)` in bytes for input `input_index`, if the kind has a
+/// closed form.
+pub fn monotone_offsets(op: &OpDescription, input_index: usize) -> Option<(u64, u64)> {
+    let input = &op.inputs()[input_index];
+    let output = op.output();
+    let e_in = input.element().size_bytes() as i128;
+    let e_out = output.element().size_bytes() as i128;
+    match op.params() {
+        OpParams::Conv2d {
+            window,
+            filter_input_channels,
+        } => {
+            let input_channels = input.dims()[3];
+            let groups = input_channels / filter_input_channels;
+            let channels = ChannelMap {
+                groups,
+                inputs_per_group: *filter_input_channels,
+                outputs_per_group: output.dims()[3] / groups,
+            };
+            Some(windowed(input, output, window, channels))
+        }
+        OpParams::DepthwiseConv2d {
+            window,
+            depth_multiplier,
+        } => {
+            // A grouped convolution with one input channel per group.
+            let channels = ChannelMap {
+                groups: input.dims()[3],
+                inputs_per_group: 1,
+                outputs_per_group: *depth_multiplier,
+            };
+            Some(windowed(input, output, window, channels))
+        }
+        OpParams::Pool2d { window } => {
+            // Per channel: one input channel, one output channel.
+            let channels = ChannelMap {
+                groups: input.dims()[3],
+                inputs_per_group: 1,
+                outputs_per_group: 1,
+            };
+            Some(windowed(input, output, window, channels))
+        }
+        OpParams::FullyConnected { accumulation_depth } => Some(fully_connected(
+            output,
+            *accumulation_depth as i128,
+            e_in,
+            e_out,
+        )),
+        OpParams::Elementwise if op.inputs().len() == 2 => Some(broadcast(input, output)),
+        OpParams::Elementwise | OpParams::Softmax { .. } => {
+            // Unary ops and both softmax variants: element k is read for the
+            // last time right before output element k is first written.
+            Some(in_order(input.elements() as i128, e_in, e_out))
+        }
+        OpParams::Reshape => Some(in_order(input.bytes() as i128, 1, 1)),
+        OpParams::Pad { .. } | OpParams::Concatenation { .. } | OpParams::Mean { .. } => {
+            debug_assert!(matches!(
+                op.kind(),
+                OpKind::Pad | OpKind::Concatenation | OpKind::Mean
+            ));
+            None
+        }
+    }
+}
+
+fn clamp(value: i128) -> u64 {
+    value.max(0) as u64
+}
+
+/// `n` elements, input element `k` last read just before output element `k`
+/// is first accessed: `M(x) = x`. `s_mono = (n - 1) * max(0, e_out - e_in)`;
+/// `u_mono = n * e_in` once there are two elements.
+fn in_order(elements: i128, e_in: i128, e_out: i128) -> (u64, u64) {
+    if elements < 2 {
+        return (0, 0);
+    }
+    (
+        clamp((elements - 1) * (e_out - e_in)),
+        clamp(elements * e_in),
+    )
+}
+
+/// ADD / MUL: output element `m` reads the input element its index projects
+/// to. `M(x)` is the last output element projecting to `x`: the last index
+/// along broadcast axes, `x`'s own index elsewhere. `M(x) e_out - x e_in` is
+/// linear in `x`'s index per axis, so each axis takes its first or last index.
+fn broadcast(input: &TensorShape, output: &TensorShape) -> (u64, u64) {
+    let output_elements = output.elements() as i128;
+    if output_elements < 2 {
+        return (0, 0);
+    }
+    let e_in = input.element().size_bytes() as i128;
+    let e_out = output.element().size_bytes() as i128;
+    let rank = output.rank();
+    let (mut output_stride, mut input_stride) = (1i128, 1i128);
+    let mut best = 0i128;
+    for axis in (0..rank).rev() {
+        let output_dim = output.dims()[axis] as i128;
+        let input_dim = broadcast_dim(input, rank, axis) as i128;
+        if input_dim == 1 {
+            // Broadcast: the last output index along this axis.
+            best += (output_dim - 1) * output_stride * e_out;
+        } else {
+            let per_step = output_stride * e_out - input_stride * e_in;
+            best += (input_dim - 1) * per_step.max(0);
+        }
+        output_stride *= output_dim;
+        input_stride *= input_dim;
+    }
+    (clamp(best), clamp(input.elements() as i128 * e_in))
+}
+
+/// FULLY_CONNECTED, per batch `b` of `D` inputs and `C` outputs: input row
+/// `b` is last read while output `(b, C - 1)` is computed, so `M(b, d) =
+/// b C + C - 1`.
+fn fully_connected(output: &TensorShape, depth: i128, e_in: i128, e_out: i128) -> (u64, u64) {
+    let outputs_per_batch = output.dims()[output.rank() - 1] as i128;
+    if outputs_per_batch == 0 {
+        return (0, 0);
+    }
+    let batches = output.elements() as i128 / outputs_per_batch;
+    let per_batch = outputs_per_batch * e_out - depth * e_in;
+    let last_batch = batches - 1;
+    // s: i = first byte of row b, M(b, 0) = bC + C - 1.
+    let s_mono = last_batch.max(0) * per_batch.max(0) + (outputs_per_batch - 1) * e_out;
+    // Hazards exist iff M(last input) = batches C - 1 >= 1.
+    let u_mono = if batches * outputs_per_batch >= 2 {
+        batches * depth * e_in
+    } else {
+        0
+    };
+    (clamp(s_mono), clamp(u_mono))
+}
+
+/// How the channels of a windowed op map: `groups` groups of
+/// `inputs_per_group` input channels, each producing `outputs_per_group`
+/// consecutive output channels. CONV_2D: its groups; DEPTHWISE_CONV_2D: one
+/// group per input channel, `depth multiplier` outputs each; pools: one
+/// input and one output per group.
+struct ChannelMap {
+    groups: usize,
+    inputs_per_group: usize,
+    outputs_per_group: usize,
+}
+
+/// For each input coordinate along one axis, the last output coordinate
+/// whose window reads it (`None`: never read).
+fn last_reader(
+    input_size: usize,
+    output_size: usize,
+    filter: usize,
+    stride: usize,
+    dilation: usize,
+    pad_before: usize,
+) -> Vec<Option<usize>> {
+    let mut last = vec![None; input_size];
+    for out in 0..output_size {
+        for tap in 0..filter {
+            let position = (out * stride + tap * dilation) as i64 - pad_before as i64;
+            if (0..input_size as i64).contains(&position) {
+                last[position as usize] = Some(out);
+            }
+        }
+    }
+    last
+}
+
+/// `max over read coordinates c of last_reader(c) * out_weight - c * in_weight`,
+/// and the largest read coordinate with its last reader.
+fn axis_terms(
+    last: &[Option<usize>],
+    out_weight: i128,
+    in_weight: i128,
+) -> Option<(i128, usize, usize)> {
+    let best = last
+        .iter()
+        .enumerate()
+        .filter_map(|(c, reader)| reader.map(|o| o as i128 * out_weight - c as i128 * in_weight))
+        .max()?;
+    let (largest, reader) = last
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(c, reader)| reader.map(|o| (c, o)))?;
+    Some((best, largest, reader))
+}
+
+/// CONV_2D, DEPTHWISE_CONV_2D and pools. Output element `(P, oc)` (pixel
+/// `P` = `(b, oy, ox)` in row-major order) is written after the reads of its
+/// window; input element `(q, ic)`, `ic` in group `g`, is last read while
+/// `(Plast(q), (g + 1) K - 1)` is computed (`K` outputs per group), so
+/// `M(q, ic) = Plast(q) OC + (g + 1) K - 1`. `M e_out - (q IC + ic) e_in`
+/// splits into batch, row, column and channel terms.
+fn windowed(
+    input: &TensorShape,
+    output: &TensorShape,
+    window: &ResolvedWindow,
+    channels: ChannelMap,
+) -> (u64, u64) {
+    let [batches, input_height, input_width, input_channels] = nhwc(input);
+    let [_, output_height, output_width, output_channels] = nhwc(output);
+    if batches == 0 || output_channels == 0 || input_channels == 0 {
+        return (0, 0);
+    }
+    let e_in = input.element().size_bytes() as i128;
+    let e_out = output.element().size_bytes() as i128;
+    let geometry = window.window;
+    let rows = last_reader(
+        input_height,
+        output_height,
+        geometry.filter_height,
+        geometry.stride_height,
+        geometry.dilation_height,
+        window.pad_top,
+    );
+    let columns = last_reader(
+        input_width,
+        output_width,
+        geometry.filter_width,
+        geometry.stride_width,
+        geometry.dilation_width,
+        window.pad_left,
+    );
+    let (ic, oc) = (input_channels as i128, output_channels as i128);
+    let (ih, iw) = (input_height as i128, input_width as i128);
+    let (oh, ow) = (output_height as i128, output_width as i128);
+    let row_term = axis_terms(&rows, ow * oc * e_out, iw * ic * e_in);
+    let column_term = axis_terms(&columns, oc * e_out, ic * e_in);
+    let (Some((row_best, last_row, row_reader)), Some((column_best, last_column, column_reader))) =
+        (row_term, column_term)
+    else {
+        return (0, 0); // nothing is ever read
+    };
+    let last_batch = batches as i128 - 1;
+    let batch_best = last_batch * (oh * ow * oc * e_out - ih * iw * ic * e_in).max(0);
+    let k = channels.outputs_per_group as i128;
+    let per_group = k * e_out - channels.inputs_per_group as i128 * e_in;
+    let channel_best = (channels.groups as i128 - 1) * per_group.max(0) + (k - 1) * e_out;
+    let s_mono = batch_best + row_best + column_best + channel_best;
+
+    // The last read input pixel and its last reader; M of its last channel.
+    let last_pixel = (last_batch * ih + last_row as i128) * iw + last_column as i128;
+    let last_reader_pixel = (last_batch * oh + row_reader as i128) * ow + column_reader as i128;
+    let u_mono = if last_reader_pixel * oc + oc - 1 >= 1 {
+        (last_pixel + 1) * ic * e_in
+    } else {
+        0
+    };
+    (clamp(s_mono), clamp(u_mono))
+}
+
+fn nhwc(shape: &TensorShape) -> [usize; 4] {
+    let dims = shape.dims();
+    [dims[0], dims[1], dims[2], dims[3]]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::description::{
+        Conv2dParams, DepthwiseConv2dParams, ElementwiseBinaryParams, FullyConnectedParams,
+        Pool2dParams, Window,
+    };
+    use crate::padding::{tflite_axis_padding, Padding};
+    use crate::shape::ElementType;
+    use crate::simulate;
+    use proptest::prelude::*;
+
+    /// The loop-nest simulation mined by `dmo_overlap` is the oracle.
+    fn simulated(op: &OpDescription) -> Vec<(u64, u64)> {
+        simulate(op)
+            .into_iter()
+            .map(|result| match result.result {
+                OverlapModel::Modelled(pair) => (pair.s_mono.0, pair.u_mono.0),
+                other => panic!("simulation did not model {op:?}: {other:?}"),
+            })
+            .collect()
+    }
+
+    fn analysed(op: &OpDescription) -> Vec<(u64, u64)> {
+        analytic(op)
+            .into_iter()
+            .map(|result| match result.result {
+                OverlapModel::Analytic(found) => {
+                    assert_eq!(found.input_len.0, op.inputs()[result.input_index].bytes() as u64);
+                    assert_eq!(found.output_len.0, op.output().bytes() as u64);
+                    (found.s_mono.0, found.u_mono.0)
+                }
+                other => panic!("no analytic result for {op:?}: {other:?}"),
+            })
+            .collect()
+    }
+
+    fn element() -> impl Strategy<Value = ElementType> {
+        prop_oneof![
+            4 => Just(ElementType::Int8),
+            1 => Just(ElementType::Int16),
+            1 => Just(ElementType::Int32),
+            1 => Just(ElementType::Float32),
+        ]
+    }
+
+    fn padding() -> impl Strategy<Value = Padding> {
+        prop_oneof![Just(Padding::Same), Just(Padding::Valid)]
+    }
+
+    /// A window that yields at least one output pixel for a `height x width`
+    /// input, and the output size TFLite computes.
+    fn window(dilated: bool) -> impl Strategy<Value = (usize, usize, Window, usize, usize)> {
+        let dilation = if dilated { 1usize..4 } else { 1usize..2 };
+        (
+            1usize..9,
+            1usize..9,
+            1usize..5,
+            1usize..5,
+            1usize..4,
+            1usize..4,
+            dilation.clone(),
+            dilation,
+            padding(),
+        )
+            .prop_filter_map(
+                "window must fit",
+                |(height, width, fh, fw, sh, sw, dh, dw, padding)| {
+                    let out_h = tflite_axis_padding(padding, height, fh, sh, dh).output_size;
+                    let out_w = tflite_axis_padding(padding, width, fw, sw, dw).output_size;
+                    (out_h > 0 && out_w > 0).then_some((
+                        height,
+                        width,
+                        Window {
+                            filter_height: fh,
+                            filter_width: fw,
+                            stride_height: sh,
+                            stride_width: sw,
+                            dilation_height: dh,
+                            dilation_width: dw,
+                            padding,
+                        },
+                        out_h as usize,
+                        out_w as usize,
+                    ))
+                },
+            )
+    }
+
+    fn conv2d() -> impl Strategy<Value = OpDescription> {
+        (window(true), 1usize..3, 1usize..4, 1usize..4, 1usize..4, element(), element())
+            .prop_map(|((h, w, window, oh, ow), batches, groups, per_group, filters, ei, eo)| {
+                OpDescription::conv2d(Conv2dParams {
+                    input: TensorShape::new(vec![batches, h, w, groups * per_group], ei),
+                    output: TensorShape::new(vec![batches, oh, ow, groups * filters], eo),
+                    window,
+                    filter_input_channels: Some(per_group),
+                })
+                .unwrap()
+            })
+    }
+
+    fn depthwise_conv2d() -> impl Strategy<Value = OpDescription> {
+        (window(true), 1usize..3, 1usize..5, 1usize..4, element(), element()).prop_map(
+            |((h, w, window, oh, ow), batches, channels, multiplier, ei, eo)| {
+                OpDescription::depthwise_conv2d(DepthwiseConv2dParams {
+                    input: TensorShape::new(vec![batches, h, w, channels], ei),
+                    output: TensorShape::new(vec![batches, oh, ow, channels * multiplier], eo),
+                    window,
+                    depth_multiplier: multiplier,
+                })
+                .unwrap()
+            },
+        )
+    }
+
+    fn pool2d() -> impl Strategy<Value = OpDescription> {
+        (window(false), 1usize..3, 1usize..5, element(), any::<bool>()).prop_map(
+            |((h, w, window, oh, ow), batches, channels, element, average)| {
+                let params = Pool2dParams {
+                    input: TensorShape::new(vec![batches, h, w, channels], element),
+                    output: TensorShape::new(vec![batches, oh, ow, channels], element),
+                    window,
+                };
+                if average {
+                    OpDescription::average_pool2d(params).unwrap()
+                } else {
+                    OpDescription::max_pool2d(params).unwrap()
+                }
+            },
+        )
+    }
+
+    fn fully_connected_op() -> impl Strategy<Value = OpDescription> {
+        (1usize..4, 1usize..20, 1usize..20, element(), element()).prop_map(
+            |(batches, depth, outputs, ei, eo)| {
+                OpDescription::fully_connected(FullyConnectedParams {
+                    input: TensorShape::new(vec![batches, depth], ei),
+                    output: TensorShape::new(vec![batches, outputs], eo),
+                    accumulation_depth: depth,
+                })
+                .unwrap()
+            },
+        )
+    }
+
+    /// ADD / MUL with random broadcasting (each input dim is the output's
+    /// or 1; input ranks may be lower).
+    fn broadcast_op() -> impl Strategy<Value = OpDescription> {
+        (
+            prop::collection::vec(1usize..5, 1..5),
+            prop::collection::vec(any::<bool>(), 4),
+            prop::collection::vec(any::<bool>(), 4),
+            0usize..3,
+            element(),
+            any::<bool>(),
+        )
+            .prop_map(|(dims, keep1, keep2, drop, element, add)| {
+                let rank = dims.len();
+                let shape = |keep: &[bool], drop: usize| {
+                    let kept: Vec<usize> = dims
+                        .iter()
+                        .zip(keep)
+                        .map(|(&d, &k)| if k { d } else { 1 })
+                        .collect();
+                    TensorShape::new(kept[drop.min(rank - 1)..].to_vec(), element)
+                };
+                let params = ElementwiseBinaryParams {
+                    input1: shape(&keep1, 0),
+                    input2: shape(&keep2, drop),
+                    output: TensorShape::new(dims.clone(), element),
+                };
+                if add {
+                    OpDescription::add(params).unwrap()
+                } else {
+                    OpDescription::mul(params).unwrap()
+                }
+            })
+    }
+
+    fn unary_op() -> impl Strategy<Value = OpDescription> {
+        let kinds = prop_oneof![
+            Just(OpKind::Quantize),
+            Just(OpKind::Dequantize),
+            Just(OpKind::Logistic),
+            Just(OpKind::Tanh),
+            Just(OpKind::Relu),
+            Just(OpKind::Relu6),
+        ];
+        (kinds, prop::collection::vec(1usize..6, 1..4), element(), element()).prop_filter_map(
+            "element types the kind accepts",
+            |(kind, dims, ei, eo)| {
+                let input = TensorShape::new(dims.clone(), ei);
+                let output = TensorShape::new(dims, eo);
+                OpDescription::elementwise_unary(kind, input, output).ok()
+            },
+        )
+    }
+
+    fn softmax_op() -> impl Strategy<Value = OpDescription> {
+        (prop::collection::vec(1usize..7, 1..4), element(), element()).prop_map(
+            |(dims, ei, eo)| {
+                let axis = dims.len() - 1;
+                let input = TensorShape::new(dims.clone(), ei);
+                OpDescription::softmax(input, TensorShape::new(dims, eo), axis).unwrap()
+            },
+        )
+    }
+
+    fn reshape_op() -> impl Strategy<Value = OpDescription> {
+        (prop::collection::vec(1usize..6, 1..4), element()).prop_map(|(dims, element)| {
+            let elements: usize = dims.iter().product();
+            OpDescription::reshape(
+                TensorShape::new(dims, element),
+                TensorShape::new(vec![elements], element),
+            )
+            .unwrap()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn conv2d_matches_simulation(op in conv2d()) {
+            prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
+        }
+
+        #[test]
+        fn depthwise_conv2d_matches_simulation(op in depthwise_conv2d()) {
+            prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
+        }
+
+        #[test]
+        fn pools_match_simulation(op in pool2d()) {
+            prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
+        }
+
+        #[test]
+        fn fully_connected_matches_simulation(op in fully_connected_op()) {
+            prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
+        }
+
+        #[test]
+        fn add_and_mul_match_simulation(op in broadcast_op()) {
+            prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
+        }
+
+        #[test]
+        fn elementwise_unary_matches_simulation(op in unary_op()) {
+            prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
+        }
+
+        #[test]
+        fn softmax_matches_simulation(op in softmax_op()) {
+            prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
+        }
+
+        #[test]
+        fn reshape_matches_simulation(op in reshape_op()) {
+            prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
+        }
+    }
+
+    #[test]
+    fn one_by_one_conv_of_design_md() {
+        // DESIGN.md: 48x48, 8 -> 16 channels: s_mono = 8*2303 + 15 = 18439.
+        // Rows: last reader of row y is y: max_y 48*16 y - 48*8 y = 384*47;
+        // columns: 16x - 8x = 8*47; channel: K - 1 = 15. Sum 18439.
+        let op = OpDescription::conv2d(Conv2dParams {
+            input: TensorShape::int8(&[1, 48, 48, 8]),
+            output: TensorShape::int8(&[1, 48, 48, 16]),
+            window: Window::square(1, 1, Padding::Valid),
+            filter_input_channels: None,
+        })
+        .unwrap();
+        assert_eq!(analysed(&op), vec![(18439, 18432)]);
+    }
+
+    #[test]
+    fn unmodelled_kinds_say_so() {
+        let op = OpDescription::pad(
+            TensorShape::int8(&[1, 2]),
+            TensorShape::int8(&[1, 4]),
+            vec![(0, 0), (1, 1)],
+        )
+        .unwrap();
+        assert!(matches!(
+            analytic(&op)[0].result,
+            OverlapModel::NotModelled { .. }
+        ));
+    }
 }

@@ -13,6 +13,8 @@
 //! reason: a report shows "no overlap" for them, never a guess.
 
 mod analytic;
+#[cfg(test)]
+mod arena_check;
 mod description;
 mod padding;
 #[cfg(test)]

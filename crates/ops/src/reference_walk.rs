@@ -23,13 +23,34 @@ pub struct ByteAccess {
     pub kind: AccessKind,
 }
 
+/// Where the naive walk sends each access: a log ([`access_log`]) or an
+/// arena that executes the kernel (`arena_check.rs`).
+pub trait Accesses {
+    /// One access to a whole element (all its bytes at once).
+    fn element(&mut self, target: Target, element: usize, kind: AccessKind);
+    /// One access to a single byte (`memcpy`).
+    fn byte(&mut self, target: Target, byte: usize, kind: AccessKind);
+
+    fn read(&mut self, input: usize, element: usize) {
+        self.element(Target::Input(input), element, AccessKind::Read);
+    }
+
+    fn write(&mut self, element: usize) {
+        self.element(Target::Output, element, AccessKind::Write);
+    }
+
+    fn read_output(&mut self, element: usize) {
+        self.element(Target::Output, element, AccessKind::Read);
+    }
+}
+
 struct Log<'a> {
     op: &'a OpDescription,
     time: u64,
     accesses: Vec<ByteAccess>,
 }
 
-impl Log<'_> {
+impl Accesses for Log<'_> {
     fn element(&mut self, target: Target, element: usize, kind: AccessKind) {
         let size = match target {
             Target::Input(index) => self.op.inputs()[index].element().size_bytes(),
@@ -55,18 +76,6 @@ impl Log<'_> {
         });
         self.time += 1;
     }
-
-    fn read(&mut self, input: usize, element: usize) {
-        self.element(Target::Input(input), element, AccessKind::Read);
-    }
-
-    fn write(&mut self, element: usize) {
-        self.element(Target::Output, element, AccessKind::Write);
-    }
-
-    fn read_output(&mut self, element: usize) {
-        self.element(Target::Output, element, AccessKind::Read);
-    }
 }
 
 /// TFLM's `Offset(shape, b, y, x, c)` for NHWC.
@@ -83,6 +92,12 @@ pub fn access_log(op: &OpDescription) -> Option<(Vec<ByteAccess>, u64)> {
         time: 0,
         accesses: Vec::new(),
     };
+    walk(op, &mut log).then_some((log.accesses, log.time))
+}
+
+/// Walks TFLM's reference loops of `op`, sending every activation access to
+/// `log`; false for kinds without a model (MEAN).
+pub fn walk(op: &OpDescription, log: &mut impl Accesses) -> bool {
     let in_dims = op.inputs()[0].dims().to_vec();
     let out_dims = op.output().dims().to_vec();
     match op.params() {
@@ -315,9 +330,9 @@ pub fn access_log(op: &OpDescription) -> Option<(Vec<ByteAccess>, u64)> {
                 }
             }
         }
-        OpParams::Mean { .. } => return None,
+        OpParams::Mean { .. } => return false,
     }
-    Some((log.accesses, log.time))
+    true
 }
 
 /// `lr` per input and `fa` of the output, straight from the definitions.

@@ -1,6 +1,7 @@
 //! Simulation results against hand-derived numbers (derivations in the
 //! comments) and against the naive access log of `reference_walk.rs`.
 
+use crate::arena_check::assert_offsets_hold_in_arena;
 use crate::reference_walk::{access_log, derive_times};
 use crate::*;
 use dmo_core::ByteCount;
@@ -321,6 +322,53 @@ fn evaluate_all_keeps_op_order() {
     assert_eq!(results[1][0].result.s_mono(), Some(SafeOffset(18439)));
 }
 
+#[test]
+fn hand_derived_offsets_hold_when_the_kernel_runs_overlapped() {
+    // Each op of the tests above, executed in one arena at its offsets.
+    let ops = vec![
+        conv(
+            int8(&[1, 48, 48, 8]),
+            int8(&[1, 48, 48, 16]),
+            Window::square(1, 1, Padding::Same),
+        ),
+        conv(
+            int8(&[1, 24, 24, 1]),
+            int8(&[1, 12, 12, 8]),
+            Window::square(3, 2, Padding::Same),
+        ),
+        OpDescription::depthwise_conv2d(DepthwiseConv2dParams {
+            input: int8(&[1, 6, 5, 3]),
+            output: int8(&[1, 6, 5, 3]),
+            window: Window::square(3, 1, Padding::Same),
+            depth_multiplier: 1,
+        })
+        .unwrap(),
+        OpDescription::fully_connected(FullyConnectedParams {
+            input: float32(&[1, 4]),
+            output: float32(&[1, 3]),
+            accumulation_depth: 4,
+        })
+        .unwrap(),
+        OpDescription::elementwise_unary(OpKind::Dequantize, int8(&[4]), float32(&[4])).unwrap(),
+        OpDescription::concatenation(
+            vec![int8(&[1, 2, 3]), int8(&[1, 2, 2])],
+            int8(&[1, 2, 5]),
+            -1,
+        )
+        .unwrap(),
+        OpDescription::mul(ElementwiseBinaryParams {
+            input1: int8(&[2, 3]),
+            input2: int8(&[3]),
+            output: int8(&[2, 3]),
+        })
+        .unwrap(),
+        OpDescription::softmax(float32(&[3, 10]), float32(&[3, 10]), 1).unwrap(),
+    ];
+    for op in &ops {
+        assert_offsets_hold_in_arena(op);
+    }
+}
+
 // ---- brute force: optimised walk == naive full access log ----
 
 /// Compares the simulation's per-byte times and event count with the naive
@@ -418,6 +466,7 @@ proptest! {
                 filter_input_channels: Some(per_group),
             }).unwrap();
             assert_matches_naive_log(&op);
+        assert_offsets_hold_in_arena(&op);
         }
     }
 
@@ -434,6 +483,7 @@ proptest! {
                 depth_multiplier: multiplier,
             }).unwrap();
             assert_matches_naive_log(&op);
+        assert_offsets_hold_in_arena(&op);
         }
     }
 
@@ -454,6 +504,7 @@ proptest! {
                 OpDescription::max_pool2d(params)
             }.unwrap();
             assert_matches_naive_log(&op);
+        assert_offsets_hold_in_arena(&op);
         }
     }
 
@@ -468,6 +519,7 @@ proptest! {
             accumulation_depth: depth,
         }).unwrap();
         assert_matches_naive_log(&op);
+        assert_offsets_hold_in_arena(&op);
     }
 
     #[test]
@@ -493,6 +545,7 @@ proptest! {
         };
         let op = if multiply { OpDescription::mul(params) } else { OpDescription::add(params) }.unwrap();
         assert_matches_naive_log(&op);
+        assert_offsets_hold_in_arena(&op);
     }
 
     #[test]
@@ -506,16 +559,21 @@ proptest! {
         let output_type = if output_type == ElementType::Float32 { ElementType::Int8 } else { output_type };
         let quantize = OpDescription::elementwise_unary(OpKind::Quantize, input.clone(), TensorShape::new(dims.clone(), output_type)).unwrap();
         assert_matches_naive_log(&quantize);
+        assert_offsets_hold_in_arena(&quantize);
         let tanh = OpDescription::elementwise_unary(OpKind::Tanh, input.clone(), input.clone()).unwrap();
         assert_matches_naive_log(&tanh);
+        assert_offsets_hold_in_arena(&tanh);
         let softmax = OpDescription::softmax(input.clone(), input.clone(), dims.len() - 1).unwrap();
         assert_matches_naive_log(&softmax);
+        assert_offsets_hold_in_arena(&softmax);
         let reshape = OpDescription::reshape(input.clone(), TensorShape::new(vec![input.elements()], input_type)).unwrap();
         assert_matches_naive_log(&reshape);
+        assert_offsets_hold_in_arena(&reshape);
         let paddings: Vec<(usize, usize)> = paddings[..dims.len()].to_vec();
         let padded: Vec<usize> = dims.iter().zip(&paddings).map(|(d, (before, after))| d + before + after).collect();
         let pad = OpDescription::pad(input.clone(), TensorShape::new(padded, input_type), paddings).unwrap();
         assert_matches_naive_log(&pad);
+        assert_offsets_hold_in_arena(&pad);
         let axis = dims.len() / 2;
         let mut second = dims.clone();
         second[axis] = second_axis_len;
@@ -527,5 +585,6 @@ proptest! {
             axis as i64,
         ).unwrap();
         assert_matches_naive_log(&concatenation);
+        assert_offsets_hold_in_arena(&concatenation);
     }
 }
