@@ -5,6 +5,18 @@ use dmo_core::Address;
 use goblin::elf::{header, program_header, section_header, sym, Elf};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+
+pub use dmo_trace::{Symbol, SymbolKind};
+
+/// Whether `symbol` holds `address`; a zero-sized symbol (a label) holds
+/// only its own address.
+fn holds(symbol: &Symbol, address: Address) -> bool {
+    if symbol.size == 0 {
+        address == symbol.address
+    } else {
+        symbol.contains(address)
+    }
+}
 use std::path::{Path, PathBuf};
 
 /// One `PT_LOAD` segment. `virtual_address` is where the program runs it,
@@ -33,35 +45,6 @@ pub struct VectorTable {
     pub initial_stack_pointer: Address,
     /// Reset handler, with the Thumb bit cleared.
     pub reset_handler: Address,
-}
-
-/// Whether a symbol names code or data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SymbolKind {
-    Function,
-    Object,
-}
-
-/// A named address range from the ELF symbol table.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Symbol {
-    pub name: String,
-    /// Start address (Thumb bit cleared for functions).
-    pub address: Address,
-    pub size: u32,
-    pub kind: SymbolKind,
-}
-
-impl Symbol {
-    pub fn contains(&self, address: Address) -> bool {
-        if self.size == 0 {
-            address == self.address
-        } else {
-            address
-                .bytes_above(self.address)
-                .is_some_and(|d| d < self.size)
-        }
-    }
 }
 
 /// Symbols sorted by address, for turning addresses into `symbol+offset`.
@@ -105,8 +88,8 @@ impl SymbolTable {
         // label at it.
         let candidates = || self.by_address[..end].iter().rev().take(16);
         candidates()
-            .find(|s| s.size > 0 && s.contains(address))
-            .or_else(|| candidates().find(|s| s.contains(address)))
+            .find(|s| s.size > 0 && holds(s, address))
+            .or_else(|| candidates().find(|s| holds(s, address)))
     }
 
     /// `symbol+0xoffset` for an address, or the bare address.

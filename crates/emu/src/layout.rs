@@ -8,6 +8,8 @@ use crate::run::RunConfig;
 use dmo_core::Address;
 use std::collections::BTreeMap;
 
+pub use dmo_trace::{MemoryRegion, RegionKind};
+
 const PAGE: u64 = 0x1000;
 /// Where RAM starts on every Cortex-M (the SRAM region of the ARMv7-M map).
 pub const DEFAULT_RAM_START: u32 = 0x2000_0000;
@@ -15,38 +17,6 @@ pub const DEFAULT_RAM_START: u32 = 0x2000_0000;
 const CODE_REGION_END: u64 = 0x2000_0000;
 /// RAM size when the vector table does not tell.
 pub const DEFAULT_RAM_SIZE: u32 = 1 << 20;
-
-/// What a region of the address space is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RegionKind {
-    /// Read-only image: code, constants, weights.
-    Flash,
-    Ram,
-    /// The part of RAM the stack used (lowest SP seen to initial SP).
-    Stack,
-    /// Peripheral or system range: reads return 0, writes are ignored.
-    Stub,
-}
-
-impl RegionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RegionKind::Flash => "flash",
-            RegionKind::Ram => "ram",
-            RegionKind::Stack => "stack",
-            RegionKind::Stub => "stub",
-        }
-    }
-}
-
-/// A named range of the memory map.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MemoryRegion {
-    pub name: String,
-    pub start: Address,
-    pub len: u32,
-    pub kind: RegionKind,
-}
 
 /// One `mem_map` call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,7 +156,7 @@ pub fn plan_layout(firmware: &Firmware, config: &RunConfig) -> Result<MemoryLayo
             name: name.into(),
             start: Address(start),
             len,
-            kind: RegionKind::Stub,
+            kind: RegionKind::MmioStub,
         });
     }
 

@@ -12,7 +12,9 @@ use dmo_core::{
 use regex::Regex;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+pub use dmo_trace::RunStats;
 use unicorn_engine::{HookType, MemType, Prot, RegisterARM, Unicorn};
 
 /// Default instruction budget: about a minute of emulation.
@@ -98,20 +100,6 @@ impl RunStatus {
     }
 }
 
-/// Counts of a run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RunStats {
-    pub instructions: u64,
-    pub events: u64,
-    pub reads: u64,
-    pub writes: u64,
-    /// Accesses to the peripheral and system stubs (not events).
-    pub mmio_reads: u64,
-    pub mmio_writes: u64,
-    pub semihosting_calls: u64,
-    pub wall_time: Duration,
-}
-
 /// Everything a run found out besides the events.
 #[derive(Clone, Debug)]
 pub struct RunOutcome {
@@ -128,6 +116,48 @@ pub struct RunOutcome {
     pub touched_symbols: Vec<String>,
     /// Oddities that did not stop the run (unbalanced markers, ...).
     pub warnings: Vec<String>,
+}
+
+impl RunOutcome {
+    /// The trace metadata of this run of `firmware` on `cpu`.
+    pub fn trace_metadata(&self, firmware: &Firmware, cpu: CpuModel) -> dmo_trace::TraceMetadata {
+        let touched: std::collections::HashSet<&str> =
+            self.touched_symbols.iter().map(String::as_str).collect();
+        dmo_trace::TraceMetadata {
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            elf_path: firmware.path.clone(),
+            elf_sha256: firmware.sha256,
+            cpu: cpu.name().to_owned(),
+            memory_map: self.memory_map.clone(),
+            symbols: firmware
+                .symbols
+                .iter()
+                .filter(|symbol| touched.contains(symbol.name.as_str()))
+                .cloned()
+                .collect(),
+            status: match &self.status {
+                RunStatus::Exited { status } => {
+                    dmo_trace::RunStatus::Complete { exit_code: *status }
+                }
+                RunStatus::Returned { value } => dmo_trace::RunStatus::Complete {
+                    exit_code: *value as i32,
+                },
+                RunStatus::Fault(report) => dmo_trace::RunStatus::Fault {
+                    message: format!(
+                        "{} at {} ({}: {})",
+                        report.message, report.pc, report.location, report.instruction
+                    ),
+                    pc: report.pc,
+                },
+                RunStatus::BudgetExhausted { instructions } => dmo_trace::RunStatus::Budget {
+                    instructions: *instructions,
+                },
+                RunStatus::StoppedBySink => dmo_trace::RunStatus::Incomplete,
+            },
+            stats: self.stats,
+            firmware_stdout: String::from_utf8_lossy(&self.stdout).into_owned(),
+        }
+    }
 }
 
 /// Why the run loop stopped, recorded by the hooks.
@@ -411,8 +441,7 @@ pub fn run<S: EventSink>(
             writes: state.writes,
             mmio_reads: state.mmio_reads,
             mmio_writes: state.mmio_writes,
-            semihosting_calls: state.semihosting.calls(),
-            wall_time: started.elapsed(),
+            wall_time_ms: started.elapsed().as_millis() as u64,
         },
         stdout: state.semihosting.stdout.clone(),
         stderr: state.semihosting.stderr.clone(),
@@ -468,7 +497,11 @@ fn map_memory<S: EventSink>(
         uc.mem_write(address.0 as u64, bytes)
             .map_err(|e| EmuError::unicorn(format!("load bytes at {address}"), e))?;
     }
-    for stub in layout.regions.iter().filter(|r| r.kind == RegionKind::Stub) {
+    for stub in layout
+        .regions
+        .iter()
+        .filter(|r| r.kind == RegionKind::MmioStub)
+    {
         uc.mmio_map(
             stub.start.0 as u64,
             stub.len as u64,
