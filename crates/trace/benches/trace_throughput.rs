@@ -5,8 +5,10 @@
 mod synthetic;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use dmo_core::CountingSink;
-use dmo_trace::{TraceMetadata, TraceOptions, TraceReader, TraceWriter};
+use dmo_core::{Address, CountingSink, EventTime, TimeRange};
+use dmo_trace::{
+    ByteRange, LivenessTracker, PairMiner, TraceMetadata, TraceOptions, TraceReader, TraceWriter,
+};
 use synthetic::{emit_conv, ConvShape};
 
 /// 24x24x8 in, 22x22x16 out: 7744 outputs x 154 events = 1.19 M events.
@@ -74,6 +76,23 @@ fn benchmarks(criterion: &mut Criterion) {
             reader.replay(&mut counter).expect("replay");
             counter
         })
+    });
+    group.bench_function("liveness_of_input_and_output", |bencher| {
+        let ranges = [
+            ByteRange::new(Address(synthetic::INPUT_BASE), SHAPE.input_len()),
+            ByteRange::new(Address(synthetic::OUTPUT_BASE), SHAPE.output_len()),
+        ];
+        let all = TimeRange::new(EventTime(0), EventTime(u64::MAX));
+        bencher.iter(|| {
+            let mut windows = 0u64;
+            let mut tracker = LivenessTracker::new(&ranges, all, |_| windows += 1);
+            reader.replay(&mut tracker).expect("replay");
+            tracker.finish();
+            windows
+        })
+    });
+    group.bench_function("pair_miner", |bencher| {
+        bencher.iter(|| PairMiner::of_trace(&reader, reader.segments()).expect("mine"))
     });
     group.finish();
 }

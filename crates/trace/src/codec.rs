@@ -119,6 +119,26 @@ impl Predictor {
         }
     }
 
+    /// The event every prediction expects, recorded as [`Self::update`] would
+    /// record it (for such an event most of `update`'s writes are no-ops),
+    /// or `None` if the predicted instruction has no history.
+    #[inline(always)]
+    fn advance_predicted(&mut self) -> Option<(u32, u32, u8, bool)> {
+        let pc = self.predict_pc().pc;
+        let slot = &mut self.slots[Self::index(pc)];
+        if !(slot.occupied && slot.pc == pc) {
+            return None;
+        }
+        let address = slot.last_address.wrapping_add(slot.stride);
+        slot.last_delta = slot.stride;
+        slot.last_address = address;
+        slot.fresh = false;
+        let shape = (slot.size, slot.is_write);
+        self.previous_pc = pc;
+        self.previous_address = address;
+        Some((pc, address, shape.0, shape.1))
+    }
+
     #[inline(always)]
     fn update(&mut self, pc: u32, address: u32, size: u8, is_write: bool) {
         let previous = self.previous_pc;
@@ -305,14 +325,11 @@ impl BlockDecoder {
                     });
                 }
                 for _ in 0..run {
-                    let pc = self.predictor.predict_pc().pc;
-                    let Some(slot) = self.predictor.slot(pc) else {
+                    let Some((pc, address, size, is_write)) = self.predictor.advance_predicted()
+                    else {
                         return Err(DecodeError::RunWithoutHistory { at: tag_at });
                     };
-                    let address = slot.last_address.wrapping_add(slot.stride);
-                    let (size, is_write) = (slot.size, slot.is_write);
                     out.push(make_event(time, pc, address, size, is_write));
-                    self.predictor.update(pc, address, size, is_write);
                     time += 1;
                 }
                 continue;

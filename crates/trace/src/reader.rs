@@ -187,9 +187,13 @@ impl TraceReader {
     ) -> Result<(), TraceError> {
         let mut markers = Markers::new(segments);
         let mut blocks = self.blocks()?;
+        let mut next_marker = markers.next_time();
         while let Some(events) = blocks.next_block()? {
             for event in events {
-                markers.emit_until(event.time, sink);
+                if event.time >= next_marker {
+                    markers.emit_until(event.time, sink);
+                    next_marker = markers.next_time();
+                }
                 sink.event(event);
             }
             if sink.wants_stop() {
@@ -215,6 +219,15 @@ impl<'a> Markers<'a> {
             segments,
             next_segment: 0,
             begun: false,
+        }
+    }
+
+    /// The time of the next marker to send (`u64::MAX` when none is left).
+    fn next_time(&self) -> EventTime {
+        match self.segments.get(self.next_segment) {
+            Some(segment) if self.begun => segment.time.end,
+            Some(segment) => segment.time.start,
+            None => EventTime(u64::MAX),
         }
     }
 

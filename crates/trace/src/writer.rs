@@ -266,6 +266,10 @@ impl EventSink for TraceWriter {
     #[inline]
     fn event(&mut self, event: &Event) {
         // Times are implicit: the writer numbers events itself.
+        debug_assert_eq!(
+            event.time.0, self.next_time,
+            "events must arrive in time order"
+        );
         self.encoder.push(event, &mut self.payload);
         self.block_event_count += 1;
         self.next_time += 1;
