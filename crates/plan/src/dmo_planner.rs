@@ -11,7 +11,7 @@
 
 use crate::checker::OverlapAllowance;
 use crate::greedy::{greedy_offsets, head_size, PlannerRequest};
-use crate::lifetimes::{ArenaBuffer, BufferSource};
+use crate::lifetimes::{ArenaBuffer, BufferSource, Scope};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -36,6 +36,23 @@ impl Default for SearchEffort {
     }
 }
 
+impl SearchEffort {
+    /// One placement costs about n^3 for n tensors: keep the search's total
+    /// work near that of a 64-tensor graph, so large models stay fast.
+    fn scaled_to(self, tensors: usize) -> SearchEffort {
+        if tensors <= 64 {
+            return self;
+        }
+        let factor = (64.0 / tensors as f64).powi(3);
+        let scale = |n: usize| ((n as f64 * factor) as usize).max(8);
+        SearchEffort {
+            random_orderings: scale(self.random_orderings),
+            local_search_moves: scale(self.local_search_moves),
+            exhaustive_up_to: self.exhaustive_up_to,
+        }
+    }
+}
+
 /// A DMO plan and how good it is known to be.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct DmoSearchResult {
@@ -56,6 +73,7 @@ pub fn plan_dmo(
     effort: SearchEffort,
 ) -> DmoSearchResult {
     let placer = Placer::new(buffers, allowances);
+    let effort = effort.scaled_to(placer.tensors.len());
     let lower_bound = lower_bound(buffers, allowances);
     let baseline = placer.with_scratch(baseline_offsets);
     let mut best = Candidate {
@@ -79,7 +97,7 @@ pub fn plan_dmo(
     let size = |b: usize| buffers[b].aligned_bytes();
     // TFLM's order: size descending, highest index first among equals.
     let mut by_size: Vec<usize> = tensors.iter().rev().copied().collect();
-    by_size.sort_by(|&a, &b| size(b).cmp(&size(a)));
+    by_size.sort_by_key(|&b| std::cmp::Reverse(size(b)));
     let mut by_time = tensors.clone();
     by_time.sort_by(|&a, &b| {
         buffers[a]
@@ -255,7 +273,7 @@ impl<'a> Placer<'a> {
                 .copied()
                 .find(|&c| {
                     self.neighbours[x].iter().all(|&p| {
-                        offsets[p].is_none_or(|p_offset| self.compatible(x, c, p, p_offset))
+                        offsets[p].map_or(true, |p_offset| self.compatible(x, c, p, p_offset))
                     })
                 })
                 .expect("the end of the highest placed neighbour is always feasible");
@@ -293,21 +311,28 @@ impl<'a> Placer<'a> {
 pub fn lower_bound(buffers: &[ArenaBuffer], allowances: &[OverlapAllowance]) -> u64 {
     let last = buffers.iter().map(|b| b.last_scope.0).max().unwrap_or(0);
     (0..=last)
-        .map(|scope| {
-            let live: u64 = buffers
-                .iter()
-                .filter(|b| b.first_scope.0 <= scope && scope <= b.last_scope.0)
-                .map(|b| b.aligned_bytes())
-                .sum();
-            let savings: u64 = allowances
-                .iter()
-                .filter(|rule| rule.operator as u32 + 1 == scope)
-                .map(|rule| best_pair_saving(buffers, rule))
-                .sum();
-            live.saturating_sub(savings)
-        })
+        .map(|scope| scope_lower_bound(buffers, allowances, Scope(scope)))
         .max()
         .unwrap_or(0)
+}
+
+/// The lower bound of one scope (see [`lower_bound`]).
+pub fn scope_lower_bound(
+    buffers: &[ArenaBuffer],
+    allowances: &[OverlapAllowance],
+    scope: Scope,
+) -> u64 {
+    let live: u64 = buffers
+        .iter()
+        .filter(|b| b.first_scope <= scope && scope <= b.last_scope)
+        .map(|b| b.aligned_bytes())
+        .sum();
+    let savings: u64 = allowances
+        .iter()
+        .filter(|rule| Scope::of_operator(rule.operator) == scope)
+        .map(|rule| best_pair_saving(buffers, rule))
+        .sum();
+    live.saturating_sub(savings)
 }
 
 /// The most bytes one allowed pair can share (aligned sizes).
@@ -373,7 +398,6 @@ impl SplitMix64 {
 mod tests {
     use super::*;
     use crate::checker::check_plan;
-    use crate::lifetimes::Scope;
     use dmo_core::ByteCount;
 
     fn tensor(index: usize, bytes: u64, first: u32, last: u32) -> ArenaBuffer {

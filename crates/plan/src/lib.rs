@@ -19,7 +19,7 @@ mod operators;
 mod overlaps;
 
 pub use checker::{check_plan, Conflict, OverlapAllowance};
-pub use dmo_planner::{lower_bound, plan_dmo, DmoSearchResult, SearchEffort};
+pub use dmo_planner::{lower_bound, plan_dmo, scope_lower_bound, DmoSearchResult, SearchEffort};
 pub use error::PlanError;
 pub use greedy::{greedy_offsets, head_size, PlannerRequest};
 pub use lifetimes::{
@@ -47,14 +47,19 @@ impl ArenaPlan {
     /// The offline plan TFLM reads: one offset per tensor of all subgraphs,
     /// -1 for tensors it plans itself (constants, variables, other
     /// subgraphs). Scratch buffers are not in it: TFLM places them.
-    pub fn offline_offsets(&self, model: &Model) -> Vec<i32> {
+    /// Fails if an offset does not fit the format's int32.
+    pub fn offline_offsets(&self, model: &Model) -> Result<Vec<i32>, PlanError> {
         let mut offsets = vec![-1i32; model.total_tensor_count()];
         for (buffer, &offset) in self.buffers.iter().zip(&self.offsets) {
             if let BufferSource::Tensor(index) = buffer.source {
-                offsets[index] = offset as i32;
+                offsets[index] = i32::try_from(offset).map_err(|_| PlanError::Tensor {
+                    tensor: index,
+                    name: model.tensors[index].name.clone(),
+                    problem: format!("offset {offset} does not fit an int32 offline plan"),
+                })?;
             }
         }
-        offsets
+        Ok(offsets)
     }
 }
 
@@ -111,37 +116,47 @@ pub struct Peak {
     pub live_buffers: Vec<usize>,
 }
 
-/// Where `plan` reaches its head: the first scope whose live buffers end at
-/// the head.
-pub fn peak_of(plan: &ArenaPlan) -> Peak {
+/// Where `plan` reaches its head: among the scopes whose live buffers end at
+/// the head, the one that needs the most memory by its own lower bound (the
+/// operator that really forces the peak, not one that merely reaches it).
+pub fn peak_of(plan: &ArenaPlan, allowances: &[OverlapAllowance]) -> Peak {
     let last = plan
         .buffers
         .iter()
         .map(|b| b.last_scope.0)
         .max()
         .unwrap_or(0);
-    for scope in 0..=last {
-        let mut live: Vec<usize> = (0..plan.buffers.len())
+    let live_at = |scope: u32| -> Vec<usize> {
+        (0..plan.buffers.len())
             .filter(|&i| {
                 plan.buffers[i].first_scope.0 <= scope && scope <= plan.buffers[i].last_scope.0
             })
-            .collect();
-        let top = live
+            .collect()
+    };
+    let reaching_head = (0..=last).filter(|&scope| {
+        live_at(scope)
             .iter()
             .map(|&i| plan.offsets[i] + plan.buffers[i].aligned_bytes())
             .max()
-            .unwrap_or(0);
-        if top == plan.head.0 {
+            == Some(plan.head.0)
+    });
+    // max_by_key keeps the last maximum; reverse so the earliest scope wins ties.
+    let scope = reaching_head
+        .rev()
+        .max_by_key(|&scope| scope_lower_bound(&plan.buffers, allowances, Scope(scope)));
+    match scope {
+        Some(scope) => {
+            let mut live = live_at(scope);
             live.sort_by_key(|&i| plan.offsets[i]);
-            return Peak {
+            Peak {
                 operator: scope.checked_sub(1).map(|s| s as usize),
                 live_buffers: live,
-            };
+            }
         }
-    }
-    Peak {
-        operator: None,
-        live_buffers: Vec::new(),
+        None => Peak {
+            operator: None,
+            live_buffers: Vec::new(),
+        },
     }
 }
 
@@ -192,8 +207,8 @@ pub fn plan_model(model: &Model, effort: SearchEffort) -> Result<ModelPlan, Plan
         )));
     }
     Ok(ModelPlan {
-        baseline_peak: peak_of(&baseline),
-        dmo_peak: peak_of(&dmo),
+        baseline_peak: peak_of(&baseline, &[]),
+        dmo_peak: peak_of(&dmo, &allowances),
         layers,
         allowances,
         baseline,

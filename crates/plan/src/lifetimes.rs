@@ -94,6 +94,13 @@ pub fn arena_buffers(model: &Model) -> Result<Vec<ArenaBuffer>, PlanError> {
         if bytes == 0 {
             continue;
         }
+        if bytes > MAX_BUFFER_BYTES {
+            return Err(PlanError::Tensor {
+                tensor: index,
+                name: tensor.name.clone(),
+                problem: format!("{bytes} bytes does not fit a 32-bit address space"),
+            });
+        }
         let Some(first_scope) = first[index] else {
             // Neither a model input nor any operator's output: TFLM never
             // writes it, so it needs no space (and would fail to allocate).
@@ -118,6 +125,14 @@ pub fn arena_buffers(model: &Model) -> Result<Vec<ArenaBuffer>, PlanError> {
     }
     for (operator, _) in model.operators.iter().enumerate() {
         for (request, bytes) in scratch_requests(model, operator)?.into_iter().enumerate() {
+            if bytes > MAX_BUFFER_BYTES {
+                return Err(PlanError::Operator {
+                    operator,
+                    problem: format!(
+                        "scratch buffer of {bytes} bytes does not fit a 32-bit address space"
+                    ),
+                });
+            }
             let scope = Scope::of_operator(operator);
             buffers.push(ArenaBuffer {
                 source: BufferSource::Scratch { operator, request },
@@ -129,6 +144,13 @@ pub fn arena_buffers(model: &Model) -> Result<Vec<ArenaBuffer>, PlanError> {
     }
     Ok(buffers)
 }
+
+fn product(factors: &[u64]) -> Option<u64> {
+    factors.iter().try_fold(1u64, |p, &f| p.checked_mul(f))
+}
+
+/// Arena buffers larger than this cannot exist on a 32-bit MCU.
+const MAX_BUFFER_BYTES: u64 = u32::MAX as u64;
 
 /// Scratch buffers (bytes, in request order) the reference kernel of
 /// `operator` asks for (`shared/DESIGN.md`).
@@ -151,6 +173,7 @@ pub fn scratch_requests(model: &Model, operator_index: usize) -> Result<Vec<u64>
         problem,
     };
     let elements = |t: &dmo_tflite::Tensor| t.element_count().map_err(bad);
+    let too_large = || bad("scratch buffer size overflows".into());
     let Some(code) = operator.builtin() else {
         return Ok(Vec::new());
     };
@@ -160,15 +183,21 @@ pub fn scratch_requests(model: &Model, operator_index: usize) -> Result<Vec<u64>
             // bias, state.
             let input = tensor(0)?;
             let weights_feature = tensor(1)?;
-            let batch = *input.shape.first().unwrap_or(&1) as u64;
-            let filters = *weights_feature.shape.first().unwrap_or(&0) as u64;
+            let dimension = |value: Option<&i32>, what: &str| -> Result<u64, PlanError> {
+                match value {
+                    Some(&d) if d >= 0 => Ok(d as u64),
+                    _ => Err(bad(format!("SVDF {what} dimension missing or negative"))),
+                }
+            };
+            let batch = dimension(input.shape.first(), "batch")?;
+            let filters = dimension(weights_feature.shape.first(), "filter")?;
             let rank = match &operator.options {
                 dmo_tflite::OperatorOptions::Svdf { rank, .. } if *rank > 0 => *rank as u64,
                 _ => return Err(bad("SVDF without a positive rank".into())),
             };
-            let mut requests = vec![batch * filters * 4];
+            let mut requests = vec![product(&[batch, filters, 4]).ok_or_else(too_large)?];
             if input.element_type == TensorType::Int8 {
-                requests.push(batch * (filters / rank) * 4);
+                requests.push(product(&[batch, filters / rank, 4]).ok_or_else(too_large)?);
             }
             requests
         }
@@ -188,10 +217,10 @@ pub fn scratch_requests(model: &Model, operator_index: usize) -> Result<Vec<u64>
                     .outputs
                     .first()
                     .ok_or_else(|| bad("no output".into()))?];
-                requests.push(4 * elements(output)?);
+                requests.push(product(&[4, elements(output)?]).ok_or_else(too_large)?);
             }
             requests.push(4 * input.shape.len() as u64);
-            requests.push(4 * elements(axis)?);
+            requests.push(product(&[4, elements(axis)?]).ok_or_else(too_large)?);
             requests
         }
         BuiltinCode::REDUCE_MAX
@@ -201,7 +230,10 @@ pub fn scratch_requests(model: &Model, operator_index: usize) -> Result<Vec<u64>
         | BuiltinCode::REDUCE_ALL => {
             let input = tensor(0)?;
             let axis = tensor(1)?;
-            vec![4 * input.shape.len() as u64, 4 * elements(axis)?]
+            vec![
+                4 * input.shape.len() as u64,
+                product(&[4, elements(axis)?]).ok_or_else(too_large)?,
+            ]
         }
         _ => Vec::new(),
     };

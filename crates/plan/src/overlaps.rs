@@ -4,7 +4,7 @@
 
 use crate::checker::OverlapAllowance;
 use crate::lifetimes::{align_up, ArenaBuffer, BufferSource, Scope};
-use crate::operators::describe;
+use crate::operators::{describe, simulation_work, MAX_SIMULATED_ACCESSES};
 use dmo_ops::OverlapModel;
 use dmo_tflite::{BuiltinCode, Model};
 use rayon::prelude::*;
@@ -84,6 +84,17 @@ fn analyse_layer(
 ) -> LayerAnalysis {
     let kind = model.operators[index].code.to_string();
     let described = match describe(model, index) {
+        Ok(described) if simulation_work(&described.description) > MAX_SIMULATED_ACCESSES => {
+            return LayerAnalysis {
+                operator: index,
+                kind,
+                output_tensor: model.operators[index].outputs.first().copied(),
+                pairs: Vec::new(),
+                not_modelled: Some(format!(
+                    "more than {MAX_SIMULATED_ACCESSES} accesses to simulate"
+                )),
+            }
+        }
         Ok(described) => described,
         Err(reason) => {
             return LayerAnalysis {

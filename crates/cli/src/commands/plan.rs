@@ -98,7 +98,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => Vec::new(),
         Some(wanted) => select_mcus(wanted)?,
     };
-    let report = build_report(&args.model, &model, &plan, &mcus);
+    let report = build_report(&args.model, &model, &plan, &mcus)
+        .with_context(|| format!("{}", args.model.display()))?;
     if let Some(out) = &args.emit_tflite {
         emit(&args.model, &model, &plan, out)?;
     }
@@ -135,7 +136,12 @@ fn select_mcus(wanted: &str) -> anyhow::Result<Vec<Mcu>> {
     Ok(chosen)
 }
 
-fn build_report(path: &Path, model: &Model, plan: &ModelPlan, mcus: &[Mcu]) -> Report {
+fn build_report(
+    path: &Path,
+    model: &Model,
+    plan: &ModelPlan,
+    mcus: &[Mcu],
+) -> anyhow::Result<Report> {
     let mut layers = Vec::new();
     for layer in &plan.layers {
         if let Some(reason) = &layer.not_modelled {
@@ -188,7 +194,7 @@ fn build_report(path: &Path, model: &Model, plan: &ModelPlan, mcus: &[Mcu]) -> R
             only_with_dmo: m.fits(plan.dmo.head.0) && !m.fits(plan.baseline.head.0),
         })
         .collect();
-    Report {
+    Ok(Report {
         model: path.display().to_string(),
         subgraphs: model.subgraph_count(),
         operators: model.operators.len(),
@@ -200,9 +206,9 @@ fn build_report(path: &Path, model: &Model, plan: &ModelPlan, mcus: &[Mcu]) -> R
         tflm_peak: peak_report(model, &plan.baseline, &plan.baseline_peak),
         dmo_peak: peak_report(model, &plan.dmo, &plan.dmo_peak),
         layers,
-        dmo_offline_offsets: plan.dmo.offline_offsets(model),
+        dmo_offline_offsets: plan.dmo.offline_offsets(model)?,
         mcus,
-    }
+    })
 }
 
 fn peak_report(model: &Model, plan: &ArenaPlan, peak: &Peak) -> PeakReport {
@@ -232,7 +238,7 @@ fn peak_report(model: &Model, plan: &ArenaPlan, peak: &Peak) -> PeakReport {
 /// temporary file and renames, so no half-written output is left.
 fn emit(source: &Path, model: &Model, plan: &ModelPlan, out: &Path) -> anyhow::Result<()> {
     let bytes = std::fs::read(source).with_context(|| format!("{}", source.display()))?;
-    let offsets = plan.dmo.offline_offsets(model);
+    let offsets = plan.dmo.offline_offsets(model)?;
     let emitted = dmo_tflite::with_offline_plan(&bytes, &offsets)
         .with_context(|| format!("{}", source.display()))?;
 
@@ -432,4 +438,70 @@ fn write_table(
         writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn models_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/models")
+    }
+
+    fn args(model: PathBuf, emit: Option<PathBuf>) -> Args {
+        Args {
+            model,
+            format: Format::Json,
+            emit_tflite: emit,
+            mcu: Some("all".into()),
+        }
+    }
+
+    #[test]
+    fn emitted_model_holds_the_plan_and_tflms_rule_gives_the_dmo_head() {
+        let directory = tempfile::tempdir().unwrap();
+        let out = directory.path().join("person_detect.dmo.tflite");
+        let source = models_dir().join("person_detect.tflite");
+        run(args(source.clone(), Some(out.clone()))).unwrap();
+
+        let model = Model::read(&source).unwrap();
+        let emitted = Model::read(&out).unwrap();
+        let plan = plan_model(&model, SearchEffort::default()).unwrap();
+        assert_eq!(
+            emitted.offline_plan,
+            Some(plan.dmo.offline_offsets(&model).unwrap())
+        );
+        assert_eq!(emitted.tensors, model.tensors);
+        assert_eq!(emitted.operators, model.operators);
+        // The reference DMO head of shared/models/README.md for this model.
+        assert_eq!(plan.dmo.head.0, 36880);
+        let only_files: Vec<_> = std::fs::read_dir(directory.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            only_files.len(),
+            1,
+            "no temporary file left: {only_files:?}"
+        );
+    }
+
+    #[test]
+    fn truncated_model_is_an_error_naming_the_file_and_writes_nothing() {
+        let directory = tempfile::tempdir().unwrap();
+        let bad = directory.path().join("cut.tflite");
+        let bytes = std::fs::read(models_dir().join("kws_ref_model.tflite")).unwrap();
+        std::fs::write(&bad, &bytes[..1000]).unwrap();
+        let out = directory.path().join("out.tflite");
+        let error = run(args(bad, Some(out.clone()))).unwrap_err();
+        assert!(format!("{error:#}").contains("cut.tflite"), "{error:#}");
+        assert!(!out.exists());
+    }
+
+    #[test]
+    fn unknown_mcu_lists_the_known_ones() {
+        let error = select_mcus("Z80").unwrap_err().to_string();
+        assert!(error.contains("STM32F411RE"), "{error}");
+        assert_eq!(select_mcus("nrf52840").unwrap().len(), 1);
+    }
 }
