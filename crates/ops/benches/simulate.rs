@@ -4,8 +4,9 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use dmo_ops::{
-    analytic, simulate, simulate_access_times, Conv2dParams, DepthwiseConv2dParams, OpDescription,
-    Padding, TensorShape, Window,
+    analytic, evaluate_all, simulate, simulate_access_times, Conv2dParams, DepthwiseConv2dParams,
+    ElementwiseBinaryParams, FullyConnectedParams, Method, OpDescription, Padding, Pool2dParams,
+    TensorShape, Window,
 };
 use std::hint::black_box;
 
@@ -85,5 +86,93 @@ fn per_op(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, per_op);
+/// Every activation op of MobileNetV2 1.0 at 224x224 (int8), in order: the
+/// 3x3 stem, 17 inverted-residual blocks (expand 1x1, depthwise 3x3,
+/// project 1x1, residual ADD), the 1x1 head, the 7x7 average pool and the
+/// classifier. The largest tensor, 112x112x96, is 1.2 MB.
+fn mobilenet_v2_ops() -> Vec<OpDescription> {
+    let mut ops = vec![conv([224, 224, 3], [112, 112, 32], 3, 2)];
+    let mut size = 112;
+    let mut channels = 32;
+    // (expansion t, output channels c, repeats n, first stride s)
+    let stages = [
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    ];
+    for (expansion, out_channels, repeats, first_stride) in stages {
+        for repeat in 0..repeats {
+            let stride = if repeat == 0 { first_stride } else { 1 };
+            let hidden = channels * expansion;
+            if expansion != 1 {
+                ops.push(conv([size, size, channels], [size, size, hidden], 1, 1));
+            }
+            ops.push(depthwise([size, size, hidden], stride));
+            let out_size = size.div_ceil(stride);
+            ops.push(conv(
+                [out_size, out_size, hidden],
+                [out_size, out_size, out_channels],
+                1,
+                1,
+            ));
+            if stride == 1 && channels == out_channels {
+                let shape = TensorShape::int8(&[1, size, size, channels]);
+                ops.push(
+                    OpDescription::add(ElementwiseBinaryParams {
+                        input1: shape.clone(),
+                        input2: shape.clone(),
+                        output: shape,
+                    })
+                    .expect("valid add"),
+                );
+            }
+            size = out_size;
+            channels = out_channels;
+        }
+    }
+    ops.push(conv([7, 7, 320], [7, 7, 1280], 1, 1));
+    ops.push(
+        OpDescription::average_pool2d(Pool2dParams {
+            input: TensorShape::int8(&[1, 7, 7, 1280]),
+            output: TensorShape::int8(&[1, 1, 1, 1280]),
+            window: Window::square(7, 1, Padding::Valid),
+        })
+        .expect("valid pool"),
+    );
+    ops.push(
+        OpDescription::fully_connected(FullyConnectedParams {
+            input: TensorShape::int8(&[1, 1280]),
+            output: TensorShape::int8(&[1, 1000]),
+            accumulation_depth: 1280,
+        })
+        .expect("valid fully connected"),
+    );
+    ops
+}
+
+fn whole_model(c: &mut Criterion) {
+    let ops = mobilenet_v2_ops();
+    let mut group = c.benchmark_group("mobilenet_v2_224");
+    group.sample_size(10);
+    group.bench_function("simulate_all_ops_parallel", |b| {
+        b.iter(|| evaluate_all(black_box(&ops), Method::Simulate))
+    });
+    group.bench_function("access_times_all_ops_sequential", |b| {
+        b.iter(|| {
+            for op in &ops {
+                black_box(simulate_access_times(black_box(op)).expect("modelled"));
+            }
+        })
+    });
+    group.bench_function("analytic_all_ops", |b| {
+        b.iter(|| evaluate_all(black_box(&ops), Method::Analytic))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, per_op, whole_model);
 criterion_main!(benches);
