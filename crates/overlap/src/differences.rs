@@ -52,7 +52,7 @@ impl HazardDifferences {
     ) -> HazardDifferences {
         let input_len = last_read.len();
         let output_len = first_access.len();
-        let words = input_len.div_ceil(64) + output_len.div_ceil(64) + 1;
+        let words = input_len.div_ceil(64) + output_len.div_ceil(64) + 2;
         let mut bits = vec![0u64; words];
         if input_len > 0 && output_len > 0 {
             let mut reads: Vec<(EventTime, usize)> = last_read
@@ -204,6 +204,28 @@ fn or_shifted(into: &mut [u64], live: &[u64], low: usize, high: usize, shift: us
     }
 }
 
+/// `into = OR over r in 0..run of (source << r)`, by doubling: O(log run)
+/// passes instead of `run`.
+fn smear(source: &[u64], run: usize, into: &mut Vec<u64>) {
+    into.clear();
+    into.extend_from_slice(source);
+    into.resize(source.len() + (run - 1).div_ceil(64), 0);
+    let mut covered = 1;
+    while covered < run {
+        let step = covered.min(run - covered);
+        let (word_shift, bit_shift) = (step / 64, (step % 64) as u32);
+        // From the top down, so every word reads words not yet updated.
+        for k in (word_shift..into.len()).rev() {
+            let mut shifted = into[k - word_shift] << bit_shift;
+            if bit_shift > 0 && k > word_shift {
+                shifted |= into[k - word_shift - 1] >> (64 - bit_shift);
+            }
+            into[k] |= shifted;
+        }
+        covered += step;
+    }
+}
+
 /// The hazard differences of the output bytes in `chunk` (sorted by time).
 fn sweep_chunk(
     input_len: usize,
@@ -223,7 +245,9 @@ fn sweep_chunk(
         live[position / 64] |= 1 << (position % 64);
     }
     let (mut low, mut high) = (0usize, live.len() - 1);
-    for &(time, j) in chunk {
+    let mut smeared = Vec::new();
+    let mut index = 0;
+    while let Some(&(time, j)) = chunk.get(index) {
         while next_dead < reads.len() && reads[next_dead].0 < time {
             let position = input_len - 1 - reads[next_dead].1;
             live[position / 64] &= !(1 << (position % 64));
@@ -238,7 +262,24 @@ fn sweep_chunk(
         while live[high] == 0 {
             high -= 1;
         }
-        or_shifted(&mut found, &live, low, high, j);
+        // A run of output bytes j, j + 1, ... that see the same live set
+        // (no read ends before the last one's time) forbids `live << j` ORed
+        // with its shifts by 1..run: smear once instead of ORing run times.
+        let next_read_end = reads[next_dead].0;
+        let mut run = 1;
+        while let Some(&(later, later_j)) = chunk.get(index + run) {
+            if later_j != j + run || later > next_read_end {
+                break;
+            }
+            run += 1;
+        }
+        if run == 1 {
+            or_shifted(&mut found, &live, low, high, j);
+        } else {
+            smear(&live[low..=high], run, &mut smeared);
+            or_shifted(&mut found, &smeared, 0, smeared.len() - 1, j + 64 * low);
+        }
+        index += run;
     }
     found
 }
