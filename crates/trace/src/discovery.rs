@@ -5,13 +5,17 @@
 //! read whose values were produced before the segment (or are initial data)
 //! are inputs; ranges read from flash are weights. The stack region of the
 //! memory map (lowest SP seen up to the initial SP) is left out. Each range is
-//! named after the ELF symbol it falls in (`tensor_arena+0x1200`).
+//! named after the ELF symbol it falls in (`tensor_arena+0x1200`). See
+//! [`BufferDiscovery`] for how constants in RAM and literal pools are told
+//! apart.
 
-use crate::metadata::{RegionKind, TraceMetadata};
+use crate::metadata::{RegionKind, SymbolKind, TraceMetadata};
 use crate::ranges::{ByteRange, DenseBytes};
 use crate::reader::TraceReader;
 use crate::TraceError;
-use dmo_core::{AccessKind, Buffer, BufferRole, Event, EventSink, EventTime, OpSegment, TimeRange};
+use dmo_core::{
+    AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, OpSegment, TimeRange,
+};
 
 /// A growable bit per tracked byte.
 struct BitSet {
@@ -28,6 +32,11 @@ impl BitSet {
     #[inline]
     fn set(&mut self, bit: usize) {
         self.words[bit / 64] |= 1 << (bit % 64);
+    }
+
+    #[inline]
+    fn unset(&mut self, bit: usize) {
+        self.words[bit / 64] &= !(1 << (bit % 64));
     }
 
     fn get(&self, bit: usize) -> bool {
@@ -71,19 +80,45 @@ impl BitSet {
     }
 }
 
+/// A segment whose buffers are known except for the class of the values it
+/// read that no op produced (model input or constant?), settled at the end.
+struct PendingSegment {
+    segment: OpSegment,
+    /// Read ranges whose values were written outside any op, or are initial data.
+    produced_outside_ops: Vec<ByteRange>,
+}
+
 /// Discovers buffers segment by segment while the events stream past.
 /// Feed it a whole run (op markers included) and call [`finish`](Self::finish).
+///
+/// Refinements of the basic rules, learnt on the `tiny_cnn` fixture:
+/// - RAM values an op reads that were produced outside every op (start-up
+///   code, initial data) are weights, unless some op writes those bytes at
+///   some time in the run (then they are activation memory, e.g. the model
+///   input in the arena).
+/// - Flash reads inside a function's symbol are literal pools, not weights.
+/// - Ranges are split where ELF object symbols begin or end, so neighbouring
+///   arrays (filter, bias, ...) are separate buffers.
 pub struct BufferDiscovery<'m> {
     metadata: &'m TraceMetadata,
     ram: DenseBytes,
     flash: DenseBytes,
     /// Last write time per RAM byte (`u64::MAX`: never written).
     last_write: Vec<u64>,
+    /// Whether the last write of a RAM byte happened inside an op segment.
+    last_write_in_op: BitSet,
+    /// RAM bytes any op segment has written so far.
+    written_by_some_op: BitSet,
+    /// Of the open segment: RAM bytes written.
     written: BitSet,
-    read_from_before: BitSet,
+    /// Of the open segment: RAM bytes read whose value an earlier op produced.
+    read_from_earlier_op: BitSet,
+    /// Of the open segment: RAM bytes read whose value no op produced.
+    read_from_outside_ops: BitSet,
+    /// Of the open segment: flash bytes read outside functions.
     weights_read: BitSet,
     open: Option<(String, String, EventTime)>,
-    found: Vec<OpSegment>,
+    found: Vec<PendingSegment>,
 }
 
 impl<'m> BufferDiscovery<'m> {
@@ -102,12 +137,21 @@ impl<'m> BufferDiscovery<'m> {
             &regions(RegionKind::Ram),
             &regions(RegionKind::Stack),
         ));
-        let flash = DenseBytes::new(&regions(RegionKind::Flash));
+        let functions: Vec<ByteRange> = metadata
+            .symbols
+            .iter()
+            .filter(|symbol| symbol.kind == SymbolKind::Function)
+            .map(|symbol| ByteRange::new(symbol.address, symbol.size))
+            .collect();
+        let flash = DenseBytes::new(&subtract(&regions(RegionKind::Flash), &functions));
         BufferDiscovery {
             metadata,
             last_write: vec![u64::MAX; ram.len()],
+            last_write_in_op: BitSet::new(ram.len()),
+            written_by_some_op: BitSet::new(ram.len()),
             written: BitSet::new(ram.len()),
-            read_from_before: BitSet::new(ram.len()),
+            read_from_earlier_op: BitSet::new(ram.len()),
+            read_from_outside_ops: BitSet::new(ram.len()),
             weights_read: BitSet::new(flash.len()),
             ram,
             flash,
@@ -120,7 +164,25 @@ impl<'m> BufferDiscovery<'m> {
     /// outputs, then weights, each in address order.
     pub fn finish(mut self, end: EventTime) -> Vec<OpSegment> {
         self.close(end);
-        self.found
+        let mut segments = Vec::with_capacity(self.found.len());
+        for pending in std::mem::take(&mut self.found) {
+            let mut segment = pending.segment;
+            for range in pending.produced_outside_ops {
+                for (piece, in_activation_memory) in self.split_by_op_writes(range) {
+                    let role = if in_activation_memory {
+                        BufferRole::Input
+                    } else {
+                        BufferRole::Weights
+                    };
+                    segment.buffers.extend(self.named_buffers(piece, role));
+                }
+            }
+            segment
+                .buffers
+                .sort_by_key(|buffer| (role_order(buffer.role), buffer.start));
+            segments.push(segment);
+        }
+        segments
     }
 
     fn close(&mut self, end: EventTime) {
@@ -129,28 +191,78 @@ impl<'m> BufferDiscovery<'m> {
         };
         let mut buffers = Vec::new();
         for (bits, bytes, role) in [
-            (&self.read_from_before, &self.ram, BufferRole::Input),
+            (&self.read_from_earlier_op, &self.ram, BufferRole::Input),
             (&self.written, &self.ram, BufferRole::Output),
             (&self.weights_read, &self.flash, BufferRole::Weights),
         ] {
             for run in bits.runs(bytes) {
-                buffers.push(Buffer {
-                    name: self.metadata.name_address(run.start),
-                    start: run.start,
-                    len: run.len,
-                    role,
-                });
+                buffers.extend(self.named_buffers(run, role));
             }
         }
-        self.found.push(OpSegment {
-            name,
-            kind,
-            time: TimeRange::new(start, end),
-            buffers,
+        self.found.push(PendingSegment {
+            segment: OpSegment {
+                name,
+                kind,
+                time: TimeRange::new(start, end),
+                buffers,
+            },
+            produced_outside_ops: self.read_from_outside_ops.runs(&self.ram),
         });
         self.written.clear();
-        self.read_from_before.clear();
+        self.read_from_earlier_op.clear();
+        self.read_from_outside_ops.clear();
         self.weights_read.clear();
+    }
+
+    /// `range` cut into pieces that some op writes during the run (`true`)
+    /// and pieces none does (`false`).
+    fn split_by_op_writes(&self, range: ByteRange) -> Vec<(ByteRange, bool)> {
+        let mut pieces: Vec<(ByteRange, bool)> = Vec::new();
+        for offset in 0..range.len {
+            let address = range.start.offset(offset);
+            let written = self
+                .ram
+                .index(address.0 as u64)
+                .is_some_and(|index| self.written_by_some_op.get(index));
+            match pieces.last_mut() {
+                Some((piece, class)) if *class == written => piece.len += 1,
+                _ => pieces.push((ByteRange::new(address, 1), written)),
+            }
+        }
+        pieces
+    }
+
+    /// Buffers for `range`, split where object symbols begin or end, each
+    /// named after the symbol it falls in.
+    fn named_buffers(&self, range: ByteRange, role: BufferRole) -> Vec<Buffer> {
+        let mut cuts: Vec<u64> = self
+            .metadata
+            .symbols
+            .iter()
+            .filter(|symbol| symbol.kind == SymbolKind::Object)
+            .flat_map(|symbol| {
+                let start = symbol.address.0 as u64;
+                [start, start + symbol.size as u64]
+            })
+            .filter(|&cut| cut > range.start.0 as u64 && cut < range.end())
+            .collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut bounds = vec![range.start.0 as u64];
+        bounds.extend(cuts);
+        bounds.push(range.end());
+        bounds
+            .windows(2)
+            .map(|pair| {
+                let start = Address(pair[0] as u32);
+                Buffer {
+                    name: self.metadata.name_address(start),
+                    start,
+                    len: (pair[1] - pair[0]) as u32,
+                    role,
+                }
+            })
+            .collect()
     }
 
     /// Discovers the buffers of every segment of a trace in one pass.
@@ -161,6 +273,15 @@ impl<'m> BufferDiscovery<'m> {
     }
 }
 
+fn role_order(role: BufferRole) -> u8 {
+    match role {
+        BufferRole::Input => 0,
+        BufferRole::Output => 1,
+        BufferRole::Weights => 2,
+        BufferRole::Scratch => 3,
+    }
+}
+
 impl EventSink for BufferDiscovery<'_> {
     #[inline]
     fn event(&mut self, event: &Event) {
@@ -168,21 +289,28 @@ impl EventSink for BufferDiscovery<'_> {
         let first = event.address.0 as u64;
         for address in first..first + event.size as u64 {
             if let Some(index) = self.ram.index(address) {
-                match event.kind {
-                    AccessKind::Write => {
+                match (event.kind, segment_start) {
+                    (AccessKind::Write, Some(_)) => {
                         self.last_write[index] = event.time.0;
-                        if segment_start.is_some() {
-                            self.written.set(index);
-                        }
+                        self.last_write_in_op.set(index);
+                        self.written_by_some_op.set(index);
+                        self.written.set(index);
                     }
-                    AccessKind::Read => {
-                        if let Some(start) = segment_start {
-                            let last_write = self.last_write[index];
-                            if last_write == u64::MAX || last_write < start {
-                                self.read_from_before.set(index);
+                    (AccessKind::Write, None) => {
+                        self.last_write[index] = event.time.0;
+                        self.last_write_in_op.unset(index);
+                    }
+                    (AccessKind::Read, Some(start)) => {
+                        let last_write = self.last_write[index];
+                        if last_write == u64::MAX || last_write < start {
+                            if last_write != u64::MAX && self.last_write_in_op.get(index) {
+                                self.read_from_earlier_op.set(index);
+                            } else {
+                                self.read_from_outside_ops.set(index);
                             }
                         }
                     }
+                    (AccessKind::Read, None) => {}
                 }
             } else if let (Some(index), Some(_), AccessKind::Read) =
                 (self.flash.index(address), segment_start, event.kind)
@@ -249,6 +377,12 @@ mod tests {
                     kind: SymbolKind::Object,
                 },
                 Symbol {
+                    name: "kernel".to_string(),
+                    address: Address(0x0800_0100),
+                    size: 0x40,
+                    kind: SymbolKind::Function,
+                },
+                Symbol {
                     name: "conv_weights".to_string(),
                     address: Address(0x0800_2000),
                     size: 0x100,
@@ -274,8 +408,9 @@ mod tests {
 
     /// Two ops by hand: a producer writing 16 bytes at arena+0x100, then an op
     /// reading them (and 4 bytes of initial data at arena+0x200), reading 8
-    /// weight bytes, using the stack, writing 8 bytes at arena+0x0 and
-    /// reading one of them back (not an input: produced in the segment).
+    /// weight bytes and a literal in a function, using the stack, writing 8
+    /// bytes at arena+0x0 and reading one of them back (not an input:
+    /// produced in the segment).
     #[test]
     fn finds_inputs_outputs_and_weights_and_skips_the_stack() {
         let metadata = metadata();
@@ -303,6 +438,7 @@ mod tests {
         }
         access(&mut discovery, 0x2000_0200, 4, AccessKind::Read);
         access(&mut discovery, 0x0800_2010, 8, AccessKind::Read);
+        access(&mut discovery, 0x0800_0104, 4, AccessKind::Read); // literal pool
         access(&mut discovery, 0x2000_0000, 8, AccessKind::Write);
         access(&mut discovery, 0x2000_0004, 1, AccessKind::Read);
         access(&mut discovery, 0x2000_fff0, 4, AccessKind::Read); // pop
@@ -325,16 +461,17 @@ mod tests {
                 BufferRole::Output
             )]
         );
-        // 4 fill writes, then 22 conv events: push, 16 + 1 + 1 reads, write,
-        // read back, pop.
-        assert_eq!(found[1].time, TimeRange::new(EventTime(4), EventTime(26)));
+        // 4 fill writes, then 23 conv events: push, 16 + 1 + 1 + 1 reads,
+        // write, read back, pop.
+        assert_eq!(found[1].time, TimeRange::new(EventTime(4), EventTime(27)));
         assert_eq!(
             found[1].buffers,
             vec![
                 buffer("tensor_arena+0x100", 0x2000_0100, 16, BufferRole::Input),
-                buffer("tensor_arena+0x200", 0x2000_0200, 4, BufferRole::Input),
                 buffer("tensor_arena", 0x2000_0000, 8, BufferRole::Output),
                 buffer("conv_weights+0x10", 0x0800_2010, 8, BufferRole::Weights),
+                // Initial data no op ever writes: a constant.
+                buffer("tensor_arena+0x200", 0x2000_0200, 4, BufferRole::Weights),
             ]
         );
     }
