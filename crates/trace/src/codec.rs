@@ -1,12 +1,15 @@
 //! Compact encoding of the events of one block.
 //!
-//! Both sides run the same predictor: the next PC is the one that followed the
-//! previous PC last time, and an instruction's next address is its last
+//! Both sides run the same predictor. Its slots are *access sites*: a PC and
+//! how many events in a row before this one had that PC (an LDM/STM makes
+//! several events per PC, and an emulator that reports basic-block PCs makes
+//! a whole block's events share one). The next site is the one that followed
+//! the previous site last time, and a site's next address is its last
 //! address plus its stride (a two-delta stride predictor: the stride changes
 //! only when the same new delta is seen twice, so a loop that jumps to the
-//! next row mispredicts once, not twice; a new instruction takes its first
+//! next row mispredicts once, not twice; a new site takes its first
 //! delta as its stride). Size and kind are predicted to be the
-//! instruction's last ones. An event that matches all predictions costs a
+//! site's last ones. An event that matches all predictions costs a
 //! fraction of a byte (runs of up to 128 are one byte); others cost a tag byte
 //! plus zigzag LEB128 deltas for what was mispredicted.
 //!
@@ -23,6 +26,9 @@ use dmo_core::{AccessKind, Address, Event, EventTime};
 
 const TABLE_BITS: u32 = 10;
 const TABLE_SIZE: usize = 1 << TABLE_BITS;
+/// Consecutive events with one PC (an LDM/STM, or a whole basic block when
+/// the emulator reports block-start PCs) get their own slots up to here.
+const MAX_REPEAT: u8 = 63;
 
 const RUN_FLAG: u8 = 0x80;
 const MAX_RUN: u32 = 128;
@@ -33,10 +39,12 @@ const WRITE_FLAG: u8 = 0x10;
 const SIZE_BYTE_FOLLOWS: u8 = 0x20;
 const RESERVED: u8 = 0x40;
 
-/// What the predictor remembers about one instruction.
+/// What the predictor remembers about one access site: the `repeat`-th of
+/// consecutive events with the same PC.
 #[derive(Clone, Copy)]
 struct Slot {
     pc: u32,
+    repeat: u8,
     occupied: bool,
     is_write: bool,
     size: u8,
@@ -50,6 +58,7 @@ struct Slot {
 
 const EMPTY_SLOT: Slot = Slot {
     pc: 0,
+    repeat: 0,
     occupied: false,
     is_write: false,
     size: 0,
@@ -64,6 +73,8 @@ const EMPTY_SLOT: Slot = Slot {
 struct Predictor {
     slots: Box<[Slot; TABLE_SIZE]>,
     previous_pc: u32,
+    /// How many events before the previous one had its PC, up to `MAX_REPEAT`.
+    previous_repeat: u8,
     previous_address: u32,
 }
 
@@ -77,6 +88,7 @@ impl Predictor {
         Predictor {
             slots: Box::new([EMPTY_SLOT; TABLE_SIZE]),
             previous_pc: 0,
+            previous_repeat: 0,
             previous_address: 0,
         }
     }
@@ -84,23 +96,35 @@ impl Predictor {
     fn reset(&mut self) {
         self.slots.fill(EMPTY_SLOT);
         self.previous_pc = 0;
+        self.previous_repeat = 0;
         self.previous_address = 0;
     }
 
     #[inline(always)]
-    fn index(pc: u32) -> usize {
-        ((pc >> 1) ^ (pc >> (1 + TABLE_BITS))) as usize & (TABLE_SIZE - 1)
+    fn index(pc: u32, repeat: u8) -> usize {
+        let mixed = (pc >> 1) ^ (pc >> (1 + TABLE_BITS)) ^ (repeat as u32).wrapping_mul(0x9e5);
+        mixed as usize & (TABLE_SIZE - 1)
+    }
+
+    /// The repeat count an event with `pc` gets after the previous event.
+    #[inline(always)]
+    fn repeat_for(&self, pc: u32) -> u8 {
+        if pc == self.previous_pc {
+            self.previous_repeat.saturating_add(1).min(MAX_REPEAT)
+        } else {
+            0
+        }
     }
 
     #[inline(always)]
-    fn slot(&self, pc: u32) -> Option<&Slot> {
-        let slot = &self.slots[Self::index(pc)];
-        (slot.occupied && slot.pc == pc).then_some(slot)
+    fn slot(&self, pc: u32, repeat: u8) -> Option<&Slot> {
+        let slot = &self.slots[Self::index(pc, repeat)];
+        (slot.occupied && slot.pc == pc && slot.repeat == repeat).then_some(slot)
     }
 
     #[inline(always)]
     fn predict_pc(&self) -> Prediction {
-        let pc = match self.slot(self.previous_pc) {
+        let pc = match self.slot(self.previous_pc, self.previous_repeat) {
             Some(slot) => slot.next_pc,
             None => self.previous_pc,
         };
@@ -110,7 +134,7 @@ impl Predictor {
     /// Predicted address, size and kind for an access by `pc`.
     #[inline(always)]
     fn predict_access(&self, pc: u32) -> (u32, Option<(u8, bool)>) {
-        match self.slot(pc) {
+        match self.slot(pc, self.repeat_for(pc)) {
             Some(slot) => (
                 slot.last_address.wrapping_add(slot.stride),
                 Some((slot.size, slot.is_write)),
@@ -125,8 +149,9 @@ impl Predictor {
     #[inline(always)]
     fn advance_predicted(&mut self) -> Option<(u32, u32, u8, bool)> {
         let pc = self.predict_pc().pc;
-        let slot = &mut self.slots[Self::index(pc)];
-        if !(slot.occupied && slot.pc == pc) {
+        let repeat = self.repeat_for(pc);
+        let slot = &mut self.slots[Self::index(pc, repeat)];
+        if !(slot.occupied && slot.pc == pc && slot.repeat == repeat) {
             return None;
         }
         let address = slot.last_address.wrapping_add(slot.stride);
@@ -135,19 +160,24 @@ impl Predictor {
         slot.fresh = false;
         let shape = (slot.size, slot.is_write);
         self.previous_pc = pc;
+        self.previous_repeat = repeat;
         self.previous_address = address;
         Some((pc, address, shape.0, shape.1))
     }
 
     #[inline(always)]
     fn update(&mut self, pc: u32, address: u32, size: u8, is_write: bool) {
-        let previous = self.previous_pc;
-        let previous_slot = &mut self.slots[Self::index(previous)];
-        if previous_slot.occupied && previous_slot.pc == previous {
+        let (previous, previous_repeat) = (self.previous_pc, self.previous_repeat);
+        let previous_slot = &mut self.slots[Self::index(previous, previous_repeat)];
+        if previous_slot.occupied
+            && previous_slot.pc == previous
+            && previous_slot.repeat == previous_repeat
+        {
             previous_slot.next_pc = pc;
         }
-        let slot = &mut self.slots[Self::index(pc)];
-        if slot.occupied && slot.pc == pc {
+        let repeat = self.repeat_for(pc);
+        let slot = &mut self.slots[Self::index(pc, repeat)];
+        if slot.occupied && slot.pc == pc && slot.repeat == repeat {
             let delta = address.wrapping_sub(slot.last_address);
             if delta == slot.last_delta || slot.fresh {
                 slot.stride = delta;
@@ -160,6 +190,7 @@ impl Predictor {
         } else {
             *slot = Slot {
                 pc,
+                repeat,
                 occupied: true,
                 is_write,
                 size,
@@ -171,6 +202,7 @@ impl Predictor {
             };
         }
         self.previous_pc = pc;
+        self.previous_repeat = repeat;
         self.previous_address = address;
     }
 }
@@ -486,17 +518,20 @@ mod tests {
 
     #[test]
     fn strided_loop_costs_a_byte_per_run() {
-        // One load instruction sweeping 1000 bytes. Event 0: tag, PC delta
-        // 0x800 (zigzag 0x1000: 2 bytes), address delta 0x2000_0000 from 0
-        // (zigzag 0x4000_0000: 5 bytes) = 8 bytes. Event 1: tag + delta 1
-        // (the new instruction's stride was 0) = 2 bytes, and the stride is
-        // now 1. The other 998 form runs of at most 128: ceil(998/128) = 8.
+        // One load instruction sweeping 1000 bytes, every event with the same
+        // PC, so repeats 0..=63 each get a slot. Event 0: tag, PC delta 0x800
+        // (zigzag 0x1000: 2 bytes), address delta 0x2000_0000 from 0 (zigzag
+        // 0x4000_0000: 5 bytes) = 8 bytes. Events 1..=63 meet new slots: tag
+        // + address delta 1 from the previous event = 2 bytes each, 126.
+        // Event 64 is the second at repeat 63: its stride was 0, 2 bytes,
+        // and the stride is now 1. The other 935 form runs of at most 128:
+        // ceil(935/128) = 8 bytes.
         let events: Vec<Event> = (0..1000)
             .map(|i| event(i, 0x800, 0x2000_0000 + i as u32, 1, AccessKind::Read))
             .collect();
         let (payload, decoded) = round_trip(&events);
         assert_eq!(decoded, events);
-        assert_eq!(payload.len(), 8 + 2 + 8);
+        assert_eq!(payload.len(), 8 + 126 + 2 + 8);
     }
 
     #[test]

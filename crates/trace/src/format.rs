@@ -18,7 +18,7 @@ pub(crate) const TRAILER_MAGIC: [u8; 8] = *b"DMOTEND!";
 pub(crate) const BLOCK_MAGIC: [u8; 4] = *b"DMOB";
 
 /// Bumped whenever the layout or the event encoding changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 pub(crate) const HEADER_LEN: u64 = 16;
 pub(crate) const BLOCK_HEADER_LEN: usize = 24;

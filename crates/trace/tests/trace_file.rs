@@ -109,7 +109,7 @@ fn expected_small() -> Recorder {
 }
 
 fn golden_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/small_conv_v1.dmotrace")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/small_conv_v2.dmotrace")
 }
 
 #[test]
@@ -285,7 +285,7 @@ fn wrong_version_is_rejected_up_front() {
         error,
         TraceError::WrongVersion {
             found: 99,
-            supported: 1,
+            supported: dmo_trace::FORMAT_VERSION,
             ..
         }
     ));
