@@ -14,8 +14,11 @@
 //! (rayon), each rebuilding `live` at its first time and ORing into its own
 //! bitset; the bitsets are ORed at the end.
 //!
-//! Cost: O(nI log nI + nO log nO) for the sorts plus, per output byte, the
-//! span of still-live input bytes divided by 64.
+//! A run of consecutive output bytes with one live set is ORed once, smeared
+//! over the run by doubling ([`smear`]).
+//!
+//! Cost: O(nI log nI + nO log nO) for the sorts plus, per run, the span of
+//! still-live input bytes divided by 64, times `1 + log2(run length)`.
 
 use crate::SafeOffset;
 use dmo_core::EventTime;
