@@ -22,6 +22,12 @@ struct Cli {
 // One variant per subcommand; each module in `commands/` owns its arguments.
 #[derive(Subcommand)]
 enum Command {
+    /// Run a firmware ELF under emulation and record every load and store to a trace file.
+    Trace(commands::trace::Args),
+    /// Summarise a trace: run status, events, memory map, ops and their buffers.
+    Info(commands::info::Args),
+    /// Print a trace's events with symbols and disassembly.
+    Dump(commands::dump::Args),
     /// Arena plans for a .tflite model: TFLM greedy vs DMO, per-layer overlaps, MCU fit, offline plan.
     Plan(commands::plan::Args),
     /// Safe overlap and footprint of one operator from its reference loop order.
@@ -31,6 +37,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Trace(args) => commands::trace::run(args),
+        Command::Info(args) => commands::info::run(args),
+        Command::Dump(args) => commands::dump::run(args),
         Command::Plan(args) => commands::plan::run(args),
         Command::Op(args) => commands::op::run(args),
     };

@@ -206,6 +206,8 @@ struct RunState<'s, S: EventSink> {
     mmio_writes: u64,
     recent: [Option<Event>; RECENT_EVENTS],
     stop: Option<StopReason>,
+    /// Where to restart after a semihosting call (see `run`).
+    resume_at: Option<u32>,
     semihosting: Semihosting,
     block_lengths: BlockLengths,
     executed_blocks: BTreeSet<u32>,
@@ -313,6 +315,7 @@ pub fn run<S: EventSink>(
         mmio_writes: 0,
         recent: [None; RECENT_EVENTS],
         stop: None,
+        resume_at: None,
         semihosting: Semihosting::new(layout.heap_info),
         block_lengths: BlockLengths::new(),
         executed_blocks: BTreeSet::new(),
@@ -349,7 +352,20 @@ pub fn run<S: EventSink>(
             .map_err(|e| EmuError::unicorn("set up registers", e))?;
     }
 
-    let result = uc.emu_start((start.0 | 1) as u64, until, 0, 0);
+    // Semihosting calls stop the engine and name where to go on, rather than
+    // writing the PC from the hook: a PC written inside a hook makes unicorn
+    // 2.1 stop syncing the PC before later memory hooks (`skip_sync_pc_on_exit`
+    // stays set until the next `emu_start`), so every later event would carry
+    // the PC of its block's first instruction.
+    let mut begin = start.0;
+    let result = loop {
+        let result = uc.emu_start((begin | 1) as u64, until, 0, 0);
+        let state = uc.get_data_mut();
+        match state.resume_at.take() {
+            Some(next) if result.is_ok() && state.stop.is_none() => begin = next,
+            _ => break result,
+        }
+    };
     let pc = register(&uc, RegisterARM::PC);
     let r0 = register(&uc, RegisterARM::R0);
     let stop = uc.get_data_mut().stop.take();
@@ -544,6 +560,7 @@ fn install_hooks<S: EventSink>(
                 return true;
             }
             let pc = register(uc, RegisterARM::PC);
+            clear_restored_it_state(uc);
             let state = uc.get_data_mut();
             let kind = if mem_type == MemType::WRITE {
                 state.writes += 1;
@@ -739,6 +756,27 @@ fn read_string<D>(uc: &mut Unicorn<'_, D>, register_holding_pointer: RegisterARM
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// Bits of the CPSR that hold the Thumb IT state (ITSTATE[1:0] at 26:25,
+/// ITSTATE[7:2] at 15:10).
+const CPSR_IT_BITS: u32 = 0x0600_fc00;
+
+/// Works around unicorn 2.1's IT-state leak (unicorn issue 2309).
+///
+/// To give a memory hook the exact PC, unicorn restores the CPU state of the
+/// accessing instruction, including its IT (if-then) state. QEMU keeps that
+/// field zero while translated code runs and writes it only where a block
+/// is left inside an IT block, so a restored non-zero value outlives the IT
+/// block and makes the next block run as if it were conditional: wrong
+/// results, or an undefined-instruction fault at the next branch. Clearing
+/// it restores the invariant; a block that really ends inside an IT block
+/// stores its state itself.
+fn clear_restored_it_state<D>(uc: &mut Unicorn<'_, D>) {
+    let cpsr = register(uc, RegisterARM::CPSR);
+    if cpsr & CPSR_IT_BITS != 0 {
+        let _ = uc.reg_write(RegisterARM::CPSR, (cpsr & !CPSR_IT_BITS) as u64);
+    }
+}
+
 /// Instructions in a block of Thumb code.
 fn count_instructions(code: &[u8]) -> u32 {
     let mut offset = 0usize;
@@ -794,7 +832,8 @@ fn handle_exception<S: EventSink>(uc: &mut Unicorn<'_, RunState<'_, S>>, number:
     match outcome {
         Outcome::Continue { result } => {
             let _ = uc.reg_write(RegisterARM::R0, result as u64);
-            let _ = uc.reg_write(RegisterARM::PC, ((pc + 2) | 1) as u64);
+            uc.get_data_mut().resume_at = Some(pc + 2);
+            let _ = uc.emu_stop();
         }
         Outcome::Exit { status } => {
             uc.get_data_mut().stop = Some(StopReason::Exit(status));

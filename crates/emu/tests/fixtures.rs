@@ -194,3 +194,45 @@ fn bad_access_reports_the_fault() {
         report.location
     );
 }
+
+/// Every event's PC must be an instruction that accesses memory: a check of
+/// PC attribution against the disassembly, independent of the emulator.
+#[test]
+fn every_event_pc_is_a_memory_instruction() {
+    struct Pcs(std::collections::BTreeMap<u32, u64>);
+    impl EventSink for Pcs {
+        fn event(&mut self, event: &Event) {
+            *self.0.entry(event.pc.0).or_default() += 1;
+        }
+    }
+    for cpu in [CpuModel::CortexM0, CpuModel::CortexM4] {
+        let firmware = Firmware::load(&fixture(cpu, "tiny_cnn")).unwrap();
+        let mut pcs = Pcs(Default::default());
+        let outcome = run(
+            &firmware,
+            &RunConfig {
+                cpu,
+                ..RunConfig::default()
+            },
+            &mut pcs,
+        )
+        .unwrap();
+        assert!(outcome.status.is_complete());
+        let disassembler = dmo_emu::Disassembler::new();
+        let memory_mnemonics = [
+            "ld", "st", "push", "pop", "vld", "vst", "vpush", "vpop", "tbb", "tbh",
+        ];
+        for (&pc, &count) in &pcs.0 {
+            let code = firmware
+                .read_initial_bytes(dmo_core::Address(pc), 4)
+                .or_else(|| firmware.read_initial_bytes(dmo_core::Address(pc), 2))
+                .unwrap();
+            let instruction = disassembler.instruction(code, pc).unwrap();
+            assert!(
+                memory_mnemonics.iter().any(|m| instruction.starts_with(m)),
+                "{cpu}: {count} events at {} attributed to `{instruction}`",
+                firmware.symbols.describe(dmo_core::Address(pc))
+            );
+        }
+    }
+}

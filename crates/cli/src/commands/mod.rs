@@ -1,3 +1,9 @@
 //! One module per subcommand: `Args` (clap) and `run(args) -> anyhow::Result<ExitCode>`.
+pub mod dump;
+pub mod firmware_args;
+pub mod info;
 pub mod op;
 pub mod plan;
+pub mod progress;
+pub mod text;
+pub mod trace;

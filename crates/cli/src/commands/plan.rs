@@ -17,8 +17,12 @@ use std::process::ExitCode;
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// The .tflite model.
-    model: PathBuf,
+    /// The .tflite model(s). With several, or with --summary, one row per model.
+    #[arg(required = true, num_args = 1.., value_name = "MODEL.tflite")]
+    models: Vec<PathBuf>,
+    /// One summary row per model (TFLM head, DMO head, saving, peak op) instead of per-layer tables.
+    #[arg(long)]
+    summary: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -91,17 +95,31 @@ struct Report {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let model = Model::read(&args.model)?;
-    let plan = plan_model(&model, SearchEffort::default())
-        .with_context(|| format!("{}", args.model.display()))?;
     let mcus = match &args.mcu {
         None => Vec::new(),
         Some(wanted) => select_mcus(wanted)?,
     };
-    let report = build_report(&args.model, &model, &plan, &mcus)
-        .with_context(|| format!("{}", args.model.display()))?;
+    if args.summary || args.models.len() > 1 {
+        if args.emit_tflite.is_some() {
+            bail!("--emit-tflite takes exactly one model");
+        }
+        let mut reports = Vec::new();
+        for path in &args.models {
+            let (model, plan) = load_and_plan(path)?;
+            reports.push(
+                build_report(path, &model, &plan, &mcus)
+                    .with_context(|| format!("{}", path.display()))?,
+            );
+        }
+        write_summary(&mut std::io::stdout().lock(), &reports, args.format)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let path = &args.models[0];
+    let (model, plan) = load_and_plan(path)?;
+    let report =
+        build_report(path, &model, &plan, &mcus).with_context(|| format!("{}", path.display()))?;
     if let Some(out) = &args.emit_tflite {
-        emit(&args.model, &model, &plan, out)?;
+        emit(path, &model, &plan, out)?;
     }
     let mut stdout = std::io::stdout().lock();
     match args.format {
@@ -114,6 +132,125 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Markdown => write_text(&mut stdout, &report, true)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn load_and_plan(path: &Path) -> anyhow::Result<(Model, ModelPlan)> {
+    let model = Model::read(path)?;
+    let plan = plan_model(&model, SearchEffort::default())
+        .with_context(|| format!("{}", path.display()))?;
+    Ok((model, plan))
+}
+
+/// One row per model, and the MCU table across models: which chips hold the
+/// arena head with TFLM's plan, and which only with DMO's.
+fn write_summary(out: &mut impl Write, reports: &[Report], format: Format) -> anyhow::Result<()> {
+    #[derive(Serialize)]
+    struct SummaryRow<'a> {
+        model: &'a str,
+        operators: usize,
+        tflm_head: u64,
+        dmo_head: u64,
+        saving_percent: String,
+        dmo_lower_bound: u64,
+        dmo_peak_operator: String,
+    }
+    let name = |r: &Report| -> String {
+        Path::new(&r.model)
+            .file_name()
+            .map_or(r.model.clone(), |n| n.to_string_lossy().into_owned())
+    };
+    let names: Vec<String> = reports.iter().map(name).collect();
+    let rows: Vec<SummaryRow> = reports
+        .iter()
+        .zip(&names)
+        .map(|(r, name)| SummaryRow {
+            model: name,
+            operators: r.operators,
+            tflm_head: r.tflm_head,
+            dmo_head: r.dmo_head,
+            saving_percent: format!("{:.1}", r.saving_percent),
+            dmo_lower_bound: r.dmo_lower_bound,
+            dmo_peak_operator: peak_text(&r.dmo_peak),
+        })
+        .collect();
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, reports)?;
+            writeln!(out)?;
+            return Ok(());
+        }
+        Format::Csv => {
+            let mut writer = csv::Writer::from_writer(&mut *out);
+            for row in &rows {
+                writer.serialize(row)?;
+            }
+            writer.flush()?;
+            return Ok(());
+        }
+        Format::Table | Format::Markdown => {}
+    }
+    let markdown = matches!(format, Format::Markdown);
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.model.to_string(),
+                r.operators.to_string(),
+                r.tflm_head.to_string(),
+                r.dmo_head.to_string(),
+                format!("{}%", r.saving_percent),
+                format!(
+                    "{}{}",
+                    r.dmo_lower_bound,
+                    if r.dmo_lower_bound == r.dmo_head {
+                        " (optimal)"
+                    } else {
+                        ""
+                    }
+                ),
+                r.dmo_peak_operator.clone(),
+            ]
+        })
+        .collect();
+    write_table(
+        out,
+        &[
+            "model",
+            "ops",
+            "TFLM head B",
+            "DMO head B",
+            "saving",
+            "DMO lower bound B",
+            "DMO peak at",
+        ],
+        &cells,
+        markdown,
+    )?;
+    if reports.iter().any(|r| !r.mcus.is_empty()) {
+        writeln!(out)?;
+        let mut header = vec!["MCU".to_string(), "SRAM B".to_string()];
+        header.extend(names.iter().cloned());
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        let mcu_rows: Vec<Vec<String>> = reports[0]
+            .mcus
+            .iter()
+            .enumerate()
+            .map(|(index, mcu)| {
+                let mut row = vec![mcu.name.clone(), mcu.sram_bytes.to_string()];
+                row.extend(reports.iter().map(|r| {
+                    let m = &r.mcus[index];
+                    match (m.fits_tflm, m.fits_dmo) {
+                        (true, _) => "fits".to_string(),
+                        (false, true) => "only with DMO".to_string(),
+                        (false, false) => "no".to_string(),
+                    }
+                }));
+                row
+            })
+            .collect();
+        write_table(out, &header, &mcu_rows, markdown)?;
+    }
+    Ok(())
 }
 
 fn select_mcus(wanted: &str) -> anyhow::Result<Vec<Mcu>> {
@@ -450,7 +587,8 @@ mod tests {
 
     fn args(model: PathBuf, emit: Option<PathBuf>) -> Args {
         Args {
-            model,
+            models: vec![model],
+            summary: false,
             format: Format::Json,
             emit_tflite: emit,
             mcu: Some("all".into()),

@@ -1,0 +1,130 @@
+//! Emulator options shared by `trace`, `analyse` and `verify`.
+
+use anyhow::{bail, Context};
+use clap::Args as ClapArgs;
+use dmo_emu::{CpuModel, Poke, RunConfig, DEFAULT_MAX_INSTRUCTIONS};
+use std::path::PathBuf;
+
+#[derive(ClapArgs, Debug, Clone)]
+pub struct EmulatorArgs {
+    /// Core to emulate: cortex-m0, cortex-m3, cortex-m4 (FPU) or cortex-m7 (FPU).
+    #[arg(long, default_value = "cortex-m4", value_parser = parse_cpu)]
+    pub cpu: CpuModel,
+
+    /// Call this function (no arguments) and stop when it returns, instead of
+    /// starting at the reset handler and stopping at the firmware's exit().
+    #[arg(long, value_name = "SYMBOL")]
+    pub entry: Option<String>,
+
+    /// Without markers: each top-level call of a function whose symbol
+    /// matches this regular expression becomes an op.
+    #[arg(long, value_name = "REGEX")]
+    pub ops: Option<String>,
+
+    /// RAM region as ADDRESS:SIZE (e.g. 0x20000000:256K); default: from the
+    /// vector table's initial stack pointer.
+    #[arg(long, value_name = "ADDR:SIZE", value_parser = parse_ram)]
+    pub ram: Option<(u32, u32)>,
+
+    /// Stop with an error after this many instructions.
+    #[arg(long = "max-insns", value_name = "N", default_value_t = DEFAULT_MAX_INSTRUCTIONS)]
+    pub max_instructions: u64,
+
+    /// Write FILE's bytes into data symbol SYMBOL before the run (repeatable).
+    #[arg(long, value_name = "SYMBOL=FILE")]
+    pub poke: Vec<String>,
+}
+
+impl EmulatorArgs {
+    pub fn run_config(&self) -> anyhow::Result<RunConfig> {
+        let mut pokes = Vec::new();
+        for spec in &self.poke {
+            let Some((symbol, file)) = spec.split_once('=') else {
+                bail!("--poke {spec}: expected SYMBOL=FILE");
+            };
+            let source = PathBuf::from(file);
+            let bytes = std::fs::read(&source)
+                .with_context(|| format!("--poke {spec}: cannot read {}", source.display()))?;
+            pokes.push(Poke {
+                symbol: symbol.to_owned(),
+                bytes,
+                source,
+            });
+        }
+        let op_functions = match &self.ops {
+            Some(pattern) => Some(
+                regex::Regex::new(pattern)
+                    .with_context(|| format!("--ops {pattern}: not a valid regular expression"))?,
+            ),
+            None => None,
+        };
+        Ok(RunConfig {
+            cpu: self.cpu,
+            ram: self.ram.map(|(start, len)| (dmo_core::Address(start), len)),
+            entry: self.entry.clone(),
+            max_instructions: self.max_instructions,
+            pokes,
+            op_functions,
+        })
+    }
+}
+
+fn parse_cpu(text: &str) -> Result<CpuModel, String> {
+    text.parse()
+}
+
+/// `1234`, `0x1000`, `64K`, `1M`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, multiplier) = match text.chars().last() {
+        Some('k' | 'K') => (&text[..text.len() - 1], 1024),
+        Some('m' | 'M') if !text.starts_with("0x") => (&text[..text.len() - 1], 1024 * 1024),
+        _ => (text, 1),
+    };
+    let value = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => digits.parse(),
+    }
+    .map_err(|_| format!("`{text}` is not a number (decimal, 0x hex, or with a K/M suffix)"))?;
+    value
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+fn parse_ram(text: &str) -> Result<(u32, u32), String> {
+    let (start, size) = text
+        .split_once(':')
+        .ok_or_else(|| format!("`{text}`: expected ADDRESS:SIZE, e.g. 0x20000000:256K"))?;
+    let start = parse_size(start)?;
+    let size = parse_size(size)?;
+    if start % 4096 != 0 || size % 4096 != 0 || size == 0 {
+        return Err(format!(
+            "`{text}`: start and size must be non-zero multiples of 4 KiB (the emulator maps whole pages)"
+        ));
+    }
+    if start + size > 1 << 32 {
+        return Err(format!("`{text}`: the region runs past 4 GiB"));
+    }
+    Ok((start as u32, size as u32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_ram() {
+        assert_eq!(parse_size("0x1000"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("2M"), Ok(2 << 20));
+        assert!(parse_size("abc").is_err());
+        assert_eq!(parse_ram("0x20000000:256K"), Ok((0x2000_0000, 256 * 1024)));
+        assert!(parse_ram("0x20000001:4K").unwrap_err().contains("4 KiB"));
+        assert!(parse_ram("0x20000000")
+            .unwrap_err()
+            .contains("ADDRESS:SIZE"));
+    }
+}

@@ -1,0 +1,113 @@
+//! Plain-text output shared by the commands that run firmware.
+
+use dmo_core::{AccessKind, Event};
+use dmo_emu::{Disassembler, Firmware, RunOutcome, RunStatus};
+use dmo_trace::TraceSummary;
+use std::io::Write;
+use std::path::Path;
+
+/// Refuses to replace an existing file unless `force`.
+pub fn refuse_overwrite(path: &Path, force: bool) -> anyhow::Result<()> {
+    if path.exists() && !force {
+        anyhow::bail!(
+            "{} already exists; pass --force to overwrite it",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Echoes the firmware's console output.
+pub fn print_firmware_output(outcome: &RunOutcome) {
+    let _ = std::io::stdout().write_all(&outcome.stdout);
+    let _ = std::io::stderr().write_all(&outcome.stderr);
+}
+
+pub fn describe_event(event: &Event, firmware: &Firmware, disassembler: &Disassembler) -> String {
+    let kind = match event.kind {
+        AccessKind::Read => "R",
+        AccessKind::Write => "W",
+    };
+    let instruction = firmware
+        .read_initial_bytes(event.pc, 4)
+        .or_else(|| firmware.read_initial_bytes(event.pc, 2))
+        .and_then(|code| disassembler.instruction(code, event.pc.0))
+        .unwrap_or_default();
+    format!(
+        "t={:<10} {kind}{:<2} {:<28} pc {:<24} {}",
+        event.time.0,
+        event.size,
+        firmware.symbols.describe(event.address),
+        firmware.symbols.describe(event.pc),
+        instruction
+    )
+}
+
+/// The fault report: what, where, the instruction and the last events.
+pub fn print_fault(outcome: &RunOutcome, firmware: &Firmware) {
+    match &outcome.status {
+        RunStatus::Fault(report) => {
+            eprintln!(
+                "error: {}: {}\n  at pc {} ({}): {}",
+                firmware.path.display(),
+                report.message,
+                report.pc,
+                report.location,
+                report.instruction
+            );
+            if !report.recent_events.is_empty() {
+                eprintln!("  last events:");
+                let disassembler = Disassembler::new();
+                for event in &report.recent_events {
+                    eprintln!("    {}", describe_event(event, firmware, &disassembler));
+                }
+            }
+        }
+        RunStatus::BudgetExhausted { instructions } => eprintln!(
+            "error: {}: instruction budget exhausted after {instructions} instructions \
+             (raise --max-insns if the firmware really needs more; it may loop forever)",
+            firmware.path.display()
+        ),
+        RunStatus::StoppedBySink => eprintln!(
+            "error: {}: the run was stopped because its output could not be written",
+            firmware.path.display()
+        ),
+        _ => {}
+    }
+    for warning in &outcome.warnings {
+        eprintln!("warning: {warning}");
+    }
+}
+
+/// One block of run statistics after a run.
+pub fn print_run_summary(outcome: &RunOutcome, trace: Option<&TraceSummary>) {
+    let stats = &outcome.stats;
+    let seconds = stats.wall_time_ms.max(1) as f64 / 1000.0;
+    eprintln!(
+        "{} instructions, {} events ({} reads, {} writes), {} ops, {:.2} s, {:.1} M events/s",
+        stats.instructions,
+        stats.events,
+        stats.reads,
+        stats.writes,
+        outcome.ops.len(),
+        seconds,
+        stats.events as f64 / seconds / 1e6
+    );
+    if stats.mmio_reads + stats.mmio_writes > 0 {
+        eprintln!(
+            "peripheral/system stub accesses: {} reads, {} writes (not traced)",
+            stats.mmio_reads, stats.mmio_writes
+        );
+    }
+    if let Some(trace) = trace {
+        eprintln!(
+            "wrote {}: {} bytes, {:.2} bytes/event",
+            trace.path.display(),
+            trace.file_bytes,
+            trace.bytes_per_event()
+        );
+    }
+    for warning in &outcome.warnings {
+        eprintln!("warning: {warning}");
+    }
+}
