@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # The one command that builds and tests everything (README; .ci/run calls it).
+# Installs what is missing (Debian packages, the Python venv for the TFLM
+# checks), builds the fixtures, then runs every suite even if one fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 make -s -C fixtures
 cargo build --workspace --release
-cargo test --workspace --release --no-fail-fast
+
+status=0
+# Rust unit, property and end-to-end tests (fixtures under emulation).
+cargo test --workspace --release --no-fail-fast || status=1
+# The C kernels against an independent Python model of TFLM's arithmetic.
+make -s -C fixtures check || status=1
+# Plans dmo writes, run in TensorFlow Lite Micro itself.
+scripts/tflm-check.sh || status=1
+exit $status

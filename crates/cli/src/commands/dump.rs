@@ -104,14 +104,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let disassembler = Disassembler::new();
-    let mut shown = 0;
-    for event in reader.events_in(range)? {
-        if shown == args.limit {
-            break;
-        }
-        let event = event?;
-        println!("{}", describe_event(&event, &firmware, &disassembler));
-        shown += 1;
+    for event in reader.events_in(range)?.take(args.limit as usize) {
+        println!("{}", describe_event(&event?, &firmware, &disassembler));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,208 @@
+//! End-to-end tests of `dmo trace`, `dmo info` and `dmo dump` as a user runs
+//! them: exit codes, messages, and files left (or not left) behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn dmo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dmo"))
+        .args(args)
+        .output()
+        .expect("run dmo")
+}
+
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/build/cortex-m4")
+        .join(format!("{name}.elf"));
+    assert!(
+        path.exists(),
+        "{} missing: run `make -C fixtures`",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn temp_path(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
+
+#[test]
+fn trace_info_and_dump_tiny_cnn() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = temp_path(&dir, "tiny.dmotrace");
+    let trace = trace.to_str().unwrap();
+    let run = dmo(&["trace", &fixture("tiny_cnn"), "-o", trace]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    // The firmware's own output comes through semihosting.
+    assert!(text(&run.stdout).contains("crc32"), "{}", text(&run.stdout));
+    assert!(text(&run.stderr).contains("wrote"), "{}", text(&run.stderr));
+
+    let info = dmo(&["info", trace]);
+    assert!(info.status.success(), "{}", text(&info.stderr));
+    let info = text(&info.stdout);
+    // tiny_cnn's six marked ops (fixtures/programs/tiny_cnn.c).
+    for op in [
+        "conv1",
+        "depthwise1",
+        "pointwise1",
+        "pool",
+        "fully_connected",
+        "softmax",
+    ] {
+        assert!(info.contains(op), "{op} missing from:\n{info}");
+    }
+    assert!(info.contains("complete (firmware exit status 0)"), "{info}");
+
+    let dump = dmo(&["dump", trace, "--op", "pool", "--limit", "5"]);
+    assert!(dump.status.success(), "{}", text(&dump.stderr));
+    let dump = text(&dump.stdout);
+    let event_lines: Vec<&str> = dump.lines().filter(|l| l.starts_with("t=")).collect();
+    assert_eq!(event_lines.len(), 5, "{dump}");
+    // Every event names the instruction that made it.
+    assert!(event_lines.iter().all(|l| l.contains("pc ")), "{dump}");
+}
+
+#[test]
+fn existing_output_is_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = temp_path(&dir, "keep.dmotrace");
+    std::fs::write(&trace, b"precious").unwrap();
+    let run = dmo(&["trace", &fixture("tiny_cnn"), "-o", trace.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run.stderr).contains("--force"),
+        "{}",
+        text(&run.stderr)
+    );
+    assert_eq!(std::fs::read(&trace).unwrap(), b"precious");
+}
+
+#[test]
+fn firmware_exit_status_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = temp_path(&dir, "hello.dmotrace");
+    let run = dmo(&["trace", &fixture("hello"), "-o", trace.to_str().unwrap()]);
+    // hello.c exits with 3: the trace is complete, dmo says so and exits 1.
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+    assert!(text(&run.stdout).starts_with("hello from dmo\n"));
+    assert!(text(&run.stderr).contains("status 3"));
+    assert!(trace.exists());
+}
+
+#[test]
+fn a_run_out_of_budget_leaves_no_file_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = temp_path(&dir, "forever.dmotrace");
+    let path = trace.to_str().unwrap();
+    let run = dmo(&[
+        "trace",
+        &fixture("forever"),
+        "-o",
+        path,
+        "--max-insns",
+        "100000",
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run.stderr).contains("budget exhausted"),
+        "{}",
+        text(&run.stderr)
+    );
+    assert!(!trace.exists(), "a failed run must leave no trace file");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no temporary files either"
+    );
+
+    let run = dmo(&[
+        "trace",
+        &fixture("forever"),
+        "-o",
+        path,
+        "--max-insns",
+        "100000",
+        "--keep-partial",
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    let info = dmo(&["info", path]);
+    assert!(info.status.success());
+    assert!(
+        text(&info.stdout).contains("partial"),
+        "{}",
+        text(&info.stdout)
+    );
+}
+
+#[test]
+fn a_fault_names_pc_symbol_and_instruction() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = temp_path(&dir, "bad.dmotrace");
+    let run = dmo(&[
+        "trace",
+        &fixture("bad_access"),
+        "-o",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("0x90000000") && stderr.contains("unmapped"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("at pc 0x"), "{stderr}");
+    assert!(stderr.contains(": ldr"), "{stderr}");
+    assert!(!trace.exists());
+}
+
+#[test]
+fn bad_inputs_get_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_elf = temp_path(&dir, "notes.txt");
+    std::fs::write(&not_elf, "just some text\n").unwrap();
+    let run = dmo(&[
+        "trace",
+        not_elf.to_str().unwrap(),
+        "-o",
+        temp_path(&dir, "x").to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("notes.txt") && stderr.contains("not an ELF"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // A host executable is an ELF of the wrong architecture.
+    let host = std::env::current_exe().unwrap();
+    let run = dmo(&[
+        "trace",
+        host.to_str().unwrap(),
+        "-o",
+        temp_path(&dir, "y").to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run.stderr).contains("64-bit little-endian ELF"),
+        "{}",
+        text(&run.stderr)
+    );
+
+    // A corrupt trace.
+    let corrupt = temp_path(&dir, "corrupt.dmotrace");
+    std::fs::write(&corrupt, b"DMOTRACE but not really a trace at all").unwrap();
+    let run = dmo(&["info", corrupt.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run.stderr).contains("corrupt.dmotrace"),
+        "{}",
+        text(&run.stderr)
+    );
+    assert!(!text(&run.stderr).contains("panicked"));
+}
