@@ -23,5 +23,6 @@ pub use error::{EmuError, FirmwareError};
 pub use firmware::{Firmware, Segment, Symbol, SymbolKind, SymbolTable, VectorTable};
 pub use layout::{MemoryRegion, RegionKind, DEFAULT_RAM_SIZE, DEFAULT_RAM_START};
 pub use run::{
-    run, FaultReport, Poke, RunConfig, RunOutcome, RunStats, RunStatus, DEFAULT_MAX_INSTRUCTIONS,
+    run, run_counting_baseline, FaultReport, Poke, RunConfig, RunOutcome, RunStats, RunStatus,
+    DEFAULT_MAX_INSTRUCTIONS,
 };

@@ -285,6 +285,39 @@ pub fn run<S: EventSink>(
     config: &RunConfig,
     sink: &mut S,
 ) -> Result<RunOutcome, EmuError> {
+    run_with(firmware, config, sink, Hooks::Full)
+}
+
+/// The benchmark baseline: the same firmware on the same unicorn set-up with
+/// only what any correct unicorn tracer needs: a memory hook that counts
+/// accesses (with the IT-state repair, without which Thumb code goes wrong),
+/// and semihosting so the firmware can finish. No PCs, no events, no op
+/// markers, no instruction counting or budget. `stats.events` is the count.
+pub fn run_counting_baseline(
+    firmware: &Firmware,
+    config: &RunConfig,
+) -> Result<RunOutcome, EmuError> {
+    run_with(
+        firmware,
+        config,
+        &mut dmo_core::CountingSink::default(),
+        Hooks::Baseline,
+    )
+}
+
+/// Which hooks a run installs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hooks {
+    Full,
+    Baseline,
+}
+
+fn run_with<S: EventSink>(
+    firmware: &Firmware,
+    config: &RunConfig,
+    sink: &mut S,
+    hooks: Hooks,
+) -> Result<RunOutcome, EmuError> {
     let started = Instant::now();
     let layout = plan_layout(firmware, config)?;
     let entry_symbol = match &config.entry {
@@ -329,7 +362,10 @@ pub fn run<S: EventSink>(
     let mut uc = crate::cpu::open_engine(config.cpu, state)?;
 
     map_memory(&mut uc, &layout)?;
-    install_hooks(&mut uc, firmware, config)?;
+    match hooks {
+        Hooks::Full => install_hooks(&mut uc, firmware, config)?,
+        Hooks::Baseline => install_baseline_hooks(&mut uc)?,
+    }
 
     let mut until = u64::from(u32::MAX);
     let mut initial_lr = 0xffff_ffffu32;
@@ -540,6 +576,28 @@ fn map_memory<S: EventSink>(
 
 fn is_stub(address: u32) -> bool {
     (0x4000_0000..0x6000_0000).contains(&address) || address >= 0xe000_0000
+}
+
+fn install_baseline_hooks<S: EventSink>(
+    uc: &mut Unicorn<'_, RunState<'_, S>>,
+) -> Result<(), EmuError> {
+    let hook_error = |e| EmuError::unicorn("install a hook", e);
+    uc.add_mem_hook(
+        HookType::MEM_READ | HookType::MEM_WRITE,
+        1,
+        0,
+        |uc, _mem_type, address, _size, _value| {
+            if !is_stub(address as u32) {
+                clear_restored_it_state(uc);
+                uc.get_data_mut().next_time += 1;
+            }
+            true
+        },
+    )
+    .map_err(hook_error)?;
+    uc.add_intr_hook(|uc, number| handle_exception(uc, number))
+        .map_err(hook_error)?;
+    Ok(())
 }
 
 fn install_hooks<S: EventSink>(
