@@ -10,6 +10,9 @@ use dmo_ops::{
 };
 use std::hint::black_box;
 
+#[path = "../tests/support/fixtures.rs"]
+mod fixtures;
+
 fn conv(input: [usize; 3], output: [usize; 3], filter: usize, stride: usize) -> OpDescription {
     OpDescription::conv2d(Conv2dParams {
         input: TensorShape::int8(&[1, input[0], input[1], input[2]]),
@@ -174,5 +177,31 @@ fn whole_model(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, per_op, whole_model);
+/// Method 1 on the same layers: the compiled C reference kernel
+/// (`fixtures/`, Cortex-M4) emulated with its parameters poked to the
+/// layer's shape, its trace mined pair by pair. Needs `make -C fixtures`.
+fn emulated_trace(c: &mut Criterion) {
+    let mut group = c.benchmark_group("per_op");
+    group.sample_size(10);
+    let layers = layers();
+    for (name, fixture) in [
+        ("pd_conv3x3s2_96x96x1_48x48x8", "conv_int8"),
+        ("pd_dw3x3_48x48x8", "depthwise_int8"),
+        ("pd_conv1x1_48x48x8_16", "conv1x1"),
+    ] {
+        let op = &layers
+            .iter()
+            .find(|(layer, _)| *layer == name)
+            .expect("listed layer")
+            .1;
+        let firmware = fixtures::load_fixture(fixture);
+        let pokes = vec![fixtures::conv_poke(op)];
+        group.bench_function(BenchmarkId::new("emulated_trace", name), |b| {
+            b.iter(|| fixtures::traced_pairs(&firmware, pokes.clone()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, per_op, emulated_trace, whole_model);
 criterion_main!(benches);

@@ -5,46 +5,15 @@
 //! and stores. The op shapes are the fixtures' defaults
 //! (`fixtures/programs/*.c`).
 
-use dmo_emu::{run, Firmware, Poke, RunConfig};
+mod support;
+
+use dmo_emu::Poke;
 use dmo_ops::{
     simulate, Conv2dParams, DepthwiseConv2dParams, ElementType, ElementwiseBinaryParams,
     FullyConnectedParams, OpDescription, OverlapModel, Padding, Pool2dParams, TensorShape, Window,
 };
-use dmo_overlap::PairOverlap;
-use dmo_trace::PairMiner;
-use std::path::PathBuf;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/build/cortex-m4")
-        .join(format!("{name}.elf"))
-}
-
-/// The mined pairs of the fixture's one op, in input order, after
-/// overwriting symbols (`pokes`).
-fn traced_pairs_with(name: &str, pokes: Vec<Poke>) -> Vec<PairOverlap> {
-    let path = fixture(name);
-    let firmware = Firmware::load(&path).unwrap_or_else(|error| {
-        panic!(
-            "{}: {error} (build the fixtures first: make -C fixtures)",
-            path.display()
-        )
-    });
-    let mut miner = PairMiner::new();
-    let config = RunConfig {
-        pokes,
-        ..RunConfig::default()
-    };
-    let outcome = run(&firmware, &config, &mut miner).expect("emulation runs");
-    assert!(outcome.status.is_complete(), "{name}: {:?}", outcome.status);
-    let results = miner.finish();
-    assert!(!results.is_empty(), "{name}: no op segments");
-    assert!(
-        results.iter().all(|result| result.segment_index == 0),
-        "{name}: one op expected"
-    );
-    results.into_iter().map(|result| result.overlap).collect()
-}
+use dmo_overlap::{PairOverlap, SafeOffset};
+use support::fixtures::{conv_poke, load_fixture, pool_poke, traced_pairs};
 
 fn simulated_pairs(op: &OpDescription) -> Vec<PairOverlap> {
     simulate(op)
@@ -61,7 +30,7 @@ fn assert_same_offsets(name: &str, op: &OpDescription) {
 }
 
 fn assert_same_offsets_with(name: &str, pokes: Vec<Poke>, op: &OpDescription) {
-    let traced = traced_pairs_with(name, pokes);
+    let traced = traced_pairs(&load_fixture(name), pokes);
     let simulated = simulated_pairs(op);
     assert_eq!(traced.len(), simulated.len(), "{name}: pairs");
     for (index, (trace, simulation)) in traced.iter().zip(&simulated).enumerate() {
@@ -188,45 +157,6 @@ fn reshape_int8_memcpy() {
     assert_same_offsets("reshape_int8", &op);
 }
 
-/// `dmo_params` of the pool fixtures (layout: fixtures/programs/pool_int8.c:
-/// fill_seed, input_start, output_start, then dmo_pool_params) for an int8
-/// NHWC input with a square window and the padding TFLite gives.
-fn pool_poke(op: &OpDescription) -> Poke {
-    let dims = op.inputs()[0].dims();
-    let output = op.output().dims();
-    let dmo_ops::OpParams::Pool2d { window } = op.params() else {
-        panic!("not a pool: {op:?}");
-    };
-    let fields = [
-        1,   // fill_seed
-        256, // input_start
-        0,   // output_start
-        dims[0] as u32,
-        dims[1] as u32,
-        dims[2] as u32,
-        dims[3] as u32,
-        output[1] as u32,
-        output[2] as u32,
-        window.window.filter_height as u32,
-        window.window.filter_width as u32,
-        window.window.stride_height as u32,
-        window.window.stride_width as u32,
-        window.pad_top as u32,
-        window.pad_left as u32,
-        (-128i32) as u32, // activation_min
-        127,              // activation_max
-    ];
-    let bytes = fields
-        .iter()
-        .flat_map(|value: &u32| value.to_le_bytes())
-        .collect();
-    Poke {
-        symbol: "dmo_params".into(),
-        bytes,
-        source: "test".into(),
-    }
-}
-
 #[test]
 fn pools_with_tflite_padding() {
     // 3x3 stride 1 SAME on 6x5x3 (pad 1/1): the traced kernels must give
@@ -247,4 +177,32 @@ fn pools_with_tflite_padding() {
         let max = OpDescription::max_pool2d(params).unwrap();
         assert_same_offsets_with("max_pool_int8", vec![pool_poke(&max)], &max);
     }
+}
+
+#[test]
+fn person_detect_first_layers_match_hand_derived_offsets() {
+    // person_detect's first conv, 96x96x1 -> 48x48x8 3x3 stride 2 SAME
+    // (TFLite pads 0 at top/left): s_mono = 9313, derived by hand in the
+    // unit tests. Its first depthwise conv, 48x48x8 3x3 stride 1 SAME:
+    // s_mono = (48 + 1) * 8 = 392. Both from the compiled kernels' trace.
+    let conv = OpDescription::conv2d(Conv2dParams {
+        input: int8(&[1, 96, 96, 1]),
+        output: int8(&[1, 48, 48, 8]),
+        window: Window::square(3, 2, Padding::Same),
+        filter_input_channels: None,
+    })
+    .unwrap();
+    let traced = traced_pairs(&load_fixture("conv_int8"), vec![conv_poke(&conv)]);
+    assert_eq!(traced[0].s_mono, SafeOffset(9313));
+    assert_same_offsets_with("conv_int8", vec![conv_poke(&conv)], &conv);
+    let depthwise = OpDescription::depthwise_conv2d(DepthwiseConv2dParams {
+        input: int8(&[1, 48, 48, 8]),
+        output: int8(&[1, 48, 48, 8]),
+        window: Window::square(3, 1, Padding::Same),
+        depth_multiplier: 1,
+    })
+    .unwrap();
+    let traced = traced_pairs(&load_fixture("depthwise_int8"), vec![conv_poke(&depthwise)]);
+    assert_eq!(traced[0].s_mono, SafeOffset(392));
+    assert_same_offsets_with("depthwise_int8", vec![conv_poke(&depthwise)], &depthwise);
 }
