@@ -8,12 +8,14 @@
 //! [`with_offline_plan`] writes the `OfflineMemoryAllocation` metadata that
 //! TFLM reads (format in `shared/DESIGN.md`, "Arena planning").
 
+mod contents;
 mod emit;
 mod error;
 mod flatbuffer;
 mod model;
 mod schema;
 
+pub use contents::{tensor_contents, Quantization, TensorContents};
 pub use emit::{with_offline_plan, EmitError};
 pub use error::{FormatError, ModelError};
 pub use model::{MetadataEntry, Model, Operator, Tensor, OFFLINE_PLAN_METADATA};
