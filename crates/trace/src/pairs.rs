@@ -90,6 +90,24 @@ impl PairMiner {
         self.segment_index += 1;
     }
 
+    /// Mines the pairs of one segment, reading only the blocks that hold its
+    /// events.
+    pub fn of_segment(
+        reader: &TraceReader,
+        segment: &OpSegment,
+    ) -> Result<Vec<PairResult>, TraceError> {
+        let mut miner = PairMiner::new();
+        miner.op_begin(segment.time.start, &segment.name, &segment.kind);
+        for buffer in &segment.buffers {
+            miner.op_buffer(buffer);
+        }
+        for event in reader.events_in(segment.time)? {
+            miner.event(&event?);
+        }
+        miner.op_end(segment.time.end);
+        Ok(miner.finish())
+    }
+
     /// Mines every pair of `segments` (the trace's own, or discovered ones)
     /// in one pass over the trace.
     pub fn of_trace(

@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 pub struct TraceReader {
     path: PathBuf,
     footer: Footer,
+    /// Where the event blocks end (the footer's offset).
+    events_end: u64,
 }
 
 impl TraceReader {
@@ -103,7 +105,11 @@ impl TraceReader {
             bincode::serde::decode_from_slice(&footer_bytes, format::bincode_config())
                 .map_err(|error| metadata_error(error.to_string()))?;
         check_block_index(&footer, trailer.footer_offset).map_err(metadata_error)?;
-        Ok(TraceReader { path, footer })
+        Ok(TraceReader {
+            path,
+            footer,
+            events_end: trailer.footer_offset,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -143,6 +149,7 @@ impl TraceReader {
         Ok(BlockStream {
             path: &self.path,
             index: &self.footer.blocks,
+            events_end: self.events_end,
             next_block: first_block,
             file: BufReader::with_capacity(1 << 20, file),
             file_position: None,
@@ -332,6 +339,7 @@ fn truncation_error(path: &Path, file: &mut File, file_len: u64) -> TraceError {
 pub struct BlockStream<'a> {
     path: &'a Path,
     index: &'a [BlockIndexEntry],
+    events_end: u64,
     next_block: usize,
     file: BufReader<File>,
     /// Where `file` is, if known, to avoid seeking between adjacent blocks.
@@ -372,8 +380,12 @@ impl BlockStream<'_> {
                 header.event_count, header.first_time, entry.event_count, entry.first_time
             )));
         }
-        // A payload needs at least one byte per 128 events and at most 16 per event.
-        if header.payload_len as u64 > 16 * header.event_count as u64 {
+        // A payload needs at most 16 bytes per event and must end before the
+        // footer; checked before allocating.
+        let payload_end = entry.byte_offset + BLOCK_HEADER_LEN as u64 + header.payload_len as u64;
+        if header.payload_len as u64 > 16 * header.event_count as u64
+            || payload_end > self.events_end
+        {
             return Err(corrupt(format!(
                 "implausible payload length {}",
                 header.payload_len
@@ -383,8 +395,7 @@ impl BlockStream<'_> {
         self.file
             .read_exact(&mut self.payload)
             .map_err(|error| corrupt(format!("cannot read the payload: {error}")))?;
-        self.file_position =
-            Some(entry.byte_offset + BLOCK_HEADER_LEN as u64 + header.payload_len as u64);
+        self.file_position = Some(payload_end);
         if format::block_crc(&self.payload, header.event_count, header.first_time) != header.crc {
             return Err(corrupt("checksum mismatch".to_string()));
         }

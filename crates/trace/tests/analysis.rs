@@ -151,6 +151,16 @@ fn worked_example_s_mono_from_the_trace_file() {
     assert_eq!(conv.overlap.u_mono.0, 18432);
     // The pair needs 36871 bytes instead of 55296 (DESIGN.md).
     assert_eq!(conv.overlap.best_monotone().footprint.0, 36871);
+
+    // Mining the conv segment alone (skipping the fill's blocks) agrees,
+    // apart from its position among the segments.
+    let alone = PairMiner::of_segment(&reader, &reader.segments()[1]).unwrap();
+    assert_eq!(alone.len(), 1);
+    assert_eq!(alone[0].segment_index, 0);
+    assert_eq!(
+        (&alone[0].input, &alone[0].output, alone[0].overlap),
+        (&conv.input, &conv.output, conv.overlap)
+    );
 }
 
 #[test]

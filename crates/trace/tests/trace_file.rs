@@ -322,6 +322,27 @@ fn flipped_payload_byte_names_the_block() {
 }
 
 #[test]
+fn forged_payload_length_is_caught_before_allocating() {
+    // Block 0's payload length field (bytes 20..24) claims 4 GiB.
+    let (error, _, _directory) = open_damaged(|bytes| bytes[20..24].fill(0xff));
+    match &error {
+        TraceError::CorruptBlock {
+            position, detail, ..
+        } => {
+            assert_eq!(position.index, 0);
+            assert!(detail.contains("implausible payload length"), "{detail}");
+        }
+        other => panic!("expected a corrupt block, got {other}"),
+    }
+    // One byte shorter: the payload no longer matches its checksum.
+    let (error, _, _directory) = open_damaged(|bytes| bytes[20] -= 1);
+    assert!(
+        matches!(&error, TraceError::CorruptBlock { position, .. } if position.index == 0),
+        "{error}"
+    );
+}
+
+#[test]
 fn damage_in_a_later_block_is_found_there() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("trace.dmotrace");
