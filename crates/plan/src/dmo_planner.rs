@@ -60,6 +60,9 @@ pub struct DmoSearchResult {
     pub head: u64,
     /// No plan using these allowances can have a smaller head.
     pub lower_bound: u64,
+    /// No plan using these allowances has a smaller head: it reaches the
+    /// lower bound, or [`no_smaller_plan_exists`] proves it.
+    pub proven_optimal: bool,
     /// Which search found the plan.
     pub found_by: String,
 }
@@ -161,10 +164,13 @@ pub fn plan_dmo(
             }
         }
     }
+    let proven_optimal =
+        best.head <= lower_bound || no_smaller_plan_exists(buffers, allowances, best.head);
     DmoSearchResult {
         offsets: best.offsets,
         head: best.head,
         lower_bound,
+        proven_optimal,
         found_by: best.found_by,
     }
 }
@@ -335,6 +341,82 @@ pub fn scope_lower_bound(
     live.saturating_sub(savings)
 }
 
+/// Proves that no plan has a head below `head`, when it can.
+///
+/// Suppose a plan had head `H < head`. At an operator whose allowed pair,
+/// placed apart (or overlapped upwards), would already make the live bytes
+/// of that scope exceed `H` even with every other pair of the scope at its
+/// best, the pair must overlap downwards: `offset(out) <= offset(in) - down`.
+/// With `0 <= offset(t) <= H - size(t)` these are difference constraints;
+/// if they have no solution (a negative cycle, found by Bellman-Ford), no
+/// such plan exists. Pairs with exact offsets (a disjunction) add nothing,
+/// so the test can fail to prove optimality but never proves it wrongly.
+/// Example: kws_ref_model's chain of eight 8000-byte layers must descend
+/// `4*384 + 4*64` bytes, so its head is at least 9792.
+pub fn no_smaller_plan_exists(
+    buffers: &[ArenaBuffer],
+    allowances: &[OverlapAllowance],
+    head: u64,
+) -> bool {
+    let Some(limit) = head.checked_sub(1) else {
+        return false;
+    };
+    let n = buffers.len();
+    // Edges (from, to, weight) meaning x[to] - x[from] <= weight; node n is 0.
+    let mut edges: Vec<(usize, usize, i64)> = Vec::new();
+    for (index, buffer) in buffers.iter().enumerate() {
+        let room = limit as i64 - buffer.aligned_bytes() as i64;
+        if room < 0 {
+            return true;
+        }
+        edges.push((n, index, room));
+        edges.push((index, n, 0));
+    }
+    for rule in allowances {
+        let (Some(down), true) = (rule.down, rule.exact_down.is_empty()) else {
+            continue;
+        };
+        let scope = Scope::of_operator(rule.operator);
+        let live: u64 = buffers
+            .iter()
+            .filter(|b| b.first_scope <= scope && scope <= b.last_scope)
+            .map(|b| b.aligned_bytes())
+            .sum();
+        let other_savings: u64 = allowances
+            .iter()
+            .filter(|other| {
+                !std::ptr::eq(*other, rule) && Scope::of_operator(other.operator) == scope
+            })
+            .map(|other| best_pair_saving(buffers, other))
+            .sum();
+        let input = buffers[rule.input].aligned_bytes();
+        let output = buffers[rule.output].aligned_bytes();
+        let others = live
+            .saturating_sub(input + output)
+            .saturating_sub(other_savings);
+        let apart = others + input + output;
+        let upwards = rule.up.map_or(apart, |up| others + input.max(up + output));
+        if apart > limit && upwards > limit {
+            // x[output] - x[input] <= -down
+            edges.push((rule.input, rule.output, -(down as i64)));
+        }
+    }
+    let mut distance = vec![0i64; n + 1];
+    for _ in 0..=n {
+        let mut changed = false;
+        for &(from, to, weight) in &edges {
+            if distance[from] + weight < distance[to] {
+                distance[to] = distance[from] + weight;
+                changed = true;
+            }
+        }
+        if !changed {
+            return false;
+        }
+    }
+    true
+}
+
 /// The most bytes one allowed pair can share (aligned sizes).
 fn best_pair_saving(buffers: &[ArenaBuffer], rule: &OverlapAllowance) -> u64 {
     let input = buffers[rule.input].aligned_bytes();
@@ -427,6 +509,7 @@ mod tests {
         let result = plan_dmo(&buffers, &rules, &[36864, 0], SearchEffort::default());
         assert_eq!(result.head, 36880);
         assert_eq!(result.lower_bound, 36880);
+        assert!(result.proven_optimal);
         assert!(check_plan(&buffers, &result.offsets, &rules).is_empty());
     }
 
@@ -440,6 +523,36 @@ mod tests {
         let result = plan_dmo(&buffers, &[], &[64, 0, 64], SearchEffort::default());
         assert_eq!(result.head, 112);
         assert!(check_plan(&buffers, &result.offsets, &[]).is_empty());
+    }
+
+    #[test]
+    fn descending_chain_is_proven_optimal_beyond_the_per_scope_bound() {
+        // a -> b -> c, 64 B each, each output at least 16 B below its input
+        // (no upward overlap). By hand: c <= b - 16 <= a - 32, a + 64 <= head,
+        // so head >= 96, though each scope alone needs only 80.
+        let buffers = [
+            tensor(0, 64, 0, 1),
+            tensor(1, 64, 1, 2),
+            tensor(2, 64, 2, 2),
+        ];
+        let rule = |operator, input, output| OverlapAllowance {
+            operator,
+            input,
+            output,
+            down: Some(16),
+            up: Some(64),
+            exact_down: vec![],
+        };
+        let rules = [rule(0, 0, 1), rule(1, 1, 2)];
+        let result = plan_dmo(&buffers, &rules, &[128, 0, 64], SearchEffort::default());
+        assert_eq!(result.head, 96);
+        assert_eq!(result.lower_bound, 80);
+        assert!(result.proven_optimal);
+        assert!(
+            !no_smaller_plan_exists(&buffers, &rules, 112),
+            "112 is not optimal: 96 exists"
+        );
+        assert!(check_plan(&buffers, &result.offsets, &rules).is_empty());
     }
 
     #[test]

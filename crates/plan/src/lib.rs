@@ -19,7 +19,9 @@ mod operators;
 mod overlaps;
 
 pub use checker::{check_plan, Conflict, OverlapAllowance};
-pub use dmo_planner::{lower_bound, plan_dmo, scope_lower_bound, DmoSearchResult, SearchEffort};
+pub use dmo_planner::{
+    lower_bound, no_smaller_plan_exists, plan_dmo, scope_lower_bound, DmoSearchResult, SearchEffort,
+};
 pub use error::PlanError;
 pub use greedy::{greedy_offsets, head_size, PlannerRequest};
 pub use lifetimes::{
@@ -294,6 +296,9 @@ mod dmo_tests {
             );
             assert!(plan.dmo.head <= plan.baseline.head, "{name}");
             assert!(plan.dmo.head.0 >= plan.dmo_search.lower_bound, "{name}");
+            // Every shared model's plan is provably optimal for its
+            // allowances (kws_ref_model by the descending-chain argument).
+            assert!(plan.dmo_search.proven_optimal, "{name}");
             assert!(check_plan(&plan.dmo.buffers, &plan.dmo.offsets, &plan.allowances).is_empty());
             assert!(
                 plan.dmo.head.0 <= reference,

@@ -85,6 +85,8 @@ struct Report {
     dmo_head: u64,
     saving_percent: f64,
     dmo_lower_bound: u64,
+    /// No plan with these safe offsets has a smaller head.
+    dmo_proven_optimal: bool,
     dmo_found_by: String,
     tflm_peak: PeakReport,
     dmo_peak: PeakReport,
@@ -152,6 +154,7 @@ fn write_summary(out: &mut impl Write, reports: &[Report], format: Format) -> an
         dmo_head: u64,
         saving_percent: String,
         dmo_lower_bound: u64,
+        dmo_proven_optimal: bool,
         dmo_peak_operator: String,
     }
     let name = |r: &Report| -> String {
@@ -170,6 +173,7 @@ fn write_summary(out: &mut impl Write, reports: &[Report], format: Format) -> an
             dmo_head: r.dmo_head,
             saving_percent: format!("{:.1}", r.saving_percent),
             dmo_lower_bound: r.dmo_lower_bound,
+            dmo_proven_optimal: r.dmo_proven_optimal,
             dmo_peak_operator: peak_text(&r.dmo_peak),
         })
         .collect();
@@ -199,15 +203,13 @@ fn write_summary(out: &mut impl Write, reports: &[Report], format: Format) -> an
                 r.tflm_head.to_string(),
                 r.dmo_head.to_string(),
                 format!("{}%", r.saving_percent),
-                format!(
-                    "{}{}",
-                    r.dmo_lower_bound,
-                    if r.dmo_lower_bound == r.dmo_head {
-                        " (optimal)"
-                    } else {
-                        ""
-                    }
-                ),
+                r.dmo_lower_bound.to_string(),
+                if r.dmo_proven_optimal {
+                    "yes"
+                } else {
+                    "not proven"
+                }
+                .to_string(),
                 r.dmo_peak_operator.clone(),
             ]
         })
@@ -221,6 +223,7 @@ fn write_summary(out: &mut impl Write, reports: &[Report], format: Format) -> an
             "DMO head B",
             "saving",
             "DMO lower bound B",
+            "DMO optimal",
             "DMO peak at",
         ],
         &cells,
@@ -339,6 +342,7 @@ fn build_report(
         dmo_head: plan.dmo.head.0,
         saving_percent: plan.saving_percent(),
         dmo_lower_bound: plan.dmo_search.lower_bound,
+        dmo_proven_optimal: plan.dmo_search.proven_optimal,
         dmo_found_by: plan.dmo_search.found_by.clone(),
         tflm_peak: peak_report(model, &plan.baseline, &plan.baseline_peak),
         dmo_peak: peak_report(model, &plan.dmo, &plan.dmo_peak),
@@ -475,15 +479,15 @@ fn write_text(out: &mut impl Write, report: &Report, markdown: bool) -> anyhow::
         vec!["saving".into(), format!("{:.1}%", report.saving_percent)],
         vec![
             "DMO lower bound".into(),
-            format!(
-                "{} B{}",
-                report.dmo_lower_bound,
-                if report.dmo_lower_bound == report.dmo_head {
-                    " (plan is optimal)"
-                } else {
-                    ""
-                }
-            ),
+            format!("{} B", report.dmo_lower_bound),
+        ],
+        vec![
+            "DMO plan optimal".into(),
+            if report.dmo_proven_optimal {
+                "yes, no plan with these safe offsets is smaller".into()
+            } else {
+                "not proven".into()
+            },
         ],
         vec!["DMO plan found by".into(), report.dmo_found_by.clone()],
         vec!["TFLM peak at".into(), peak_text(&report.tflm_peak)],
