@@ -32,6 +32,12 @@ enum Command {
     Plan(commands::plan::Args),
     /// Safe overlap and footprint of one operator from its reference loop order.
     Op(commands::op::Args),
+    /// Build Cortex-M firmware from a .tflite model: TFLM-greedy arena, reference kernels, markers.
+    Firmware(commands::firmware::Args),
+    /// Per-layer overlap report of a trace: s_min, s_mono, footprint, saving, witnesses, run peaks.
+    Report(commands::report::Args),
+    /// Trace and report in one step (no trace file unless --keep-trace).
+    Analyse(commands::analyse::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +48,9 @@ fn main() -> ExitCode {
         Command::Dump(args) => commands::dump::run(args),
         Command::Plan(args) => commands::plan::run(args),
         Command::Op(args) => commands::op::run(args),
+        Command::Firmware(args) => commands::firmware::run(args),
+        Command::Report(args) => commands::report::run(args),
+        Command::Analyse(args) => commands::analyse::run(args),
     };
     match result {
         Ok(code) => code,

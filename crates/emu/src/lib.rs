@@ -14,6 +14,7 @@ mod disasm;
 mod error;
 mod firmware;
 mod layout;
+mod overlay;
 mod run;
 pub mod semihosting;
 
@@ -22,7 +23,8 @@ pub use disasm::{thumb_instruction_len, Disassembler};
 pub use error::{EmuError, FirmwareError};
 pub use firmware::{Firmware, Segment, Symbol, SymbolKind, SymbolTable, VectorTable};
 pub use layout::{MemoryRegion, RegionKind, DEFAULT_RAM_SIZE, DEFAULT_RAM_START};
+pub use overlay::{pseudo_random_bytes, ClobberedRead, Overlay, OverlayReport};
 pub use run::{
-    run, run_counting_baseline, FaultReport, Poke, RunConfig, RunOutcome, RunStats, RunStatus,
-    DEFAULT_MAX_INSTRUCTIONS,
+    run, run_counting_baseline, run_overlaid, FaultReport, Poke, RunConfig, RunOutcome, RunStats,
+    RunStatus, DEFAULT_MAX_INSTRUCTIONS,
 };

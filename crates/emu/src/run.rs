@@ -5,6 +5,7 @@ use crate::disasm::{thumb_instruction_len, Disassembler};
 use crate::error::EmuError;
 use crate::firmware::{Firmware, SymbolKind};
 use crate::layout::{plan_layout, MemoryLayout, MemoryRegion, RegionKind};
+use crate::overlay::{HasOverlay, Overlay, OverlayReport, OverlayState};
 use crate::semihosting::{GuestMemory, Outcome, Semihosting, Unreadable};
 use dmo_core::{
     AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, OpSegment, TimeRange,
@@ -116,6 +117,8 @@ pub struct RunOutcome {
     pub touched_symbols: Vec<String>,
     /// Oddities that did not stop the run (unbalanced markers, ...).
     pub warnings: Vec<String>,
+    /// What the overlaid op did ([`run_overlaid`] only).
+    pub overlay: Option<OverlayReport>,
 }
 
 impl RunOutcome {
@@ -218,6 +221,17 @@ struct RunState<'s, S: EventSink> {
     ops: Vec<OpSegment>,
     warnings: Vec<String>,
     sink_checks: u32,
+    /// `dmo verify`: one op run with its output over its input.
+    overlay: Option<OverlayState>,
+}
+
+impl<S: EventSink> HasOverlay for RunState<'_, S> {
+    fn overlay_mut(&mut self) -> &mut Option<OverlayState> {
+        &mut self.overlay
+    }
+    fn now(&self) -> EventTime {
+        EventTime(self.next_time)
+    }
 }
 
 impl<S: EventSink> RunState<'_, S> {
@@ -285,7 +299,18 @@ pub fn run<S: EventSink>(
     config: &RunConfig,
     sink: &mut S,
 ) -> Result<RunOutcome, EmuError> {
-    run_with(firmware, config, sink, Hooks::Full)
+    run_with(firmware, config, sink, Hooks::Full, None)
+}
+
+/// Like [`run`], with one op's output placed over its input (`dmo verify`,
+/// see [`Overlay`]); the outcome's `overlay` says what the op did.
+pub fn run_overlaid<S: EventSink>(
+    firmware: &Firmware,
+    config: &RunConfig,
+    overlay: Overlay,
+    sink: &mut S,
+) -> Result<RunOutcome, EmuError> {
+    run_with(firmware, config, sink, Hooks::Full, Some(overlay))
 }
 
 /// The benchmark baseline: the same firmware on the same unicorn set-up with
@@ -302,6 +327,7 @@ pub fn run_counting_baseline(
         config,
         &mut dmo_core::CountingSink::default(),
         Hooks::Baseline,
+        None,
     )
 }
 
@@ -317,6 +343,7 @@ fn run_with<S: EventSink>(
     config: &RunConfig,
     sink: &mut S,
     hooks: Hooks,
+    overlay: Option<Overlay>,
 ) -> Result<RunOutcome, EmuError> {
     let started = Instant::now();
     let layout = plan_layout(firmware, config)?;
@@ -358,6 +385,7 @@ fn run_with<S: EventSink>(
         ops: Vec::new(),
         warnings: Vec::new(),
         sink_checks: 0,
+        overlay: overlay.map(OverlayState::new),
     };
     let mut uc = crate::cpu::open_engine(config.cpu, state)?;
 
@@ -457,6 +485,11 @@ fn run_with<S: EventSink>(
         }
         state.end_op();
     }
+    let overlay = uc
+        .get_data_mut()
+        .overlay
+        .take()
+        .map(OverlayState::into_report);
     let state = uc.get_data();
     let touched_symbols = firmware
         .symbols
@@ -503,6 +536,7 @@ fn run_with<S: EventSink>(
         ops: state.ops.clone(),
         touched_symbols,
         warnings: state.warnings.clone(),
+        overlay,
     })
 }
 
@@ -612,7 +646,7 @@ fn install_hooks<S: EventSink>(
         HookType::MEM_READ | HookType::MEM_WRITE,
         1,
         0,
-        |uc, mem_type, address, size, _value| {
+        |uc, mem_type, address, size, value| {
             let address = address as u32;
             if is_stub(address) {
                 return true;
@@ -639,6 +673,9 @@ fn install_hooks<S: EventSink>(
             let granule = (address >> 8) as usize;
             state.touched_granules[granule / 64] |= 1 << (granule % 64);
             state.sink.event(&event);
+            if state.overlay.is_some() {
+                crate::overlay::access(uc, &event, value);
+            }
             true
         },
     )
@@ -761,7 +798,8 @@ fn install_marker_hooks<S: EventSink>(
         uc.add_code_hook(address, address, |uc, _, _| {
             let name = read_string(uc, RegisterARM::R0);
             let kind = read_string(uc, RegisterARM::R1);
-            uc.get_data_mut().begin_op(name, kind, None);
+            uc.get_data_mut().begin_op(name.clone(), kind, None);
+            crate::overlay::op_began(uc, &name);
         })
         .map_err(hook_error)?;
     }
@@ -799,6 +837,7 @@ fn install_marker_hooks<S: EventSink>(
     }
     if let Some(address) = marker("dmo_op_end") {
         uc.add_code_hook(address, address, |uc, _, _| {
+            crate::overlay::op_ended(uc);
             uc.get_data_mut().end_op();
         })
         .map_err(hook_error)?;

@@ -1,0 +1,328 @@
+//! Runs one op with its output buffer placed over its input buffer, without
+//! changing the firmware: proof by re-execution of a mined offset.
+//!
+//! With a down offset `s`, output byte `j` and input byte `j - s` are one
+//! byte of memory. The emulator keeps both copies equal while the op runs:
+//! every store to one is mirrored into the other from the memory hook (which
+//! sees the stored value before the store lands), so a load from either sees
+//! the last value stored to either, exactly as if they shared an address.
+//! At the op's start the output bytes that share memory with the input take
+//! the input's values. Outside the op both buffers are plain memory.
+//!
+//! The overlay also watches the overlapped run: an input byte read after an
+//! output store landed on it is a *clobbered read*, the hazard the miner
+//! predicts for unsafe offsets. Optionally the input is first filled with
+//! pseudo-random bytes from a seed, in the reference run and the overlapped
+//! run alike, so that results are compared on fresh data.
+
+use dmo_core::{AccessKind, Address, Event, EventTime, TimeRange};
+use unicorn_engine::Unicorn;
+
+/// Which op to overlay and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overlay {
+    /// The op's name as given to `dmo_op_begin`.
+    pub op_name: String,
+    /// Which run of that op (0 = the first).
+    pub occurrence: usize,
+    pub input_start: Address,
+    pub input_len: u32,
+    pub output_start: Address,
+    pub output_len: u32,
+    /// Down offset `s` (output byte `j` shares memory with input byte
+    /// `j - s`); `None` runs the op as placed (the reference run).
+    pub down_offset: Option<u64>,
+    /// Fill the input with pseudo-random bytes from this seed at the op's
+    /// start; `None` keeps the values the firmware computed.
+    pub fill_seed: Option<u64>,
+    /// Record the last clobbered read of this input byte (the miner's witness).
+    pub watch_input_byte: Option<u64>,
+}
+
+/// An input byte read after an output store landed on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClobberedRead {
+    pub input_byte: u64,
+    pub read_time: EventTime,
+    pub read_pc: Address,
+    /// The output byte whose store landed on the input byte, and that store.
+    pub output_byte: u64,
+    pub write_time: EventTime,
+    pub write_pc: Address,
+}
+
+/// What the overlaid run observed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OverlayReport {
+    /// Event times of the overlaid op; `None` if the op never ran.
+    pub op_time: Option<TimeRange>,
+    /// The output buffer's bytes when the op ended.
+    pub output: Vec<u8>,
+    /// Number of clobbered reads (per access, not per byte).
+    pub clobbered_reads: u64,
+    pub first_clobbered_read: Option<ClobberedRead>,
+    /// The last clobbered read of [`Overlay::watch_input_byte`].
+    pub watched_clobbered_read: Option<ClobberedRead>,
+}
+
+/// The overlay while the run goes on.
+#[derive(Debug)]
+pub(crate) struct OverlayState {
+    overlay: Overlay,
+    runs_seen: usize,
+    active: bool,
+    /// Per input byte: the latest output store that landed on it
+    /// (time, pc, output byte).
+    landed: Vec<Option<(EventTime, Address, u64)>>,
+    report: OverlayReport,
+}
+
+/// Gives the overlay functions the overlay inside the run's hook data.
+pub(crate) trait HasOverlay {
+    fn overlay_mut(&mut self) -> &mut Option<OverlayState>;
+    fn now(&self) -> EventTime;
+}
+
+impl OverlayState {
+    pub(crate) fn new(overlay: Overlay) -> OverlayState {
+        OverlayState {
+            landed: vec![None; overlay.input_len as usize],
+            overlay,
+            runs_seen: 0,
+            active: false,
+            report: OverlayReport::default(),
+        }
+    }
+
+    pub(crate) fn into_report(self) -> OverlayReport {
+        self.report
+    }
+
+    /// The input byte that output byte `j` shares memory with.
+    fn input_byte_of(&self, output_byte: u64) -> Option<u64> {
+        let s = self.overlay.down_offset?;
+        let input_byte = output_byte.checked_sub(s)?;
+        (input_byte < self.overlay.input_len as u64).then_some(input_byte)
+    }
+
+    /// The output byte that input byte `i` shares memory with.
+    fn output_byte_of(&self, input_byte: u64) -> Option<u64> {
+        let output_byte = input_byte + self.overlay.down_offset?;
+        (output_byte < self.overlay.output_len as u64).then_some(output_byte)
+    }
+
+    /// Handles one access of the active op; returns the stores to mirror.
+    fn access(&mut self, event: &Event, value: i64, mirrors: &mut Vec<(u32, u8)>) {
+        let input = self.overlay.input_start.0 as u64;
+        let output = self.overlay.output_start.0 as u64;
+        let mut clobbered: Option<ClobberedRead> = None;
+        for k in 0..event.size as u64 {
+            let address = event.address.0 as u64 + k;
+            let byte_value = (value as u64 >> (8 * k)) as u8;
+            if let Some(j) = address
+                .checked_sub(output)
+                .filter(|&j| j < self.overlay.output_len as u64)
+            {
+                if let (Some(i), AccessKind::Write) = (self.input_byte_of(j), event.kind) {
+                    mirrors.push(((input + i) as u32, byte_value));
+                    self.landed[i as usize] = Some((event.time, event.pc, j));
+                }
+            }
+            if let Some(i) = address
+                .checked_sub(input)
+                .filter(|&i| i < self.overlay.input_len as u64)
+            {
+                match event.kind {
+                    AccessKind::Write => {
+                        if let Some(j) = self.output_byte_of(i) {
+                            mirrors.push(((output + j) as u32, byte_value));
+                        }
+                        self.landed[i as usize] = None;
+                    }
+                    AccessKind::Read => {
+                        if let Some((write_time, write_pc, output_byte)) = self.landed[i as usize] {
+                            let read = ClobberedRead {
+                                input_byte: i,
+                                read_time: event.time,
+                                read_pc: event.pc,
+                                output_byte,
+                                write_time,
+                                write_pc,
+                            };
+                            clobbered.get_or_insert(read);
+                            if self.overlay.watch_input_byte == Some(i) {
+                                self.report.watched_clobbered_read = Some(read);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(read) = clobbered {
+            self.report.clobbered_reads += 1;
+            self.report.first_clobbered_read.get_or_insert(read);
+        }
+    }
+}
+
+/// xorshift64* bytes: a cheap, reproducible fill.
+pub fn pseudo_random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed ^ 0x9e37_79b9_7f4a_7c15;
+    if state == 0 {
+        state = 1;
+    }
+    (0..len)
+        .map(|_| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
+        })
+        .collect()
+}
+
+/// An op began (marker hook): if it is the overlaid one, fill its input and
+/// give the shared output bytes the input's values.
+pub(crate) fn op_began<D: HasOverlay>(uc: &mut Unicorn<'_, D>, name: &str) {
+    let now = uc.get_data().now();
+    let Some(state) = uc.get_data_mut().overlay_mut() else {
+        return;
+    };
+    if name != state.overlay.op_name {
+        return;
+    }
+    state.runs_seen += 1;
+    if state.runs_seen != state.overlay.occurrence + 1 {
+        return;
+    }
+    state.active = true;
+    state.report.op_time = Some(TimeRange::new(now, now));
+    let overlay = state.overlay.clone();
+    let input = overlay.input_start.0 as u64;
+    let output = overlay.output_start.0 as u64;
+    if let Some(seed) = overlay.fill_seed {
+        let bytes = pseudo_random_bytes(seed, overlay.input_len as usize);
+        let _ = uc.mem_write(input, &bytes);
+    }
+    if let Some(s) = overlay.down_offset {
+        let mut bytes = vec![0u8; overlay.input_len as usize];
+        if uc.mem_read(input, &mut bytes).is_ok() {
+            for (i, value) in bytes.iter().enumerate() {
+                let j = i as u64 + s;
+                if j < overlay.output_len as u64 {
+                    let _ = uc.mem_write(output + j, &[*value]);
+                }
+            }
+        }
+    }
+}
+
+/// An op ended (marker hook): keep the overlaid op's output.
+pub(crate) fn op_ended<D: HasOverlay>(uc: &mut Unicorn<'_, D>) {
+    let now = uc.get_data().now();
+    let Some(state) = uc.get_data_mut().overlay_mut() else {
+        return;
+    };
+    if !state.active {
+        return;
+    }
+    state.active = false;
+    if let Some(time) = &mut state.report.op_time {
+        time.end = now;
+    }
+    let (output, len) = (
+        state.overlay.output_start.0 as u64,
+        state.overlay.output_len as usize,
+    );
+    let mut bytes = vec![0u8; len];
+    let _ = uc.mem_read(output, &mut bytes);
+    if let Some(state) = uc.get_data_mut().overlay_mut() {
+        state.report.output = bytes;
+    }
+}
+
+/// One access (memory hook, before the store lands): watch it and mirror
+/// stores between the bytes that share memory.
+pub(crate) fn access<D: HasOverlay>(uc: &mut Unicorn<'_, D>, event: &Event, value: i64) {
+    let mut mirrors = Vec::new();
+    match uc.get_data_mut().overlay_mut() {
+        Some(state) if state.active && state.overlay.down_offset.is_some() => {
+            state.access(event, value, &mut mirrors)
+        }
+        _ => return,
+    }
+    for (address, byte) in mirrors {
+        let _ = uc.mem_write(address as u64, &[byte]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(s: u64) -> OverlayState {
+        let mut state = OverlayState::new(Overlay {
+            op_name: "op".into(),
+            occurrence: 0,
+            input_start: Address(0x100),
+            input_len: 8,
+            output_start: Address(0x200),
+            output_len: 8,
+            down_offset: Some(s),
+            fill_seed: None,
+            watch_input_byte: Some(1),
+        });
+        state.active = true;
+        state
+    }
+
+    fn event(time: u64, address: u32, size: u8, kind: AccessKind) -> Event {
+        Event {
+            time: EventTime(time),
+            pc: Address(0x1000 + time as u32),
+            address: Address(address),
+            size,
+            kind,
+        }
+    }
+
+    #[test]
+    fn mirrors_stores_and_flags_reads_of_clobbered_input() {
+        // s = 2: output byte j shares memory with input byte j - 2.
+        let mut overlay = state(2);
+        let mut mirrors = Vec::new();
+        // A halfword store to output bytes 2 and 3 lands on input bytes 0 and 1.
+        overlay.access(&event(0, 0x202, 2, AccessKind::Write), 0xbbaa, &mut mirrors);
+        assert_eq!(mirrors, vec![(0x100, 0xaa), (0x101, 0xbb)]);
+        // Reading input byte 2 is fine; reading input byte 1 is clobbered.
+        mirrors.clear();
+        overlay.access(&event(1, 0x102, 1, AccessKind::Read), 0, &mut mirrors);
+        assert_eq!(overlay.report.clobbered_reads, 0);
+        overlay.access(&event(2, 0x101, 1, AccessKind::Read), 0, &mut mirrors);
+        assert_eq!(overlay.report.clobbered_reads, 1);
+        let read = overlay.report.watched_clobbered_read.unwrap();
+        assert_eq!(
+            (
+                read.input_byte,
+                read.output_byte,
+                read.read_time,
+                read.write_time
+            ),
+            (1, 3, EventTime(2), EventTime(0))
+        );
+        // A store to input byte 7 is mirrored to output byte 9: beyond the
+        // 8-byte output, so nothing; to input byte 5, mirrored to output 7.
+        overlay.access(&event(3, 0x105, 1, AccessKind::Write), 0x55, &mut mirrors);
+        overlay.access(&event(4, 0x107, 1, AccessKind::Write), 0x77, &mut mirrors);
+        assert_eq!(mirrors, vec![(0x207, 0x55)]);
+        // Output bytes 0 and 1 share nothing.
+        overlay.access(&event(5, 0x200, 2, AccessKind::Write), 0x1111, &mut mirrors);
+        assert_eq!(mirrors.len(), 1);
+    }
+
+    #[test]
+    fn fill_is_reproducible_and_seed_dependent() {
+        assert_eq!(pseudo_random_bytes(1, 64), pseudo_random_bytes(1, 64));
+        assert_ne!(pseudo_random_bytes(1, 64), pseudo_random_bytes(2, 64));
+    }
+}

@@ -1,0 +1,33 @@
+//! The per-layer report of a firmware run: for every (input, output) pair of
+//! every op, the mined `s_min`/`s_mono`, footprint, naive size and saving,
+//! the witness that makes `s_min - 1` unsafe (both instructions as
+//! `symbol+offset: disassembly`), and the run's peaks as placed and with
+//! every op at its best safe overlap.
+//!
+//! The library builds a typed [`Report`] (from a trace file with
+//! [`report_of_trace`], or online while emulating with [`analyse`]) and
+//! renders it with [`render`]; it prints nothing. The JSON and CSV schemas
+//! are documented in `docs/report-format.md`.
+
+mod model;
+mod render;
+mod sources;
+
+pub use model::{
+    InstructionSite, PairRow, Report, RunSummary, SiteLookup, WitnessDetail, SCHEMA_VERSION,
+};
+pub use render::{render, Format, CSV_HEADER};
+pub use sources::{analyse, report_of_trace, Analysis, FirmwareSites, RecordedSites, TraceSites};
+
+use thiserror::Error;
+
+/// Why a report could not be made.
+#[derive(Debug, Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Trace(#[from] dmo_trace::TraceError),
+    #[error(transparent)]
+    Emulator(#[from] dmo_emu::EmuError),
+    #[error("cannot render the report: {0}")]
+    Render(String),
+}

@@ -1,0 +1,307 @@
+//! Renderings of a [`Report`]: a terminal table, Markdown, JSON and CSV.
+
+use crate::model::{PairRow, Report, WitnessDetail};
+use crate::ReportError;
+use dmo_overlap::Direction;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::str::FromStr;
+
+/// Output format of `dmo report`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Format {
+    Table,
+    Markdown,
+    Json,
+    Csv,
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Format, String> {
+        match text {
+            "table" => Ok(Format::Table),
+            "markdown" | "md" => Ok(Format::Markdown),
+            "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            other => Err(format!(
+                "unknown format `{other}` (expected table, markdown, json or csv)"
+            )),
+        }
+    }
+}
+
+/// The report as text in `format`, ending with a newline.
+pub fn render(report: &Report, format: Format) -> Result<String, ReportError> {
+    match format {
+        Format::Table => Ok(table(report)),
+        Format::Markdown => Ok(markdown(report)),
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(report)
+                .map_err(|e| ReportError::Render(e.to_string()))?;
+            text.push('\n');
+            Ok(text)
+        }
+        Format::Csv => csv(report),
+    }
+}
+
+fn direction(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Down => "down",
+        Direction::Up => "up",
+    }
+}
+
+/// Cells of the table and Markdown renderings, one row per pair.
+const HEADINGS: [&str; 11] = [
+    "#",
+    "op",
+    "kind",
+    "pair",
+    "in B",
+    "out B",
+    "s_min",
+    "s_mono",
+    "footprint",
+    "naive",
+    "saving",
+];
+
+fn cells(row: &PairRow) -> [String; 11] {
+    [
+        row.op_index.to_string(),
+        row.op_name.clone(),
+        row.op_kind.clone(),
+        format!("{}->{}", row.input_name, row.output_name),
+        row.input_bytes.to_string(),
+        row.output_bytes.to_string(),
+        row.s_min.to_string(),
+        row.s_mono.to_string(),
+        if row.best_direction == Direction::Up {
+            format!("{} (up {})", row.footprint, row.best_offset)
+        } else {
+            row.footprint.to_string()
+        },
+        row.naive.to_string(),
+        format!("{:.1}%", row.saving_percent),
+    ]
+}
+
+fn witness_line(row: &PairRow, witness: &WitnessDetail) -> String {
+    let site = |site: &Option<crate::InstructionSite>| {
+        site.as_ref()
+            .map(|s| s.describe())
+            .unwrap_or_else(|| "?".into())
+    };
+    let access = match witness.output_access_kind {
+        Some(dmo_core::AccessKind::Read) => "first read",
+        _ => "written",
+    };
+    format!(
+        "#{} {}: s={} is unsafe: output byte {} would clobber input byte {}; \
+         {access} at t={} by {}, input last read at t={} by {}",
+        row.op_index,
+        row.op_name,
+        witness.offset,
+        witness.output_byte,
+        witness.input_byte,
+        witness.output_access_time.0,
+        site(&witness.output_instruction),
+        witness.input_last_read_time.0,
+        site(&witness.input_instruction),
+    )
+}
+
+fn summary_lines(report: &Report) -> Vec<String> {
+    let summary = &report.summary;
+    let name = |op: &Option<String>| op.clone().unwrap_or_else(|| "-".into());
+    vec![
+        format!("ops {}, pairs {}", summary.ops, summary.pairs),
+        format!(
+            "peak as placed by the firmware: {} B (op {})",
+            summary.placed_peak_bytes,
+            name(&summary.placed_peak_op)
+        ),
+        format!(
+            "peak with every op at its best safe overlap: {} B (op {})",
+            summary.overlapped_peak_bytes,
+            name(&summary.overlapped_peak_op)
+        ),
+        format!(
+            "saving: {} B ({:.1}%)",
+            summary.peak_saving_bytes, summary.peak_saving_percent
+        ),
+    ]
+}
+
+fn table(report: &Report) -> String {
+    let rows: Vec<[String; 11]> = report.rows.iter().map(cells).collect();
+    let mut widths = HEADINGS.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    // Text columns (op, kind, pair) left-aligned, numbers right-aligned.
+    let line = |cells: &[String]| {
+        let mut text = String::new();
+        for (column, (cell, width)) in cells.iter().zip(widths).enumerate() {
+            if column > 0 {
+                text.push_str("  ");
+            }
+            if (1..=3).contains(&column) {
+                let _ = write!(text, "{cell:<width$}");
+            } else {
+                let _ = write!(text, "{cell:>width$}");
+            }
+        }
+        text.trim_end().to_owned()
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "firmware {}", report.firmware);
+    let _ = writeln!(out, "{}", line(&HEADINGS.map(String::from)));
+    for row in &rows {
+        let _ = writeln!(out, "{}", line(row));
+    }
+    let witnesses: Vec<String> = report
+        .rows
+        .iter()
+        .filter_map(|row| row.witness.as_ref().map(|w| witness_line(row, w)))
+        .collect();
+    if !witnesses.is_empty() {
+        let _ = writeln!(out, "\nwhy s_min - 1 is unsafe:");
+        for witness in witnesses {
+            let _ = writeln!(out, "  {witness}");
+        }
+    }
+    out.push('\n');
+    for summary in summary_lines(report) {
+        let _ = writeln!(out, "{summary}");
+    }
+    out
+}
+
+fn markdown(report: &Report) -> String {
+    let escape = |cell: &str| cell.replace('|', "\\|");
+    let mut out = String::new();
+    let _ = writeln!(out, "# dmo report: `{}`\n", escape(&report.firmware));
+    let _ = writeln!(out, "| {} |", HEADINGS.join(" | "));
+    let separators: Vec<&str> = HEADINGS
+        .iter()
+        .enumerate()
+        .map(|(column, _)| {
+            if (1..=3).contains(&column) {
+                "---"
+            } else {
+                "---:"
+            }
+        })
+        .collect();
+    let _ = writeln!(out, "|{}|", separators.join("|"));
+    for row in &report.rows {
+        let cells: Vec<String> = cells(row).iter().map(|c| escape(c)).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    let witnesses: Vec<String> = report
+        .rows
+        .iter()
+        .filter_map(|row| row.witness.as_ref().map(|w| witness_line(row, w)))
+        .collect();
+    if !witnesses.is_empty() {
+        let _ = writeln!(out, "\n## Why `s_min - 1` is unsafe\n");
+        for witness in witnesses {
+            let _ = writeln!(out, "- {}", escape(&witness));
+        }
+    }
+    let _ = writeln!(out, "\n## Run\n");
+    for summary in summary_lines(report) {
+        let _ = writeln!(out, "- {summary}");
+    }
+    out
+}
+
+/// One CSV record: the row's scalar fields and the witness flattened.
+#[derive(Serialize)]
+struct CsvRecord<'a> {
+    schema_version: u32,
+    op_index: usize,
+    op_name: &'a str,
+    op_kind: &'a str,
+    input_name: &'a str,
+    input_address: String,
+    input_bytes: u64,
+    output_name: &'a str,
+    output_address: String,
+    output_bytes: u64,
+    s_min: u64,
+    s_mono: u64,
+    u_min: u64,
+    u_mono: u64,
+    best_direction: &'static str,
+    best_offset: u64,
+    footprint: u64,
+    naive: u64,
+    saving_bytes: u64,
+    saving_percent: f64,
+    witness_output_byte: Option<u64>,
+    witness_input_byte: Option<u64>,
+    witness_output_time: Option<u64>,
+    witness_input_time: Option<u64>,
+    witness_output_instruction: Option<String>,
+    witness_input_instruction: Option<String>,
+}
+
+fn csv(report: &Report) -> Result<String, ReportError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in &report.rows {
+        let witness = row.witness.as_ref();
+        let site = |pick: fn(&WitnessDetail) -> &Option<crate::InstructionSite>| {
+            witness.and_then(|w| pick(w).as_ref().map(|s| s.describe()))
+        };
+        writer
+            .serialize(CsvRecord {
+                schema_version: report.schema_version,
+                op_index: row.op_index,
+                op_name: &row.op_name,
+                op_kind: &row.op_kind,
+                input_name: &row.input_name,
+                input_address: row.input_address.to_string(),
+                input_bytes: row.input_bytes,
+                output_name: &row.output_name,
+                output_address: row.output_address.to_string(),
+                output_bytes: row.output_bytes,
+                s_min: row.s_min,
+                s_mono: row.s_mono,
+                u_min: row.u_min,
+                u_mono: row.u_mono,
+                best_direction: direction(row.best_direction),
+                best_offset: row.best_offset,
+                footprint: row.footprint,
+                naive: row.naive,
+                saving_bytes: row.saving_bytes,
+                saving_percent: row.saving_percent,
+                witness_output_byte: witness.map(|w| w.output_byte),
+                witness_input_byte: witness.map(|w| w.input_byte),
+                witness_output_time: witness.map(|w| w.output_access_time.0),
+                witness_input_time: witness.map(|w| w.input_last_read_time.0),
+                witness_output_instruction: site(|w| &w.output_instruction),
+                witness_input_instruction: site(|w| &w.input_instruction),
+            })
+            .map_err(|e| ReportError::Render(e.to_string()))?;
+    }
+    // A report without pairs still gets its header line.
+    if report.rows.is_empty() {
+        return Ok(CSV_HEADER.to_owned() + "\n");
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| ReportError::Render(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| ReportError::Render(e.to_string()))
+}
+
+/// The CSV header (also written for a report without pairs).
+pub const CSV_HEADER: &str = "schema_version,op_index,op_name,op_kind,input_name,input_address,\
+input_bytes,output_name,output_address,output_bytes,s_min,s_mono,u_min,u_mono,best_direction,\
+best_offset,footprint,naive,saving_bytes,saving_percent,witness_output_byte,witness_input_byte,\
+witness_output_time,witness_input_time,witness_output_instruction,witness_input_instruction";
