@@ -1,0 +1,56 @@
+//! Errors of firmware generation and compilation.
+
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Why a model cannot become firmware (no file name: see [`FirmwareError`]).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum GenerateError {
+    #[error("operator {operator} ({kind}) has no kernel in dmo's firmware generator yet")]
+    NoKernel { operator: usize, kind: String },
+    #[error("operator {operator} ({kind}): {problem}")]
+    Unsupported {
+        operator: usize,
+        kind: String,
+        problem: String,
+    },
+    #[error("tensor {tensor} ({name}): {problem}")]
+    Tensor {
+        tensor: usize,
+        name: String,
+        problem: String,
+    },
+    #[error("{0}")]
+    Model(String),
+}
+
+/// A failed `dmo firmware` step, naming the file involved.
+#[derive(Debug, Error)]
+pub enum FirmwareError {
+    #[error(transparent)]
+    Read(#[from] dmo_tflite::ModelError),
+    #[error("{path}: {source}")]
+    Generate {
+        path: PathBuf,
+        source: GenerateError,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{compiler} not found: install Debian's gcc-arm-none-eabi and libnewlib-arm-none-eabi \
+         (scripts/install-deps.sh) or pass the compiler's path"
+    )]
+    CompilerMissing { compiler: String },
+    #[error("{compiler} failed to build {output} (exit status {status}):\n{stderr}")]
+    CompilerFailed {
+        compiler: String,
+        output: PathBuf,
+        status: String,
+        stderr: String,
+    },
+    #[error("unknown CPU {0:?}: expected cortex-m0, cortex-m3, cortex-m4 or cortex-m7")]
+    UnknownCpu(String),
+}
