@@ -34,8 +34,6 @@ enum Command {
     Op(commands::op::Args),
     /// Build Cortex-M firmware from a .tflite model: TFLM-greedy arena, reference kernels, markers.
     Firmware(commands::firmware::Args),
-    /// Build Cortex-M firmware from a .tflite model: TFLM-greedy arena, reference kernels, markers.
-    Firmware(commands::firmware::Args),
     /// Per-layer overlap report of a trace: s_min, s_mono, footprint, saving, witnesses, run peaks.
     Report(commands::report::Args),
     /// Trace and report in one step (no trace file unless --keep-trace).
@@ -50,7 +48,6 @@ fn main() -> ExitCode {
         Command::Dump(args) => commands::dump::run(args),
         Command::Plan(args) => commands::plan::run(args),
         Command::Op(args) => commands::op::run(args),
-        Command::Firmware(args) => commands::firmware::run(args),
         Command::Firmware(args) => commands::firmware::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Analyse(args) => commands::analyse::run(args),

@@ -2,7 +2,6 @@
 pub mod analyse;
 pub mod dump;
 pub mod firmware;
-pub mod firmware;
 pub mod firmware_args;
 pub mod info;
 pub mod op;
