@@ -38,6 +38,8 @@ enum Command {
     Report(commands::report::Args),
     /// Trace and report in one step (no trace file unless --keep-trace).
     Analyse(commands::analyse::Args),
+    /// Re-run one op with its output placed over its input: check s_min (safe) and s_min - 1 (clobbered).
+    Verify(commands::verify::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Firmware(args) => commands::firmware::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Analyse(args) => commands::analyse::run(args),
+        Command::Verify(args) => commands::verify::run(args),
     };
     match result {
         Ok(code) => code,

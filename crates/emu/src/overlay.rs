@@ -71,8 +71,8 @@ pub(crate) struct OverlayState {
     overlay: Overlay,
     runs_seen: usize,
     active: bool,
-    /// Per input byte: the latest output store that landed on it
-    /// (time, pc, output byte).
+    /// Per input byte: the first output store that landed on it since the
+    /// input's own value was last stored (time, pc, output byte).
     landed: Vec<Option<(EventTime, Address, u64)>>,
     report: OverlayReport,
 }
@@ -125,7 +125,7 @@ impl OverlayState {
             {
                 if let (Some(i), AccessKind::Write) = (self.input_byte_of(j), event.kind) {
                     mirrors.push(((input + i) as u32, byte_value));
-                    self.landed[i as usize] = Some((event.time, event.pc, j));
+                    self.landed[i as usize].get_or_insert((event.time, event.pc, j));
                 }
             }
             if let Some(i) = address

@@ -12,12 +12,16 @@
 mod model;
 mod render;
 mod sources;
+mod verify;
 
 pub use model::{
     InstructionSite, PairRow, Report, RunSummary, SiteLookup, WitnessDetail, SCHEMA_VERSION,
 };
 pub use render::{render, Format, CSV_HEADER};
 pub use sources::{analyse, report_of_trace, Analysis, FirmwareSites, RecordedSites, TraceSites};
+pub use verify::{
+    verify, ObservedClobber, OffsetCheck, PairVerification, SeedRun, Verification, VerifyRequest,
+};
 
 use thiserror::Error;
 
@@ -28,6 +32,14 @@ pub enum ReportError {
     Trace(#[from] dmo_trace::TraceError),
     #[error(transparent)]
     Emulator(#[from] dmo_emu::EmuError),
+    #[error("{firmware}: no op named `{op}`{}", input.as_ref().map(|name| format!(" with an input named `{name}`")).unwrap_or_default())]
+    NoSuchOp {
+        firmware: String,
+        op: String,
+        input: Option<String>,
+    },
+    #[error("{firmware}: the run failed: {status}")]
+    RunFailed { firmware: String, status: String },
     #[error("cannot render the report: {0}")]
     Render(String),
 }

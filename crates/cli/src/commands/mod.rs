@@ -10,3 +10,4 @@ pub mod progress;
 pub mod report;
 pub mod text;
 pub mod trace;
+pub mod verify;

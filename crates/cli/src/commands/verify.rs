@@ -1,0 +1,140 @@
+//! `dmo verify`: re-run an op with its output placed over its input and check
+//! the mined offset (safe at `s_min`, a clobbered read at `s_min - 1`).
+
+use super::firmware_args::EmulatorArgs;
+use super::report::write_atomically;
+use anyhow::Context;
+use clap::Args as ClapArgs;
+use dmo_emu::Firmware;
+use dmo_report::{verify, OffsetCheck, PairVerification, VerifyRequest};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(ClapArgs, Debug)]
+#[command(
+    after_help = "Exit status: 0 when every pair confirms the claim (identical outputs and no \
+clobbered read at the offset; a clobbered read at one byte less, at s_min - 1 the miner's \
+witness); 1 when a claim fails; 2 on bad input or a failed run."
+)]
+pub struct Args {
+    /// Firmware ELF (32-bit little-endian ARM).
+    pub elf: PathBuf,
+
+    /// The op to check (its name as given to dmo_op_begin; the first run of it).
+    #[arg(long, value_name = "NAME")]
+    pub op: String,
+
+    /// Only the pair with this input buffer (default: every input of the op).
+    #[arg(long, value_name = "NAME")]
+    pub input: Option<String>,
+
+    /// Down offset S to check (output placed S bytes below the input) [default: the mined s_min].
+    #[arg(long, value_name = "S")]
+    pub offset: Option<u64>,
+
+    /// Number of pseudo-random input fills (seeds 1..=N).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub seeds: u64,
+
+    /// Also write the full result as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Overwrite the JSON file if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub emulator: EmulatorArgs,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.json {
+        super::text::refuse_overwrite(path, args.force)?;
+    }
+    let firmware = Firmware::load(&args.elf)?;
+    let config = args.emulator.run_config()?;
+    let request = VerifyRequest {
+        op_name: args.op.clone(),
+        input_name: args.input.clone(),
+        offset: args.offset,
+        seeds: (1..=args.seeds).collect(),
+    };
+    let verification = verify(&firmware, &config, &request)?;
+    let mut all_confirmed = true;
+    for pair in &verification.pairs {
+        print_pair(pair);
+        all_confirmed &= pair.confirmed();
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&verification)? + "\n";
+        write_atomically(path, text.as_bytes(), args.force)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if all_confirmed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_pair(pair: &PairVerification) {
+    println!(
+        "op {} ({}) {}->{}: mined s_min {}, s_mono {}",
+        pair.op_name,
+        pair.op_kind,
+        pair.input_name,
+        pair.output_name,
+        pair.mined_s_min,
+        pair.mined_s_mono
+    );
+    print_offset(&pair.at, "safe");
+    if let Some(below) = &pair.below {
+        print_offset(below, "unsafe");
+    }
+    println!(
+        "  {}",
+        if pair.confirmed() {
+            "CONFIRMED"
+        } else {
+            "NOT CONFIRMED"
+        }
+    );
+}
+
+fn print_offset(check: &OffsetCheck, expected: &str) {
+    let seeds = check.runs.len();
+    let clobbered = check.runs.iter().filter(|r| r.clobbered_reads > 0).count();
+    let differing = check.seeds_with_different_output();
+    println!(
+        "  s={} (expected {expected}): {seeds} seeds, outputs differ for {differing}, clobbered reads seen for {clobbered}",
+        check.offset
+    );
+    if let Some(read) = check
+        .runs
+        .iter()
+        .find_map(|run| run.first_clobbered_read.as_ref())
+    {
+        println!(
+            "    first clobbered read: input byte {} read at t={} by {} after output byte {} was written at t={} by {}",
+            read.input_byte,
+            read.read_time.0,
+            read.read.describe(),
+            read.output_byte,
+            read.write_time.0,
+            read.write.describe()
+        );
+    }
+    let witnessed: Vec<bool> = check
+        .runs
+        .iter()
+        .filter_map(|run| run.witness_observed)
+        .collect();
+    if !witnessed.is_empty() {
+        println!(
+            "    miner's witness observed in {} of {} seeds",
+            witnessed.iter().filter(|seen| **seen).count(),
+            witnessed.len()
+        );
+    }
+}

@@ -1,0 +1,335 @@
+//! Proof by re-execution: run an op with its output placed over its input
+//! at the mined `s_min` (or any offset) and at one byte less, on fresh
+//! pseudo-random inputs, and compare with the op run as placed.
+
+use crate::model::InstructionSite;
+use crate::sources::FirmwareSites;
+use crate::ReportError;
+use dmo_core::EventTime;
+use dmo_emu::{ClobberedRead, Firmware, Overlay, RunConfig};
+use dmo_trace::{PairMiner, PairResult};
+use serde::Serialize;
+
+/// What to verify.
+#[derive(Clone, Debug)]
+pub struct VerifyRequest {
+    pub op_name: String,
+    /// Only the pair with this input buffer (default: every pair of the op).
+    pub input_name: Option<String>,
+    /// Down offset to check; default the mined `s_min` of each pair.
+    pub offset: Option<u64>,
+    /// Seeds of the pseudo-random input fills, one reference and one
+    /// overlapped run each.
+    pub seeds: Vec<u64>,
+}
+
+/// A clobbered read with both instructions named.
+#[derive(Clone, Debug, Serialize)]
+pub struct ObservedClobber {
+    pub input_byte: u64,
+    pub output_byte: u64,
+    pub write_time: EventTime,
+    pub write: InstructionSite,
+    pub read_time: EventTime,
+    pub read: InstructionSite,
+}
+
+/// One overlapped run.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeedRun {
+    pub seed: u64,
+    /// Output bytes that differ from the reference run with the same seed.
+    pub differing_output_bytes: usize,
+    /// Reads of an input byte after an output store landed on it.
+    pub clobbered_reads: u64,
+    pub first_clobbered_read: Option<ObservedClobber>,
+    /// At `s_min - 1`: whether the run saw the miner's witness itself (the
+    /// witness's input byte read at the witness time, after the witness's
+    /// output store), as mined from the reference run with this seed.
+    pub witness_observed: Option<bool>,
+}
+
+/// All seeds at one offset.
+#[derive(Clone, Debug, Serialize)]
+pub struct OffsetCheck {
+    pub offset: u64,
+    pub runs: Vec<SeedRun>,
+}
+
+impl OffsetCheck {
+    /// Identical outputs and no clobbered read for every seed.
+    pub fn is_clean(&self) -> bool {
+        self.runs
+            .iter()
+            .all(|run| run.differing_output_bytes == 0 && run.clobbered_reads == 0)
+    }
+
+    /// A clobbered read for every seed.
+    pub fn always_clobbered(&self) -> bool {
+        self.runs.iter().all(|run| run.clobbered_reads > 0)
+    }
+
+    /// Seeds whose output differed.
+    pub fn seeds_with_different_output(&self) -> usize {
+        self.runs
+            .iter()
+            .filter(|run| run.differing_output_bytes > 0)
+            .count()
+    }
+}
+
+/// The verification of one (input, output) pair.
+#[derive(Clone, Debug, Serialize)]
+pub struct PairVerification {
+    pub op_name: String,
+    pub op_kind: String,
+    pub input_name: String,
+    pub output_name: String,
+    pub mined_s_min: u64,
+    pub mined_s_mono: u64,
+    /// The offset checked, and every run there.
+    pub at: OffsetCheck,
+    /// One byte less (absent when the offset is 0).
+    pub below: Option<OffsetCheck>,
+}
+
+impl PairVerification {
+    /// Whether the re-execution confirms the claim "`at` is safe and the
+    /// byte below is not": clean at the offset; below, a clobbered read for
+    /// every seed, and at `s_min - 1` it is the miner's witness.
+    pub fn confirmed(&self) -> bool {
+        let below_unsafe = match &self.below {
+            None => true,
+            Some(below) => {
+                below.always_clobbered()
+                    && below
+                        .runs
+                        .iter()
+                        .all(|run| run.witness_observed != Some(false))
+            }
+        };
+        self.at.is_clean() && below_unsafe
+    }
+}
+
+/// Everything `dmo verify` found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verification {
+    pub firmware: String,
+    pub pairs: Vec<PairVerification>,
+}
+
+/// Re-runs `firmware` to check the offsets of one op (see the module docs).
+pub fn verify(
+    firmware: &Firmware,
+    config: &RunConfig,
+    request: &VerifyRequest,
+) -> Result<Verification, ReportError> {
+    let unfilled = mine(firmware, config, request)?;
+    if unfilled.is_empty() {
+        return Err(ReportError::NoSuchOp {
+            firmware: firmware.path.display().to_string(),
+            op: request.op_name.clone(),
+            input: request.input_name.clone(),
+        });
+    }
+    let sites = FirmwareSites::new(firmware);
+    let mut pairs = Vec::new();
+    for pair in &unfilled {
+        let offset = request.offset.unwrap_or(pair.overlap.s_min.0);
+        let mut at = OffsetCheck {
+            offset,
+            runs: Vec::new(),
+        };
+        let mut below = (offset > 0).then(|| OffsetCheck {
+            offset: offset - 1,
+            runs: Vec::new(),
+        });
+        for &seed in &request.seeds {
+            // The reference run: the op as placed, on this seed's input; its
+            // mined pair gives the witness for this very input.
+            let (reference, seeded) = reference_run(firmware, config, pair, seed)?;
+            let witness = seeded
+                .filter(|seeded| seeded.overlap.s_min.0 == offset)
+                .and_then(|seeded| seeded.overlap.witness_down);
+            at.runs.push(check(
+                firmware, config, pair, offset, seed, &reference, None, &sites,
+            )?);
+            if let Some(below) = &mut below {
+                below.runs.push(check(
+                    firmware,
+                    config,
+                    pair,
+                    offset - 1,
+                    seed,
+                    &reference,
+                    witness,
+                    &sites,
+                )?);
+            }
+        }
+        pairs.push(PairVerification {
+            op_name: pair.op_name.clone(),
+            op_kind: pair.op_kind.clone(),
+            input_name: pair.input.name.clone(),
+            output_name: pair.output.name.clone(),
+            mined_s_min: pair.overlap.s_min.0,
+            mined_s_mono: pair.overlap.s_mono.0,
+            at,
+            below,
+        });
+    }
+    Ok(Verification {
+        firmware: firmware.path.display().to_string(),
+        pairs,
+    })
+}
+
+/// The requested op's first run's pairs, mined from the firmware's own data.
+fn mine(
+    firmware: &Firmware,
+    config: &RunConfig,
+    request: &VerifyRequest,
+) -> Result<Vec<PairResult>, ReportError> {
+    let mut miner = PairMiner::new();
+    let outcome = dmo_emu::run(firmware, config, &mut miner)?;
+    if !outcome.status.is_complete() {
+        return Err(ReportError::RunFailed {
+            firmware: firmware.path.display().to_string(),
+            status: format!("{:?}", outcome.status),
+        });
+    }
+    let pairs = miner.finish();
+    let Some(first_index) = pairs
+        .iter()
+        .find(|pair| pair.op_name == request.op_name)
+        .map(|pair| pair.segment_index)
+    else {
+        return Ok(Vec::new());
+    };
+    Ok(pairs
+        .into_iter()
+        .filter(|pair| pair.segment_index == first_index)
+        .filter(|pair| !matches!(&request.input_name, Some(name) if name != &pair.input.name))
+        .collect())
+}
+
+/// The op as placed with its input filled from `seed`: its output, and the
+/// pair mined from this very run (whose witness the overlapped run must hit).
+fn reference_run(
+    firmware: &Firmware,
+    config: &RunConfig,
+    pair: &PairResult,
+    seed: u64,
+) -> Result<(dmo_emu::OverlayReport, Option<PairResult>), ReportError> {
+    let mut miner = PairMiner::new();
+    let overlay = overlay_for(pair, None, Some(seed), None);
+    let outcome = dmo_emu::run_overlaid(firmware, config, overlay, &mut miner)?;
+    let report = op_report(firmware, pair, outcome)?;
+    let mined = miner.finish().into_iter().find(|mined| {
+        mined.segment_index == pair.segment_index
+            && mined.input.name == pair.input.name
+            && mined.output.name == pair.output.name
+    });
+    Ok((report, mined))
+}
+
+fn overlay_for(
+    pair: &PairResult,
+    down_offset: Option<u64>,
+    fill_seed: Option<u64>,
+    watch_input_byte: Option<u64>,
+) -> Overlay {
+    Overlay {
+        op_name: pair.op_name.clone(),
+        occurrence: 0,
+        input_start: pair.input.start,
+        input_len: pair.input.len,
+        output_start: pair.output.start,
+        output_len: pair.output.len,
+        down_offset,
+        fill_seed,
+        watch_input_byte,
+    }
+}
+
+/// One run of the firmware with the pair's op overlaid; the op's output.
+fn run_one(
+    firmware: &Firmware,
+    config: &RunConfig,
+    pair: &PairResult,
+    down_offset: Option<u64>,
+    seed: u64,
+    watch_input_byte: Option<u64>,
+) -> Result<dmo_emu::OverlayReport, ReportError> {
+    let overlay = overlay_for(pair, down_offset, Some(seed), watch_input_byte);
+    let mut counter = dmo_core::CountingSink::default();
+    let outcome = dmo_emu::run_overlaid(firmware, config, overlay, &mut counter)?;
+    op_report(firmware, pair, outcome)
+}
+
+/// The overlaid op's report. An overlapped run may go wrong after the op
+/// (its results feed later ops); only the op itself matters, so only a run
+/// that did not reach the op's end is an error.
+fn op_report(
+    firmware: &Firmware,
+    pair: &PairResult,
+    outcome: dmo_emu::RunOutcome,
+) -> Result<dmo_emu::OverlayReport, ReportError> {
+    let report = outcome.overlay.unwrap_or_default();
+    let ended = report.op_time.is_some_and(|time| time.end > time.start)
+        && report.output.len() == pair.output.len as usize;
+    if !ended {
+        return Err(ReportError::RunFailed {
+            firmware: firmware.path.display().to_string(),
+            status: format!(
+                "op `{}` did not run to its end ({:?})",
+                pair.op_name, outcome.status
+            ),
+        });
+    }
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check(
+    firmware: &Firmware,
+    config: &RunConfig,
+    pair: &PairResult,
+    offset: u64,
+    seed: u64,
+    reference: &dmo_emu::OverlayReport,
+    witness: Option<dmo_overlap::Witness>,
+    sites: &FirmwareSites<'_>,
+) -> Result<SeedRun, ReportError> {
+    let watch = witness.map(|w| w.input_byte);
+    let overlapped = run_one(firmware, config, pair, Some(offset), seed, watch)?;
+    let differing_output_bytes = reference
+        .output
+        .iter()
+        .zip(&overlapped.output)
+        .filter(|(a, b)| a != b)
+        .count();
+    let name = |read: &ClobberedRead| ObservedClobber {
+        input_byte: read.input_byte,
+        output_byte: read.output_byte,
+        write_time: read.write_time,
+        write: sites.site(read.write_pc),
+        read_time: read.read_time,
+        read: sites.site(read.read_pc),
+    };
+    let witness_observed = witness.map(|witness| {
+        overlapped.watched_clobbered_read.is_some_and(|read| {
+            read.read_time == witness.input_last_read
+                && read.write_time == witness.output_first_access
+                && read.output_byte == witness.output_byte
+        })
+    });
+    Ok(SeedRun {
+        seed,
+        differing_output_bytes,
+        clobbered_reads: overlapped.clobbered_reads,
+        first_clobbered_read: overlapped.first_clobbered_read.as_ref().map(name),
+        witness_observed,
+    })
+}
