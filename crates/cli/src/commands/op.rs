@@ -378,3 +378,63 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(line: &str) -> Args {
+        Wrapper::try_parse_from(std::iter::once("op").chain(line.split_whitespace()))
+            .expect("arguments parse")
+            .args
+    }
+
+    #[test]
+    fn kind_names_are_forgiving() {
+        for name in ["conv2d", "CONV_2D", "conv-2d"] {
+            assert_eq!(parse_kind(name), Ok(OpKind::Conv2d));
+        }
+        assert_eq!(parse_kind("depthwise_conv2d"), Ok(OpKind::DepthwiseConv2d));
+        assert!(parse_kind("svdf")
+            .unwrap_err()
+            .contains("unknown operator `svdf`"));
+    }
+
+    #[test]
+    fn builds_the_design_md_conv() {
+        let args = parse(
+            "conv2d --input 1x48x48x8 --output 1x48x48x16 --filter 1x1 --stride 1 --padding same",
+        );
+        let op = describe(&args).unwrap();
+        assert_eq!(op.kind(), OpKind::Conv2d);
+        assert_eq!(op.output().bytes(), 36864);
+    }
+
+    #[test]
+    fn bad_input_gives_one_clear_error() {
+        let error = describe(&parse("add --input 1x4 --output 1x4")).unwrap_err();
+        assert_eq!(error.to_string(), "ADD takes 2 --input, got 1");
+        let error = describe(&parse(
+            "conv2d --input 1x4x4x2 --output 1x4x4x2 --stride 2x",
+        ))
+        .unwrap_err();
+        assert!(error.to_string().contains("--stride `2x`"), "{error}");
+        let error = describe(&parse("pad --input 4 --output 6 --paddings 1-1")).unwrap_err();
+        assert!(
+            error.to_string().contains("`1-1` is not before:after"),
+            "{error}"
+        );
+        let error = describe(&parse("reshape --input 1x4 --output 1x5")).unwrap_err();
+        assert!(
+            error.to_string().starts_with("RESHAPE: input 1x4 int8"),
+            "{error}"
+        );
+    }
+}
