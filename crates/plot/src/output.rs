@@ -1,0 +1,139 @@
+//! Picking the backend from the file name and writing the figure atomically.
+
+use crate::frame::Area;
+use crate::style::register_fonts;
+use crate::{access, liveness, overlap, FigureKind, FigureRequest, FigureSummary, PlotError};
+use dmo_trace::TraceReader;
+use plotters::prelude::*;
+use std::path::Path;
+
+/// The image file types `dmo-plot` writes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum ImageFormat {
+    Png,
+    Svg,
+}
+
+impl ImageFormat {
+    /// From the extension of `path` (`.png` or `.svg`, any case).
+    pub fn of_path(path: &Path) -> Result<ImageFormat, PlotError> {
+        let extension = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        match extension.as_deref() {
+            Some("png") => Ok(ImageFormat::Png),
+            Some("svg") => Ok(ImageFormat::Svg),
+            _ => Err(PlotError::UnsupportedFormat {
+                path: path.to_path_buf(),
+            }),
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            ImageFormat::Png => ".png",
+            ImageFormat::Svg => ".svg",
+        }
+    }
+}
+
+/// Draws `request` from `reader` into `path` (PNG or SVG by extension).
+/// The figure is written to a temporary file beside `path` and renamed into
+/// place; an existing `path` is replaced only with `overwrite`.
+pub fn render_to_file(
+    reader: &TraceReader,
+    request: &FigureRequest,
+    path: &Path,
+    overwrite: bool,
+) -> Result<FigureSummary, PlotError> {
+    let (width, height) = (request.width, request.height);
+    if !(200..=8000).contains(&width) || !(200..=8000).contains(&height) {
+        return Err(PlotError::BadSize { width, height });
+    }
+    let format = ImageFormat::of_path(path)?;
+    if path.exists() && !overwrite {
+        return Err(PlotError::OutputExists {
+            path: path.to_path_buf(),
+        });
+    }
+    register_fonts();
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let io_error = |action: &'static str| {
+        move |source| PlotError::Io {
+            path: path.to_path_buf(),
+            action,
+            source,
+        }
+    };
+    let temporary = tempfile::Builder::new()
+        .prefix(".dmo-plot-")
+        .suffix(format.suffix())
+        .tempfile_in(directory)
+        .map_err(io_error("cannot create a temporary file beside it"))?;
+    let with_path = |error: PlotError| match error {
+        PlotError::Draw { message, .. } => PlotError::Draw {
+            path: path.to_path_buf(),
+            message,
+        },
+        other => other,
+    };
+    let summary = match format {
+        ImageFormat::Png => {
+            let root = BitMapBackend::new(temporary.path(), (width, height)).into_drawing_area();
+            let summary = draw(&root, reader, request).map_err(with_path)?;
+            root.present()
+                .map_err(|e| with_path(crate::frame::draw_error(e)))?;
+            summary
+        }
+        ImageFormat::Svg => {
+            let mut text = String::new();
+            let summary = {
+                let root = SVGBackend::with_string(&mut text, (width, height)).into_drawing_area();
+                let summary = draw(&root, reader, request).map_err(with_path)?;
+                root.present()
+                    .map_err(|e| with_path(crate::frame::draw_error(e)))?;
+                summary
+            };
+            std::fs::write(temporary.path(), text).map_err(io_error("cannot write"))?;
+            summary
+        }
+    };
+    // Temporary files are private (0600); a figure is an ordinary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(temporary.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(io_error("cannot set permissions"))?;
+    }
+    if overwrite {
+        temporary
+            .persist(path)
+            .map_err(|e| io_error("cannot move the finished figure into place")(e.error))?;
+    } else {
+        temporary
+            .persist_noclobber(path)
+            .map_err(|e| io_error("cannot move the finished figure into place")(e.error))?;
+    }
+    Ok(summary)
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &Area<DB>,
+    reader: &TraceReader,
+    request: &FigureRequest,
+) -> Result<FigureSummary, PlotError> {
+    root.fill(&WHITE).map_err(crate::frame::draw_error)?;
+    match request.kind {
+        FigureKind::Access => access::draw(root, reader, request),
+
+        FigureKind::Liveness => liveness::draw(root, reader, request),
+        FigureKind::Overlap => overlap::draw(root, reader, request),
+        FigureKind::Layout => Err(PlotError::NothingToPlot {
+            trace: reader.path().to_path_buf(),
+            problem: "the layout figure is not built yet".to_string(),
+        }),
+    }
+}
