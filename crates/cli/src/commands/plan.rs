@@ -137,7 +137,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn load_and_plan(path: &Path) -> anyhow::Result<(Model, ModelPlan)> {
-    let model = Model::read(path)?;
+    // The error's message already holds its cause: flatten it so `{:#}`
+    // does not print the cause twice.
+    let model = Model::read(path).map_err(|error| anyhow::anyhow!("{error}"))?;
     let plan = plan_model(&model, SearchEffort::default())
         .with_context(|| format!("{}", path.display()))?;
     Ok((model, plan))
@@ -417,7 +419,8 @@ fn emit(source: &Path, model: &Model, plan: &ModelPlan, out: &Path) -> anyhow::R
         .file_name()
         .with_context(|| format!("{}: not a file path", out.display()))?;
     let temporary = directory.join(format!(".{}.tmp", file_name.to_string_lossy()));
-    std::fs::write(&temporary, &emitted).with_context(|| format!("{}", temporary.display()))?;
+    std::fs::write(&temporary, &emitted)
+        .with_context(|| format!("cannot write {}", out.display()))?;
     std::fs::rename(&temporary, out).with_context(|| format!("{}", out.display()))?;
     Ok(())
 }
