@@ -103,7 +103,7 @@ pub fn build_firmware(
     let parsed = dmo_tflite::Model::read(model)?;
     let bytes = std::fs::read(model).map_err(|source| FirmwareError::Io {
         path: model.to_path_buf(),
-        source,
+        problem: source,
     })?;
     let contents = dmo_tflite::tensor_contents(&bytes).map_err(|source| {
         FirmwareError::Read(dmo_tflite::ModelError::Format {
@@ -114,7 +114,7 @@ pub fn build_firmware(
     let generated =
         generate_source(&parsed, &contents).map_err(|source| FirmwareError::Generate {
             path: model.to_path_buf(),
-            source,
+            problem: source,
         })?;
     let source_folder = options
         .source_folder
@@ -122,7 +122,10 @@ pub fn build_firmware(
         .unwrap_or_else(|| options.output.with_extension("src"));
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| FirmwareError::Io { path, source }
+        move |source| FirmwareError::Io {
+            path,
+            problem: source,
+        }
     };
     std::fs::create_dir_all(&source_folder).map_err(io(&source_folder))?;
     for (name, text) in SUPPORT_FILES {
@@ -189,7 +192,7 @@ pub fn compile(source_folder: &Path, options: &BuildOptions) -> Result<(), Firmw
         Err(source) => {
             return Err(FirmwareError::Io {
                 path: PathBuf::from(&options.compiler),
-                source,
+                problem: source,
             })
         }
     };
@@ -204,6 +207,6 @@ pub fn compile(source_folder: &Path, options: &BuildOptions) -> Result<(), Firmw
     }
     std::fs::rename(&partial, &options.output).map_err(|source| FirmwareError::Io {
         path: options.output.clone(),
-        source,
+        problem: source,
     })
 }

@@ -29,15 +29,17 @@ pub enum GenerateError {
 pub enum FirmwareError {
     #[error(transparent)]
     Read(#[from] dmo_tflite::ModelError),
-    #[error("{path}: {source}")]
+    // Fields are not named `source`: the message already includes the cause, and a source
+    // would make anyhow print it twice.
+    #[error("{path}: {problem}")]
     Generate {
         path: PathBuf,
-        source: GenerateError,
+        problem: GenerateError,
     },
-    #[error("{path}: {source}")]
+    #[error("{path}: {problem}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        problem: std::io::Error,
     },
     #[error(
         "{compiler} not found: install Debian's gcc-arm-none-eabi and libnewlib-arm-none-eabi \

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Proof with the real runtime: the firmware `dmo firmware` generates from a
+model computes what TensorFlow Lite Micro computes.
+
+For every model in MODELS_DIR it runs `dmo firmware` (a model with an
+operator that has no kernel yet is skipped, except the REQUIRED ones, whose
+skip is a failure), then for RANDOM_INPUTS random int8 inputs runs the ELF
+under `dmo trace --poke dmo_model_input=FILE` and the original model in
+TFLM's Python interpreter (reference kernels) and compares the output
+tensors byte for byte. SOFTMAX outputs are allowed to be at most 1 LSB apart
+(the issue allows it), but every difference is reported and the summary line
+says how many bytes differed. As a control that the comparison can fail, the
+random inputs of each model must not all give the same output.
+
+Usage: firmware_check.py DMO_BINARY MODELS_DIR
+Ends with a line `N passed, N failed`; exits 1 on any failure.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from tflite_micro.python.tflite_micro import runtime
+
+RANDOM_INPUTS = 3
+ARENA_SIZE = 4 * 1024 * 1024
+REQUIRED = (
+    "person_detect.tflite",
+    "kws_ref_model.tflite",
+    "pretrainedResnet_quant.tflite",
+    "micro_speech_quantized.tflite",
+)
+NO_KERNEL = re.compile(r"has no kernel")
+OUTPUT_HEADER = re.compile(r"^output\d* (\d+) bytes$")
+
+
+def firmware_outputs(text):
+    """The output tensors the firmware printed: `output N bytes`, hex lines, `crc32 X`."""
+    outputs, lines = [], text.splitlines()
+    index = 0
+    while index < len(lines):
+        match = OUTPUT_HEADER.match(lines[index].strip())
+        index += 1
+        if not match:
+            continue
+        hex_text = ""
+        while index < len(lines) and not lines[index].startswith("crc32"):
+            hex_text += lines[index].strip()
+            index += 1
+        data = bytes.fromhex(hex_text)
+        if len(data) != int(match.group(1)):
+            raise RuntimeError(f"firmware printed {len(data)} bytes, announced {match.group(1)}")
+        outputs.append(data)
+    return outputs
+
+
+def run_firmware(dmo, elf, input_bytes, workdir):
+    input_file = os.path.join(workdir, "input.bin")
+    with open(input_file, "wb") as f:
+        f.write(input_bytes)
+    trace = os.path.join(workdir, "run.dmotrace")
+    result = subprocess.run(
+        [dmo, "trace", elf, "-o", trace, "--force", "--poke", f"dmo_model_input={input_file}"],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"dmo trace exited {result.returncode}: {result.stderr.strip()[-500:]}")
+    return firmware_outputs(result.stdout)
+
+
+def has_softmax_output(model_path):
+    """Whether a model output is produced by SOFTMAX (1 LSB tolerance applies there)."""
+    with open(model_path, "rb") as f:
+        model = runtime.convert_bytearray_to_object(bytearray(f.read()))
+    graph = model.subgraphs[0]
+    softmax_codes = {
+        i for i, code in enumerate(model.operatorCodes)
+        if max(code.builtinCode, code.deprecatedBuiltinCode) == 25
+    }
+    return {
+        output for op in graph.operators if op.opcodeIndex in softmax_codes for output in op.outputs
+    } & set(graph.outputs) != set()
+
+
+def check_model(dmo, path, workdir):
+    """Returns (status, message): status is 'ok', 'skip' or 'fail'."""
+    name = os.path.basename(path)
+    elf = os.path.join(workdir, name.replace(".tflite", ".elf"))
+    built = subprocess.run([dmo, "firmware", path, "-o", elf], capture_output=True, text=True)
+    if built.returncode != 0:
+        message = built.stderr.strip().splitlines()[-1] if built.stderr.strip() else "failed"
+        if NO_KERNEL.search(built.stderr) and name not in REQUIRED:
+            return "skip", message
+        return "fail", f"dmo firmware: {message}"
+
+    interpreter = runtime.Interpreter.from_bytes(open(path, "rb").read(), arena_size=ARENA_SIZE)
+    details = interpreter.get_input_details(0)
+    if np.dtype(details["dtype"]) != np.int8:
+        return "fail", f"input type {details['dtype']} (the firmware takes int8)"
+    shape = tuple(int(d) for d in details["shape"])
+    tolerance = 1 if has_softmax_output(path) else 0
+    rng = np.random.default_rng(sum(name.encode()))
+    problems, differing_bytes, distinct = [], 0, set()
+    for step in range(RANDOM_INPUTS):
+        data = rng.integers(-128, 127, size=shape, endpoint=True, dtype=np.int8)
+        interpreter.set_input(data, 0)
+        interpreter.invoke()
+        expected = [np.array(interpreter.get_output(0)).astype(np.int8).tobytes()]
+        actual = run_firmware(dmo, elf, data.tobytes(), workdir)
+        distinct.add(tuple(actual))
+        if len(actual) != len(expected) or any(len(a) != len(e) for a, e in zip(actual, expected)):
+            problems.append(f"input {step}: output sizes {[len(a) for a in actual]} != TFLM's "
+                            f"{[len(e) for e in expected]}")
+            continue
+        for a, e in zip(actual, expected):
+            difference = np.abs(np.frombuffer(a, np.int8).astype(int) - np.frombuffer(e, np.int8).astype(int))
+            differing_bytes += int(np.count_nonzero(difference))
+            if difference.max(initial=0) > tolerance:
+                first = int(np.argmax(difference > tolerance))
+                problems.append(f"input {step}: byte {first} is {a[first]} vs TFLM's {e[first]}")
+    if len(distinct) == 1 and RANDOM_INPUTS > 1:
+        problems.append("every random input gave the same output: the comparison cannot fail")
+    if problems:
+        return "fail", "; ".join(problems)
+    exactness = "identical" if differing_bytes == 0 else f"{differing_bytes} bytes 1 LSB apart (SOFTMAX)"
+    return "ok", f"outputs {exactness} to TFLM's on {RANDOM_INPUTS} random inputs"
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    dmo, models_dir = sys.argv[1], sys.argv[2]
+    models = sorted(os.path.join(models_dir, f) for f in os.listdir(models_dir) if f.endswith(".tflite"))
+    passed = failed = 0
+    with tempfile.TemporaryDirectory() as workdir:
+        for path in models:
+            name = os.path.basename(path)
+            try:
+                status, message = check_model(dmo, path, workdir)
+            except Exception as error:  # a crash is a failure of that model, not of the run
+                status, message = "fail", f"{type(error).__name__}: {error}"
+            if status == "ok":
+                passed += 1
+            elif status == "fail":
+                failed += 1
+            print(f"{status:<4} {name}: {message}", flush=True)
+        missing = [m for m in REQUIRED if not os.path.exists(os.path.join(models_dir, m))]
+        for name in missing:
+            failed += 1
+            print(f"fail {name}: required model not found in {models_dir}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
