@@ -86,6 +86,9 @@ pub struct Args {
     /// Which method to run.
     #[arg(long, value_enum, default_value = "simulate")]
     pub method: MethodChoice,
+    /// Print the description and results as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn parse_kind(text: &str) -> Result<OpKind, String> {
@@ -347,6 +350,22 @@ fn print_results(method: Method, op: &OpDescription, results: &[InputOverlap]) {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let op = describe(&args)?;
+    let methods: &[Method] = match args.method {
+        MethodChoice::Analytic => &[Method::Analytic],
+        MethodChoice::Simulate => &[Method::Simulate],
+        MethodChoice::Both => &[Method::Analytic, Method::Simulate],
+    };
+    if args.json {
+        let results: Vec<serde_json::Value> = methods
+            .iter()
+            .map(|&method| {
+                serde_json::json!({ "method": method, "inputs": dmo_ops::evaluate(&op, method) })
+            })
+            .collect();
+        let document = serde_json::json!({ "op": op, "results": results });
+        println!("{}", serde_json::to_string_pretty(&document)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let inputs: Vec<String> = op
         .inputs()
         .iter()
@@ -368,11 +387,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ),
         _ => {}
     }
-    let methods: &[Method] = match args.method {
-        MethodChoice::Analytic => &[Method::Analytic],
-        MethodChoice::Simulate => &[Method::Simulate],
-        MethodChoice::Both => &[Method::Analytic, Method::Simulate],
-    };
     for &method in methods {
         print_results(method, &op, &dmo_ops::evaluate(&op, method));
     }
