@@ -337,10 +337,21 @@ fn print_results(method: Method, op: &OpDescription, results: &[InputOverlap]) {
         );
         match &result.result {
             OverlapModel::Modelled(pair) => print_pair(pair),
-            OverlapModel::Analytic(analytic) => println!(
-                "    s_mono {}  u_mono {}",
-                analytic.s_mono.0, analytic.u_mono.0
-            ),
+            OverlapModel::Analytic(analytic) => {
+                println!(
+                    "    s_mono {}  u_mono {}",
+                    analytic.s_mono.0, analytic.u_mono.0
+                );
+                if let Some(placement) = result.result.best_monotone() {
+                    let naive = analytic.input_len.0 + analytic.output_len.0;
+                    println!(
+                        "    best (at or beyond the offset): {}, footprint {} B of {naive} B, saves {} B",
+                        direction_word(&placement),
+                        placement.footprint.0,
+                        naive - placement.footprint.0
+                    );
+                }
+            }
             OverlapModel::NotModelled { reason } => {
                 println!("    not modelled: no overlap claimed ({reason})")
             }
