@@ -284,8 +284,8 @@ fn tiny_cnn_reports_match_golden_files() {
         if std::env::var_os("DMO_UPDATE_GOLDEN").is_some() {
             std::fs::write(&path, &actual).unwrap();
         }
-        let expected = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let expected =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(actual, expected, "{format} differs from {}", path.display());
         if format == "json" {
             // Online mining (analyse) and mining the trace file agree.
