@@ -26,6 +26,8 @@ use dmo_core::{AccessKind, Address, Event, EventTime};
 
 const TABLE_BITS: u32 = 10;
 const TABLE_SIZE: usize = 1 << TABLE_BITS;
+// Slot indexes are stored as u16.
+const _: () = assert!(TABLE_SIZE <= 1 << 16);
 /// Consecutive events with one PC (an LDM/STM, or a whole basic block when
 /// the emulator reports block-start PCs) get their own slots up to here.
 const MAX_REPEAT: u8 = 63;
@@ -49,6 +51,10 @@ struct Slot {
     is_write: bool,
     size: u8,
     next_pc: u32,
+    /// The slot index of the site after this one: `index(next_pc, repeat)`
+    /// for the repeat `next_pc` gets after this site (kept to save decoding
+    /// from hashing on the hot path).
+    next_index: u16,
     last_address: u32,
     stride: u32,
     last_delta: u32,
@@ -63,6 +69,7 @@ const EMPTY_SLOT: Slot = Slot {
     is_write: false,
     size: 0,
     next_pc: 0,
+    next_index: 0,
     last_address: 0,
     stride: 0,
     last_delta: 0,
@@ -75,6 +82,9 @@ struct Predictor {
     previous_pc: u32,
     /// How many events before the previous one had its PC, up to `MAX_REPEAT`.
     previous_repeat: u8,
+    /// The slot of the previous event: always holds its site, except before
+    /// the block's first event, when it is empty.
+    previous_index: usize,
     previous_address: u32,
 }
 
@@ -89,6 +99,7 @@ impl Predictor {
             slots: Box::new([EMPTY_SLOT; TABLE_SIZE]),
             previous_pc: 0,
             previous_repeat: 0,
+            previous_index: 0,
             previous_address: 0,
         }
     }
@@ -97,6 +108,7 @@ impl Predictor {
         self.slots.fill(EMPTY_SLOT);
         self.previous_pc = 0;
         self.previous_repeat = 0;
+        self.previous_index = 0;
         self.previous_address = 0;
     }
 
@@ -124,9 +136,11 @@ impl Predictor {
 
     #[inline(always)]
     fn predict_pc(&self) -> Prediction {
-        let pc = match self.slot(self.previous_pc, self.previous_repeat) {
-            Some(slot) => slot.next_pc,
-            None => self.previous_pc,
+        let slot = &self.slots[self.previous_index];
+        let pc = if slot.occupied {
+            slot.next_pc
+        } else {
+            self.previous_pc
         };
         Prediction { pc }
     }
@@ -148,9 +162,13 @@ impl Predictor {
     /// or `None` if the predicted instruction has no history.
     #[inline(always)]
     fn advance_predicted(&mut self) -> Option<(u32, u32, u8, bool)> {
-        let pc = self.predict_pc().pc;
+        let previous = &self.slots[self.previous_index];
+        if !previous.occupied {
+            return None;
+        }
+        let (pc, index) = (previous.next_pc, previous.next_index as usize);
         let repeat = self.repeat_for(pc);
-        let slot = &mut self.slots[Self::index(pc, repeat)];
+        let slot = &mut self.slots[index];
         if !(slot.occupied && slot.pc == pc && slot.repeat == repeat) {
             return None;
         }
@@ -161,22 +179,21 @@ impl Predictor {
         let shape = (slot.size, slot.is_write);
         self.previous_pc = pc;
         self.previous_repeat = repeat;
+        self.previous_index = index;
         self.previous_address = address;
         Some((pc, address, shape.0, shape.1))
     }
 
     #[inline(always)]
     fn update(&mut self, pc: u32, address: u32, size: u8, is_write: bool) {
-        let (previous, previous_repeat) = (self.previous_pc, self.previous_repeat);
-        let previous_slot = &mut self.slots[Self::index(previous, previous_repeat)];
-        if previous_slot.occupied
-            && previous_slot.pc == previous
-            && previous_slot.repeat == previous_repeat
-        {
-            previous_slot.next_pc = pc;
-        }
         let repeat = self.repeat_for(pc);
-        let slot = &mut self.slots[Self::index(pc, repeat)];
+        let index = Self::index(pc, repeat);
+        let previous_slot = &mut self.slots[self.previous_index];
+        if previous_slot.occupied {
+            previous_slot.next_pc = pc;
+            previous_slot.next_index = index as u16;
+        }
+        let slot = &mut self.slots[index];
         if slot.occupied && slot.pc == pc && slot.repeat == repeat {
             let delta = address.wrapping_sub(slot.last_address);
             if delta == slot.last_delta || slot.fresh {
@@ -195,6 +212,7 @@ impl Predictor {
                 is_write,
                 size,
                 next_pc: pc,
+                next_index: Self::index(pc, repeat.saturating_add(1).min(MAX_REPEAT)) as u16,
                 last_address: address,
                 stride: 0,
                 last_delta: 0,
@@ -203,6 +221,7 @@ impl Predictor {
         }
         self.previous_pc = pc;
         self.previous_repeat = repeat;
+        self.previous_index = index;
         self.previous_address = address;
     }
 }
