@@ -34,6 +34,8 @@ enum Command {
     Op(commands::op::Args),
     /// Build Cortex-M firmware from a .tflite model: TFLM-greedy arena, reference kernels, markers.
     Firmware(commands::firmware::Args),
+    /// Per layer: s_min and s_mono from a firmware's trace, the loop-nest simulation and the formula.
+    Compare(commands::compare::Args),
     /// Per-layer overlap report of a trace: s_min, s_mono, footprint, saving, witnesses, run peaks.
     Report(commands::report::Args),
     /// Trace and report in one step (no trace file unless --keep-trace).
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => commands::plan::run(args),
         Command::Op(args) => commands::op::run(args),
         Command::Firmware(args) => commands::firmware::run(args),
+        Command::Compare(args) => commands::compare::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Analyse(args) => commands::analyse::run(args),
         Command::Verify(args) => commands::verify::run(args),

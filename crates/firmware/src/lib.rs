@@ -11,12 +11,16 @@
 //! [`INPUT_SYMBOL`] and prints each output tensor over semihosting as hex and CRC-32.
 
 mod build;
+mod compare;
 mod error;
 mod generate;
 pub mod quantisation;
 mod sources;
 
 pub use build::{build_firmware, compile, BuildOptions, BuiltFirmware, Cpu};
+pub use compare::{
+    compare_methods, CompareError, Comparison, LayerComparison, MethodCosts, MethodResult,
+};
 pub use error::{FirmwareError, GenerateError};
 pub use generate::{
     generate_source, operator_name, window_geometry, GeneratedOperator, GeneratedSource,

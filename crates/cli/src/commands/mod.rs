@@ -1,5 +1,6 @@
 //! One module per subcommand: `Args` (clap) and `run(args) -> anyhow::Result<ExitCode>`.
 pub mod analyse;
+pub mod compare;
 pub mod dump;
 pub mod firmware;
 pub mod firmware_args;
