@@ -151,3 +151,10 @@ pub fn blit<DB: DrawingBackend>(area: &Area<DB>, pixels: Vec<u8>) -> Result<(), 
 pub fn label_text(size: u32) -> TextStyle<'static> {
     style::text(size).color(&TEXT)
 }
+
+/// Where `area` lies in the image: left, top, width, height.
+pub fn pixel_rect<DB: DrawingBackend>(area: &Area<DB>) -> Option<(i32, i32, u32, u32)> {
+    let (left, top) = area.get_base_pixel();
+    let (width, height) = area.dim_in_pixel();
+    Some((left, top, width, height))
+}

@@ -18,7 +18,7 @@ mod axes;
 mod bins;
 mod error;
 mod frame;
-
+mod layout;
 mod liveness;
 mod output;
 mod overlap;
@@ -26,7 +26,7 @@ mod select;
 mod style;
 
 pub use error::PlotError;
-
+pub use layout::{layout_of_trace, LayoutBuffer, TraceLayout};
 pub use output::{render_to_file, ImageFormat};
 pub use select::OpSelector;
 
@@ -44,6 +44,7 @@ pub enum FigureKind {
 }
 
 impl FigureKind {
+    /// The name `dmo plot --kind` uses.
     pub fn as_str(self) -> &'static str {
         match self {
             FigureKind::Access => "access",
@@ -99,6 +100,9 @@ pub struct FigureSummary {
     pub title: String,
     /// Events streamed and binned.
     pub events_binned: u64,
-    /// Size of the data raster in cells (plot-area pixels).
+    /// Size of the data raster in cells (plot-area pixels at most).
     pub raster: (u32, u32),
+    /// The data area in image pixels: left, top, width, height (`None`
+    /// for the two-panel layout figure).
+    pub plot_area: Option<(i32, i32, u32, u32)>,
 }

@@ -73,6 +73,7 @@ pub fn draw<DB: DrawingBackend>(
         title,
         events_binned: events,
         raster: (grid.columns, grid.rows),
+        plot_area: frame::pixel_rect(&chart_frame.plotting_area),
     })
 }
 

@@ -2,7 +2,9 @@
 
 use crate::frame::Area;
 use crate::style::register_fonts;
-use crate::{access, liveness, overlap, FigureKind, FigureRequest, FigureSummary, PlotError};
+use crate::{
+    access, layout, liveness, overlap, FigureKind, FigureRequest, FigureSummary, PlotError,
+};
 use dmo_trace::TraceReader;
 use plotters::prelude::*;
 use std::path::Path;
@@ -131,9 +133,6 @@ fn draw<DB: DrawingBackend>(
 
         FigureKind::Liveness => liveness::draw(root, reader, request),
         FigureKind::Overlap => overlap::draw(root, reader, request),
-        FigureKind::Layout => Err(PlotError::NothingToPlot {
-            trace: reader.path().to_path_buf(),
-            problem: "the layout figure is not built yet".to_string(),
-        }),
+        FigureKind::Layout => layout::draw(root, reader),
     }
 }

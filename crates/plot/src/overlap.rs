@@ -240,6 +240,7 @@ pub fn draw<DB: DrawingBackend>(
         title,
         events_binned: counts.binned,
         raster: (grid.columns, grid.rows),
+        plot_area: frame::pixel_rect(&plotting_area),
     })
 }
 
