@@ -231,11 +231,56 @@ fn verify_confirms_in_place_ops_at_zero() {
         ("avg_pool_int8", "average_pool"),
         ("max_pool_int8", "max_pool"),
         ("softmax_int8", "softmax"),
+        ("tiny_cnn", "depthwise1"),
+        ("tiny_cnn", "pool"),
+        ("tiny_cnn", "softmax"),
     ] {
         let result = verify(name, op, "2");
         for pair in result["pairs"].as_array().unwrap() {
             assert_eq!(pair["at"]["offset"], 0, "{name}");
             assert!(pair["below"].is_null());
+        }
+    }
+}
+
+#[test]
+fn verify_confirms_the_up_offsets_of_the_pools() {
+    // Pools 360 -> 100 bytes: u_mono = 360 (no overlap above). At u = 359
+    // output byte 0 lands on input byte 359 (pixel (8, 9), channel 3), which
+    // is still read by the last output pixel long after output byte 0 was
+    // written: the re-run must see that read clobbered, as the miner's
+    // witness. (u_min = 0 is the same placement as s_min = 0.)
+    for (name, op) in [
+        ("avg_pool_int8", "average_pool"),
+        ("max_pool_int8", "max_pool"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("verify.json");
+        let json = json.to_str().unwrap();
+        let run = dmo(&[
+            "verify",
+            &fixture(name),
+            "--op",
+            op,
+            "--claim",
+            "u_mono",
+            "--seeds",
+            "2",
+            "--json",
+            json,
+        ]);
+        assert!(run.status.success(), "{name}: {}", text(&run.stdout));
+        let result: Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+        let pair = &result["pairs"][0];
+        assert_eq!(pair["claim"], "u_mono");
+        assert_eq!(pair["at"]["offset"], 360);
+        for run in pair["below"]["runs"].as_array().unwrap() {
+            assert_eq!(run["witness_observed"], true, "{name}: {run}");
+            let read = &run["first_clobbered_read"];
+            assert_eq!(
+                (read["output_byte"].as_u64(), read["input_byte"].as_u64()),
+                (Some(0), Some(359))
+            );
         }
     }
 }

@@ -23,7 +23,7 @@ pub use disasm::{thumb_instruction_len, Disassembler};
 pub use error::{EmuError, FirmwareError};
 pub use firmware::{Firmware, Segment, Symbol, SymbolKind, SymbolTable, VectorTable};
 pub use layout::{MemoryRegion, RegionKind, DEFAULT_RAM_SIZE, DEFAULT_RAM_START};
-pub use overlay::{pseudo_random_bytes, ClobberedRead, Overlay, OverlayReport};
+pub use overlay::{pseudo_random_bytes, ClobberedRead, Overlay, OverlayPlacement, OverlayReport};
 pub use run::{
     run, run_counting_baseline, run_overlaid, FaultReport, Poke, RunConfig, RunOutcome, RunStats,
     RunStatus, DEFAULT_MAX_INSTRUCTIONS,

@@ -29,14 +29,23 @@ pub struct Overlay {
     pub input_len: u32,
     pub output_start: Address,
     pub output_len: u32,
-    /// Down offset `s` (output byte `j` shares memory with input byte
-    /// `j - s`); `None` runs the op as placed (the reference run).
-    pub down_offset: Option<u64>,
+    /// Where the output goes over the input; `None` runs the op as placed
+    /// (the reference run).
+    pub placement: Option<OverlayPlacement>,
     /// Fill the input with pseudo-random bytes from this seed at the op's
     /// start; `None` keeps the values the firmware computed.
     pub fill_seed: Option<u64>,
     /// Record the last clobbered read of this input byte (the miner's witness).
     pub watch_input_byte: Option<u64>,
+}
+
+/// The output placed against the input (DESIGN.md, "Safe overlap").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverlayPlacement {
+    /// `O = I - s`: output byte `j` shares memory with input byte `j - s`.
+    Down(u64),
+    /// `O = I + u`: output byte `j` shares memory with input byte `j + u`.
+    Up(u64),
 }
 
 /// An input byte read after an output store landed on it.
@@ -100,14 +109,19 @@ impl OverlayState {
 
     /// The input byte that output byte `j` shares memory with.
     fn input_byte_of(&self, output_byte: u64) -> Option<u64> {
-        let s = self.overlay.down_offset?;
-        let input_byte = output_byte.checked_sub(s)?;
+        let input_byte = match self.overlay.placement? {
+            OverlayPlacement::Down(s) => output_byte.checked_sub(s)?,
+            OverlayPlacement::Up(u) => output_byte.checked_add(u)?,
+        };
         (input_byte < self.overlay.input_len as u64).then_some(input_byte)
     }
 
     /// The output byte that input byte `i` shares memory with.
     fn output_byte_of(&self, input_byte: u64) -> Option<u64> {
-        let output_byte = input_byte + self.overlay.down_offset?;
+        let output_byte = match self.overlay.placement? {
+            OverlayPlacement::Down(s) => input_byte.checked_add(s)?,
+            OverlayPlacement::Up(u) => input_byte.checked_sub(u)?,
+        };
         (output_byte < self.overlay.output_len as u64).then_some(output_byte)
     }
 
@@ -204,15 +218,18 @@ pub(crate) fn op_began<D: HasOverlay>(uc: &mut Unicorn<'_, D>, name: &str) {
         let bytes = pseudo_random_bytes(seed, overlay.input_len as usize);
         let _ = uc.mem_write(input, &bytes);
     }
-    if let Some(s) = overlay.down_offset {
-        let mut bytes = vec![0u8; overlay.input_len as usize];
-        if uc.mem_read(input, &mut bytes).is_ok() {
-            for (i, value) in bytes.iter().enumerate() {
-                let j = i as u64 + s;
-                if j < overlay.output_len as u64 {
-                    let _ = uc.mem_write(output + j, &[*value]);
-                }
-            }
+    let mut bytes = vec![0u8; overlay.input_len as usize];
+    if overlay.placement.is_some() && uc.mem_read(input, &mut bytes).is_ok() {
+        let Some(state) = uc.get_data_mut().overlay_mut() else {
+            return;
+        };
+        let shared: Vec<(u64, u8)> = bytes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, value)| Some((state.output_byte_of(i as u64)?, *value)))
+            .collect();
+        for (j, value) in shared {
+            let _ = uc.mem_write(output + j, &[value]);
         }
     }
 }
@@ -246,7 +263,7 @@ pub(crate) fn op_ended<D: HasOverlay>(uc: &mut Unicorn<'_, D>) {
 pub(crate) fn access<D: HasOverlay>(uc: &mut Unicorn<'_, D>, event: &Event, value: i64) {
     let mut mirrors = Vec::new();
     match uc.get_data_mut().overlay_mut() {
-        Some(state) if state.active && state.overlay.down_offset.is_some() => {
+        Some(state) if state.active && state.overlay.placement.is_some() => {
             state.access(event, value, &mut mirrors)
         }
         _ => return,
@@ -261,6 +278,10 @@ mod tests {
     use super::*;
 
     fn state(s: u64) -> OverlayState {
+        state_with(OverlayPlacement::Down(s))
+    }
+
+    fn state_with(placement: OverlayPlacement) -> OverlayState {
         let mut state = OverlayState::new(Overlay {
             op_name: "op".into(),
             occurrence: 0,
@@ -268,7 +289,7 @@ mod tests {
             input_len: 8,
             output_start: Address(0x200),
             output_len: 8,
-            down_offset: Some(s),
+            placement: Some(placement),
             fill_seed: None,
             watch_input_byte: Some(1),
         });
@@ -318,6 +339,20 @@ mod tests {
         // Output bytes 0 and 1 share nothing.
         overlay.access(&event(5, 0x200, 2, AccessKind::Write), 0x1111, &mut mirrors);
         assert_eq!(mirrors.len(), 1);
+    }
+
+    #[test]
+    fn up_placement_shares_output_byte_j_with_input_byte_j_plus_u() {
+        // u = 3: output byte 1 is input byte 4; input byte 2 is no output byte.
+        let mut overlay = state_with(OverlayPlacement::Up(3));
+        let mut mirrors = Vec::new();
+        overlay.access(&event(0, 0x201, 1, AccessKind::Write), 0x42, &mut mirrors);
+        assert_eq!(mirrors, vec![(0x104, 0x42)]);
+        overlay.access(&event(1, 0x102, 1, AccessKind::Write), 0x24, &mut mirrors);
+        assert_eq!(mirrors.len(), 1);
+        overlay.access(&event(2, 0x104, 1, AccessKind::Read), 0, &mut mirrors);
+        let read = overlay.report.first_clobbered_read.unwrap();
+        assert_eq!((read.input_byte, read.output_byte), (4, 1));
     }
 
     #[test]

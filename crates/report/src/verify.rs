@@ -1,12 +1,14 @@
 //! Proof by re-execution: run an op with its output placed over its input
-//! at the mined `s_min` (or any offset) and at one byte less, on fresh
-//! pseudo-random inputs, and compare with the op run as placed.
+//! at a mined offset (`s_min` by default, or `s_mono`, `u_min`, `u_mono`,
+//! or any offset) and at one byte less, on fresh pseudo-random inputs, and
+//! compare with the op run as placed.
 
 use crate::model::InstructionSite;
 use crate::sources::FirmwareSites;
 use crate::ReportError;
 use dmo_core::EventTime;
-use dmo_emu::{ClobberedRead, Firmware, Overlay, RunConfig};
+use dmo_emu::{ClobberedRead, Firmware, Overlay, OverlayPlacement, RunConfig};
+use dmo_overlap::{PairOverlap, Witness};
 use dmo_trace::{PairMiner, PairResult};
 use serde::Serialize;
 
@@ -16,11 +18,77 @@ pub struct VerifyRequest {
     pub op_name: String,
     /// Only the pair with this input buffer (default: every pair of the op).
     pub input_name: Option<String>,
-    /// Down offset to check; default the mined `s_min` of each pair.
+    /// Which mined offset to check (and in which direction).
+    pub claim: Claim,
+    /// Check this offset instead of the mined one (same direction).
     pub offset: Option<u64>,
     /// Seeds of the pseudo-random input fills, one reference and one
     /// overlapped run each.
     pub seeds: Vec<u64>,
+}
+
+/// A mined offset whose claim `dmo verify` checks: the offset is safe, and
+/// one byte less is not (the miner's witness says why).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Claim {
+    SMin,
+    SMono,
+    UMin,
+    UMono,
+}
+
+impl Claim {
+    pub fn name(self) -> &'static str {
+        match self {
+            Claim::SMin => "s_min",
+            Claim::SMono => "s_mono",
+            Claim::UMin => "u_min",
+            Claim::UMono => "u_mono",
+        }
+    }
+
+    /// The mined offset of this claim.
+    pub fn mined(self, overlap: &PairOverlap) -> u64 {
+        match self {
+            Claim::SMin => overlap.s_min.0,
+            Claim::SMono => overlap.s_mono.0,
+            Claim::UMin => overlap.u_min.0,
+            Claim::UMono => overlap.u_mono.0,
+        }
+    }
+
+    /// Why the mined offset minus one is unsafe.
+    fn witness(self, overlap: &PairOverlap) -> Option<Witness> {
+        match self {
+            Claim::SMin => overlap.witness_down,
+            Claim::SMono => overlap.witness_down_mono,
+            Claim::UMin => overlap.witness_up,
+            Claim::UMono => overlap.witness_up_mono,
+        }
+    }
+
+    fn placement(self, offset: u64) -> OverlayPlacement {
+        match self {
+            Claim::SMin | Claim::SMono => OverlayPlacement::Down(offset),
+            Claim::UMin | Claim::UMono => OverlayPlacement::Up(offset),
+        }
+    }
+}
+
+impl std::str::FromStr for Claim {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Claim, String> {
+        match text {
+            "s_min" => Ok(Claim::SMin),
+            "s_mono" => Ok(Claim::SMono),
+            "u_min" => Ok(Claim::UMin),
+            "u_mono" => Ok(Claim::UMono),
+            other => Err(format!(
+                "unknown claim `{other}` (expected s_min, s_mono, u_min or u_mono)"
+            )),
+        }
+    }
 }
 
 /// A clobbered read with both instructions named.
@@ -87,6 +155,10 @@ pub struct PairVerification {
     pub output_name: String,
     pub mined_s_min: u64,
     pub mined_s_mono: u64,
+    pub mined_u_min: u64,
+    pub mined_u_mono: u64,
+    /// Which offset was checked; down for `s_*`, up for `u_*`.
+    pub claim: Claim,
     /// The offset checked, and every run there.
     pub at: OffsetCheck,
     /// One byte less (absent when the offset is 0).
@@ -96,7 +168,7 @@ pub struct PairVerification {
 impl PairVerification {
     /// Whether the re-execution confirms the claim "`at` is safe and the
     /// byte below is not": clean at the offset; below, a clobbered read for
-    /// every seed, and at `s_min - 1` it is the miner's witness.
+    /// every seed, and at the mined offset minus one it is the miner's witness.
     pub fn confirmed(&self) -> bool {
         let below_unsafe = match &self.below {
             None => true,
@@ -136,7 +208,8 @@ pub fn verify(
     let sites = FirmwareSites::new(firmware);
     let mut pairs = Vec::new();
     for pair in &unfilled {
-        let offset = request.offset.unwrap_or(pair.overlap.s_min.0);
+        let claim = request.claim;
+        let offset = request.offset.unwrap_or(claim.mined(&pair.overlap));
         let mut at = OffsetCheck {
             offset,
             runs: Vec::new(),
@@ -150,17 +223,24 @@ pub fn verify(
             // mined pair gives the witness for this very input.
             let (reference, seeded) = reference_run(firmware, config, pair, seed)?;
             let witness = seeded
-                .filter(|seeded| seeded.overlap.s_min.0 == offset)
-                .and_then(|seeded| seeded.overlap.witness_down);
+                .filter(|seeded| claim.mined(&seeded.overlap) == offset)
+                .and_then(|seeded| claim.witness(&seeded.overlap));
             at.runs.push(check(
-                firmware, config, pair, offset, seed, &reference, None, &sites,
+                firmware,
+                config,
+                pair,
+                claim.placement(offset),
+                seed,
+                &reference,
+                None,
+                &sites,
             )?);
             if let Some(below) = &mut below {
                 below.runs.push(check(
                     firmware,
                     config,
                     pair,
-                    offset - 1,
+                    claim.placement(offset - 1),
                     seed,
                     &reference,
                     witness,
@@ -175,6 +255,9 @@ pub fn verify(
             output_name: pair.output.name.clone(),
             mined_s_min: pair.overlap.s_min.0,
             mined_s_mono: pair.overlap.s_mono.0,
+            mined_u_min: pair.overlap.u_min.0,
+            mined_u_mono: pair.overlap.u_mono.0,
+            claim,
             at,
             below,
         });
@@ -236,7 +319,7 @@ fn reference_run(
 
 fn overlay_for(
     pair: &PairResult,
-    down_offset: Option<u64>,
+    placement: Option<OverlayPlacement>,
     fill_seed: Option<u64>,
     watch_input_byte: Option<u64>,
 ) -> Overlay {
@@ -247,7 +330,7 @@ fn overlay_for(
         input_len: pair.input.len,
         output_start: pair.output.start,
         output_len: pair.output.len,
-        down_offset,
+        placement,
         fill_seed,
         watch_input_byte,
     }
@@ -258,11 +341,11 @@ fn run_one(
     firmware: &Firmware,
     config: &RunConfig,
     pair: &PairResult,
-    down_offset: Option<u64>,
+    placement: Option<OverlayPlacement>,
     seed: u64,
     watch_input_byte: Option<u64>,
 ) -> Result<dmo_emu::OverlayReport, ReportError> {
-    let overlay = overlay_for(pair, down_offset, Some(seed), watch_input_byte);
+    let overlay = overlay_for(pair, placement, Some(seed), watch_input_byte);
     let mut counter = dmo_core::CountingSink::default();
     let outcome = dmo_emu::run_overlaid(firmware, config, overlay, &mut counter)?;
     op_report(firmware, pair, outcome)
@@ -296,14 +379,14 @@ fn check(
     firmware: &Firmware,
     config: &RunConfig,
     pair: &PairResult,
-    offset: u64,
+    placement: OverlayPlacement,
     seed: u64,
     reference: &dmo_emu::OverlayReport,
     witness: Option<dmo_overlap::Witness>,
     sites: &FirmwareSites<'_>,
 ) -> Result<SeedRun, ReportError> {
     let watch = witness.map(|w| w.input_byte);
-    let overlapped = run_one(firmware, config, pair, Some(offset), seed, watch)?;
+    let overlapped = run_one(firmware, config, pair, Some(placement), seed, watch)?;
     let differing_output_bytes = reference
         .output
         .iter()

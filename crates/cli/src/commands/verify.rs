@@ -6,7 +6,7 @@ use super::report::write_atomically;
 use anyhow::Context;
 use clap::Args as ClapArgs;
 use dmo_emu::Firmware;
-use dmo_report::{verify, OffsetCheck, PairVerification, VerifyRequest};
+use dmo_report::{verify, Claim, OffsetCheck, PairVerification, VerifyRequest};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -28,7 +28,13 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     pub input: Option<String>,
 
-    /// Down offset S to check (output placed S bytes below the input) [default: the mined s_min].
+    /// Which mined offset to check: s_min, s_mono (output below the input) or u_min, u_mono
+    /// (output above the input).
+    #[arg(long, default_value = "s_min", value_parser = parse_claim)]
+    pub claim: Claim,
+
+    /// Check this offset instead of the mined one, in the claim's direction (e.g. S for
+    /// the output placed S bytes below the input).
     #[arg(long, value_name = "S")]
     pub offset: Option<u64>,
 
@@ -57,6 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let request = VerifyRequest {
         op_name: args.op.clone(),
         input_name: args.input.clone(),
+        claim: args.claim,
         offset: args.offset,
         seeds: (1..=args.seeds).collect(),
     };
@@ -78,15 +85,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+fn parse_claim(text: &str) -> Result<Claim, String> {
+    text.parse()
+}
+
 fn print_pair(pair: &PairVerification) {
     println!(
-        "op {} ({}) {}->{}: mined s_min {}, s_mono {}",
+        "op {} ({}) {}->{}: mined s_min {}, s_mono {}, u_min {}, u_mono {}; checking {} ({})",
         pair.op_name,
         pair.op_kind,
         pair.input_name,
         pair.output_name,
         pair.mined_s_min,
-        pair.mined_s_mono
+        pair.mined_s_mono,
+        pair.mined_u_min,
+        pair.mined_u_mono,
+        pair.claim.name(),
+        match pair.claim {
+            Claim::SMin | Claim::SMono => "output below the input",
+            Claim::UMin | Claim::UMono => "output above the input",
+        }
     );
     print_offset(&pair.at, "safe");
     if let Some(below) = &pair.below {
@@ -107,7 +125,7 @@ fn print_offset(check: &OffsetCheck, expected: &str) {
     let clobbered = check.runs.iter().filter(|r| r.clobbered_reads > 0).count();
     let differing = check.seeds_with_different_output();
     println!(
-        "  s={} (expected {expected}): {seeds} seeds, outputs differ for {differing}, clobbered reads seen for {clobbered}",
+        "  offset {} (expected {expected}): {seeds} seeds, outputs differ for {differing}, clobbered reads seen for {clobbered}",
         check.offset
     );
     if let Some(read) = check
