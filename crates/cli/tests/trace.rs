@@ -206,3 +206,71 @@ fn bad_inputs_get_one_clear_error() {
     );
     assert!(!text(&run.stderr).contains("panicked"));
 }
+
+#[test]
+fn entry_calls_one_function_and_ops_come_from_symbols() {
+    let dir = tempfile::tempdir().unwrap();
+    // --entry main: no reset handler; main returns to dmo's trap, so the run
+    // is complete although the firmware never calls exit().
+    let trace = temp_path(&dir, "entry.dmotrace");
+    let run = dmo(&[
+        "trace",
+        &fixture("tiny_cnn"),
+        "--entry",
+        "main",
+        "-o",
+        trace.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    // The C library's console is set up by the reset path, which --entry
+    // skips; the ops still run, with their markers.
+    let info = text(&dmo(&["info", trace.to_str().unwrap()]).stdout);
+    assert!(info.contains("ops          6"), "{info}");
+
+    // Without markers: --ops turns each top-level call of a matching function
+    // into an op named after it. tiny_cnn calls its six kernels once each,
+    // the conv kernel twice (conv1 and pointwise1).
+    let trace = temp_path(&dir, "ops.dmotrace");
+    let run = dmo(&[
+        "trace",
+        &fixture("tiny_cnn"),
+        "--ops",
+        "^dmo_(conv|depthwise_conv|average_pool|fully_connected|softmax)_int8$",
+        "-o",
+        trace.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let info = text(&dmo(&["info", trace.to_str().unwrap()]).stdout);
+    let ops: Vec<&str> = info
+        .lines()
+        .filter(|l| l.trim_start().starts_with('#'))
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "dmo_conv_int8",
+            "dmo_depthwise_conv_int8",
+            "dmo_conv_int8",
+            "dmo_average_pool_int8",
+            "dmo_fully_connected_int8",
+            "dmo_softmax_int8"
+        ],
+        "{info}"
+    );
+
+    let run = dmo(&[
+        "trace",
+        &fixture("tiny_cnn"),
+        "--entry",
+        "no_such_function",
+        "-o",
+        temp_path(&dir, "z").to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run.stderr).contains("no symbol `no_such_function`"),
+        "{}",
+        text(&run.stderr)
+    );
+}

@@ -21,9 +21,11 @@ use unicorn_engine::{HookType, MemType, Prot, RegisterARM, Unicorn};
 /// Default instruction budget: about a minute of emulation.
 pub const DEFAULT_MAX_INSTRUCTIONS: u64 = 5_000_000_000;
 
-/// Where `--entry` functions return to: a page nothing else uses, just
-/// below the system range.
-const RETURN_TRAP: u32 = 0xdfff_f000;
+/// Where `--entry` functions return to: a page nothing else uses at the top
+/// of the external-RAM region (0x6000_0000-0x9FFF_FFFF), the highest part of
+/// the ARMv7-M default memory map where code may execute (the device and
+/// system regions above are execute-never).
+const RETURN_TRAP: u32 = 0x9fff_f000;
 
 /// How many recent events a fault report shows.
 const RECENT_EVENTS: usize = 12;
