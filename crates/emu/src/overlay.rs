@@ -13,7 +13,9 @@
 //! output store landed on it is a *clobbered read*, the hazard the miner
 //! predicts for unsafe offsets. Optionally the input is first filled with
 //! pseudo-random bytes from a seed, in the reference run and the overlapped
-//! run alike, so that results are compared on fresh data.
+//! run alike, so that results are compared on fresh data. The run stops
+//! when the overlaid op ends (the outcome then reports that the emulation
+//! stopped without an exit; the overlay report is what counts).
 
 use dmo_core::{AccessKind, Address, Event, EventTime, TimeRange};
 use unicorn_engine::Unicorn;
@@ -234,7 +236,7 @@ pub(crate) fn op_began<D: HasOverlay>(uc: &mut Unicorn<'_, D>, name: &str) {
     }
 }
 
-/// An op ended (marker hook): keep the overlaid op's output.
+/// An op ended (marker hook): keep the overlaid op's output and end the run.
 pub(crate) fn op_ended<D: HasOverlay>(uc: &mut Unicorn<'_, D>) {
     let now = uc.get_data().now();
     let Some(state) = uc.get_data_mut().overlay_mut() else {
@@ -256,6 +258,10 @@ pub(crate) fn op_ended<D: HasOverlay>(uc: &mut Unicorn<'_, D>) {
     if let Some(state) = uc.get_data_mut().overlay_mut() {
         state.report.output = bytes;
     }
+    // Nothing after the op matters to the check, and later ops fed with an
+    // overlapped op's (possibly wrong) output might loop for the whole
+    // instruction budget: stop here.
+    let _ = uc.emu_stop();
 }
 
 /// One access (memory hook, before the store lands): watch it and mirror
