@@ -384,3 +384,29 @@ fn report_output_file_is_not_overwritten_and_bad_traces_are_named() {
 fn dmo_report_csv_header() -> &'static str {
     "schema_version,op_index,op_name,op_kind,input_name"
 }
+
+#[test]
+fn report_without_the_elf_names_witnesses_from_the_trace_symbols() {
+    // Trace a copy of the firmware, then delete the copy: the report still
+    // has every number, and witness locations come from the trace's own
+    // symbols, without disassembly.
+    let dir = tempfile::tempdir().unwrap();
+    let elf = dir.path().join("copy.elf");
+    std::fs::copy(fixture("tiny_cnn"), &elf).unwrap();
+    let trace = dir.path().join("copy.dmotrace");
+    let trace = trace.to_str().unwrap();
+    let run = dmo(&["trace", "-q", elf.to_str().unwrap(), "-o", trace]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    std::fs::remove_file(&elf).unwrap();
+    let run = dmo(&["report", trace, "--format", "json"]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(text(&run.stderr).contains("missing or changed"));
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let witness = &report["rows"][0]["witness"];
+    assert_eq!(
+        witness["output_instruction"]["location"],
+        "dmo_conv_int8+0x2d2"
+    );
+    assert_eq!(witness["output_instruction"]["disassembly"], "");
+    assert_eq!(report["rows"][0]["s_min"], 1809);
+}
