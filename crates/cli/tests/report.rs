@@ -103,9 +103,11 @@ fn depthwise_matches_hand_derivation() {
 
 #[test]
 fn pools_overlap_fully() {
-    // Input 1x9x10x4, 3x3 stride 2 pad 1 -> 1x5x5x4 (360 -> 100 bytes).
-    // Input pixel p = (y, x) is last read by output pixel
-    // L(p) = 5 floor((y+1)/2) + floor((x+1)/2) <= 10y + x = p, at its own
+    // Input 1x9x10x4, 3x3 stride 2, SAME (TFLite: pad top 1, left 0) ->
+    // 1x5x5x4 (360 -> 100 bytes). Output (oy, ox) reads input rows
+    // 2oy-1..2oy+1, cols 2ox..2ox+2, so input pixel p = (y, x) is last read
+    // by output pixel L(p) = 5 min(floor((y+1)/2), 4) + min(floor(x/2), 4),
+    // and L(p) <= 10y + x = p (y = 0: floor(x/2) <= x), at its own
     // channel k, before output (L(p), k) is written. So a hazard
     // (output q, c written no later than input p, k is read) needs q < L(p),
     // or q = L(p) and c < k: either way 4q + c < 4p + k, i.e. j < i. No
