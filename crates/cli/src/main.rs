@@ -42,6 +42,8 @@ enum Command {
     Analyse(commands::analyse::Args),
     /// Re-run one op with its output placed over its input: check s_min (safe) and s_min - 1 (clobbered).
     Verify(commands::verify::Args),
+    /// Paper-style figures of a trace (PNG/SVG): access pattern, liveness, overlap, layout.
+    Plot(commands::plot::Args),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         Command::Report(args) => commands::report::run(args),
         Command::Analyse(args) => commands::analyse::run(args),
         Command::Verify(args) => commands::verify::run(args),
+        Command::Plot(args) => commands::plot::run(args),
     };
     match result {
         Ok(code) => code,

@@ -257,7 +257,7 @@ pub fn draw<DB: DrawingBackend>(
     Ok(FigureSummary {
         title,
         events_binned: reader.event_count(),
-        raster: (layout.op_names.len() as u32, layout.buffers.len() as u32),
+        raster: (0, 0),
         plot_area: None,
     })
 }
@@ -310,6 +310,9 @@ fn draw_panel<DB: DrawingBackend>(
         .map_err(draw_error)?;
     let plot = chart.plotting_area();
     let label_style = frame::label_text(12).pos(Pos::new(HPos::Center, VPos::Center));
+    // Rectangles first, then every label, so overlapping (DMO) buffers keep
+    // their names readable.
+    let mut labels = Vec::new();
     for (index, buffer) in layout.buffers.iter().enumerate() {
         let low = unit.of(offsets[index] as f64);
         let high = unit.of((offsets[index] + size(index)) as f64);
@@ -331,9 +334,12 @@ fn draw_panel<DB: DrawingBackend>(
             .unwrap_or((0, 0));
         if (x1 - x0) > w as i32 + 4 && (y1 - y0) > h as i32 + 2 {
             let centre = ((corners[0].0 + corners[1].0) / 2.0, (low + high) / 2.0);
-            plot.draw(&Text::new(buffer.name.clone(), centre, label_style.clone()))
-                .map_err(draw_error)?;
+            labels.push((buffer.name.clone(), centre));
         }
+    }
+    for (text, centre) in labels {
+        plot.draw(&Text::new(text, centre, label_style.clone()))
+            .map_err(draw_error)?;
     }
     let peak_y = unit.of(peak as f64);
     plot.draw(&PathElement::new(

@@ -98,9 +98,11 @@ impl FigureRequest {
 pub struct FigureSummary {
     /// The figure's title.
     pub title: String,
-    /// Events streamed and binned.
+    /// Events that fell into the figure's view and were binned (layout:
+    /// every event, all streamed to mine the overlaps).
     pub events_binned: u64,
-    /// Size of the data raster in cells (plot-area pixels at most).
+    /// Size of the data raster in cells (plot-area pixels at most; `(0, 0)`
+    /// for the layout figure, which has none).
     pub raster: (u32, u32),
     /// The data area in image pixels: left, top, width, height (`None`
     /// for the two-panel layout figure).
