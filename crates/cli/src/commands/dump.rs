@@ -1,6 +1,6 @@
 //! `dmo dump`: events of a trace, with symbols and disassembly.
 
-use super::text::describe_event;
+use super::text::{describe_event, print_op_segment};
 use anyhow::{bail, Context};
 use clap::Args as ClapArgs;
 use dmo_core::{EventTime, TimeRange};
@@ -80,24 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 segments.len()
             );
         };
-        println!(
-            "op {} ({}): t={}..{}, {} events",
-            segment.name,
-            segment.kind,
-            segment.time.start.0,
-            segment.time.end.0,
-            segment.time.len()
-        );
-        for buffer in &segment.buffers {
-            println!(
-                "  {:<8} {:<20} {}..{} ({} bytes)",
-                buffer.role.as_str(),
-                buffer.name,
-                buffer.start,
-                buffer.end(),
-                buffer.len
-            );
-        }
+        print_op_segment("op ", segment, metadata, "  ");
         range = TimeRange::new(
             EventTime(segment.time.start.0 + args.from),
             segment.time.end,

@@ -1,5 +1,6 @@
 //! `dmo info`: what a trace holds.
 
+use super::text::print_op_segment;
 use clap::Args as ClapArgs;
 use dmo_trace::{RunStatus, TraceReader};
 use std::path::PathBuf;
@@ -79,24 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let segments = reader.segments();
     println!("ops          {}", segments.len());
     for (index, segment) in segments.iter().enumerate() {
-        println!(
-            "  #{index:<3} {:<24} {:<20} t={}..{} ({} events)",
-            segment.name,
-            segment.kind,
-            segment.time.start.0,
-            segment.time.end.0,
-            segment.time.len()
-        );
-        for buffer in &segment.buffers {
-            println!(
-                "         {:<8} {:<20} {} {:>8} bytes  ({})",
-                buffer.role.as_str(),
-                buffer.name,
-                buffer.start,
-                buffer.len,
-                metadata.name_address(buffer.start)
-            );
-        }
+        print_op_segment(&format!("  #{index:<3} "), segment, metadata, "         ");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,8 @@
 //! Plain-text output shared by the commands that run firmware.
 
-use dmo_core::{AccessKind, Event};
+use dmo_core::{AccessKind, Event, OpSegment};
 use dmo_emu::{Disassembler, Firmware, RunOutcome, RunStatus};
+use dmo_trace::TraceMetadata;
 use dmo_trace::TraceSummary;
 use std::io::Write;
 use std::path::Path;
@@ -109,5 +110,28 @@ pub fn print_run_summary(outcome: &RunOutcome, trace: Option<&TraceSummary>) {
     }
     for warning in &outcome.warnings {
         eprintln!("warning: {warning}");
+    }
+}
+
+/// An op segment and its buffers, indented by `indent` (used by `info` and `dump`).
+pub fn print_op_segment(label: &str, segment: &OpSegment, metadata: &TraceMetadata, indent: &str) {
+    println!(
+        "{label}{:<24} {:<20} t={}..{} ({} events)",
+        segment.name,
+        segment.kind,
+        segment.time.start.0,
+        segment.time.end.0,
+        segment.time.len()
+    );
+    for buffer in &segment.buffers {
+        println!(
+            "{indent}{:<8} {:<20} {}..{} {:>8} bytes  ({})",
+            buffer.role.as_str(),
+            buffer.name,
+            buffer.start,
+            buffer.end(),
+            buffer.len,
+            metadata.name_address(buffer.start)
+        );
     }
 }
