@@ -148,6 +148,14 @@ pub fn compare_methods(
                 model.operators.len()
             )));
         }
+        let model_kind = model.operators[operator].code.to_string();
+        if pair.op_kind != model_kind {
+            return Err(firmware_error(format!(
+                "op segment {} is a {}, operator {operator} of the model a {model_kind}: \
+                 was the firmware generated from this model?",
+                pair.op_name, pair.op_kind
+            )));
+        }
         // The kernel's n-th activation input is the operator's n-th input tensor.
         let kernel_input = match pair.input.name.as_str() {
             "input" | "input1" => 0,
