@@ -23,13 +23,12 @@ pub fn draw<DB: DrawingBackend>(
     let title = format!("Memory access pattern: {}", view.subject);
     let bytes_shown = view.high - view.low;
     let subtitle = vec![format!(
-        "{} events in t = {}..{}, {} bytes from {} (0x{:08x}); a cell is coloured if any access hit it, writes over reads",
+        "{} events in t = {}..{}, {} bytes from {}; a cell is coloured if any access hit it, writes over reads",
         view.time.len(),
         view.time.start.0,
         view.time.end.0,
         bytes_shown,
-        view.base_name,
-        view.low
+        view.base_text()
     )];
     let legend = legend_for(&view);
     let body = header(root, &title, &subtitle, &legend)?;

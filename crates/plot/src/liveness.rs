@@ -22,10 +22,9 @@ pub fn draw<DB: DrawingBackend>(
     let view = view_of(reader, request)?;
     let title = format!("Live bytes: {}", view.subject);
     let subtitle = vec![format!(
-        "share of each cell's bytes x time holding a live value (write to last read); {} bytes from {} (0x{:08x}), t = {}..{}",
+        "share of each cell's bytes x time holding a live value (write to last read); {} bytes from {}, t = {}..{}",
         view.high - view.low,
-        view.base_name,
-        view.low,
+        view.base_text(),
         view.time.start.0,
         view.time.end.0
     )];

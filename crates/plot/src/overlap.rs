@@ -115,9 +115,9 @@ pub fn draw<DB: DrawingBackend>(
     // Reads of input byte i at s_min + i, writes of output byte j at j.
     let grid = Grid::new(time, 0, footprint, columns, rows);
     let mut counts = AccessCounts::new(grid);
-    for (t, byte, kind) in pair_accesses(reader, time, input, output, s_min)? {
-        counts.add_at(t, byte, 1, kind);
-    }
+    for_each_pair_access(reader, time, input, output, s_min, |t, byte, kind| {
+        counts.add_at(t, byte, 1, kind)
+    })?;
     let pixels = stretch_to_pixels(&grid, columns, rows, |column, row| {
         if counts.writes(column, row) > 0 {
             [WRITE.0, WRITE.1, WRITE.2]
@@ -261,7 +261,7 @@ fn choose_pair(reader: &TraceReader, request: &FigureRequest) -> Result<PairResu
     };
     let mut best: Option<PairResult> = None;
     for pair in pairs {
-        if best.as_ref().is_none_or(|b| saving(&pair) > saving(b)) {
+        if best.as_ref().map_or(true, |b| saving(&pair) > saving(b)) {
             best = Some(pair);
         }
     }
@@ -273,30 +273,31 @@ fn choose_pair(reader: &TraceReader, request: &FigureRequest) -> Result<PairResu
     Ok(pair)
 }
 
-/// Accesses of the pair's bytes in `time`, at their placed offsets: input
-/// byte `i` at `s_min + i`, output byte `j` at `j`. One per byte touched.
-fn pair_accesses(
+/// Calls `visit(time, offset, kind)` for each access of the pair's bytes in
+/// `time`, at their placed offsets: input byte `i` at `s_min + i`, output
+/// byte `j` at `j`. Once per byte touched; streams, keeps nothing.
+fn for_each_pair_access(
     reader: &TraceReader,
     time: TimeRange,
     input: &dmo_core::Buffer,
     output: &dmo_core::Buffer,
     s_min: u64,
-) -> Result<Vec<(u64, u64, dmo_core::AccessKind)>, PlotError> {
-    let mut accesses = Vec::new();
+    mut visit: impl FnMut(u64, u64, dmo_core::AccessKind),
+) -> Result<(), PlotError> {
     for event in reader.events_in(time)? {
         let event = event?;
         let first = event.address.0 as u64;
         for address in first..first + event.size as u64 {
             let (in_start, out_start) = (input.start.0 as u64, output.start.0 as u64);
             if (in_start..in_start + input.len as u64).contains(&address) {
-                accesses.push((event.time.0, s_min + address - in_start, event.kind));
+                visit(event.time.0, s_min + address - in_start, event.kind);
             }
             if (out_start..out_start + output.len as u64).contains(&address) {
-                accesses.push((event.time.0, address - out_start, event.kind));
+                visit(event.time.0, address - out_start, event.kind);
             }
         }
     }
-    Ok(accesses)
+    Ok(())
 }
 
 /// `minLive(t) = min{i : lr[i] > t}` at each time in `times` (ascending).

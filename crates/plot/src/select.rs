@@ -63,6 +63,18 @@ pub struct View {
     pub subject: String,
 }
 
+impl View {
+    /// `dmo_arena (0x20000000)`, or the bare address when no symbol names it.
+    pub fn base_text(&self) -> String {
+        let address = format!("0x{:08x}", self.low);
+        if self.base_name == address {
+            address
+        } else {
+            format!("{} ({address})", self.base_name)
+        }
+    }
+}
+
 /// Buffers that hold activations (not weights: those are constants).
 fn is_activation(buffer: &Buffer) -> bool {
     buffer.role != BufferRole::Weights && buffer.len > 0
