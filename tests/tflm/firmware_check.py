@@ -10,7 +10,8 @@ TFLM's Python interpreter (reference kernels) and compares the output
 tensors byte for byte. SOFTMAX outputs are allowed to be at most 1 LSB apart
 (the issue allows it), but every difference is reported and the summary line
 says how many bytes differed. As a control that the comparison can fail, the
-random inputs of each model must not all give the same output.
+random inputs of each model must not all give the same output, and the
+firmware's output for input k set against TFLM's for input k+1 must differ.
 
 Usage: firmware_check.py DMO_BINARY MODELS_DIR
 Ends with a line `N passed, N failed`; exits 1 on any failure.
@@ -103,7 +104,7 @@ def check_model(dmo, path, workdir):
     shape = tuple(int(d) for d in details["shape"])
     tolerance = 1 if has_softmax_output(path) else 0
     rng = np.random.default_rng(sum(name.encode()))
-    problems, differing_bytes, distinct = [], 0, set()
+    problems, differing_bytes, distinct, pairs = [], 0, set(), []
     for step in range(RANDOM_INPUTS):
         data = rng.integers(-128, 127, size=shape, endpoint=True, dtype=np.int8)
         interpreter.set_input(data, 0)
@@ -111,6 +112,7 @@ def check_model(dmo, path, workdir):
         expected = [np.array(interpreter.get_output(0)).astype(np.int8).tobytes()]
         actual = run_firmware(dmo, elf, data.tobytes(), workdir)
         distinct.add(tuple(actual))
+        pairs.append((actual, expected))
         if len(actual) != len(expected) or any(len(a) != len(e) for a, e in zip(actual, expected)):
             problems.append(f"input {step}: output sizes {[len(a) for a in actual]} != TFLM's "
                             f"{[len(e) for e in expected]}")
@@ -123,6 +125,9 @@ def check_model(dmo, path, workdir):
                 problems.append(f"input {step}: byte {first} is {a[first]} vs TFLM's {e[first]}")
     if len(distinct) == 1 and RANDOM_INPUTS > 1:
         problems.append("every random input gave the same output: the comparison cannot fail")
+    shifted = [(pairs[k][0], pairs[k + 1][1]) for k in range(len(pairs) - 1)]
+    if shifted and all(a == e for a, e in shifted):
+        problems.append("control: outputs matched TFLM's for a different input")
     if problems:
         return "fail", "; ".join(problems)
     exactness = "identical" if differing_bytes == 0 else f"{differing_bytes} bytes 1 LSB apart (SOFTMAX)"

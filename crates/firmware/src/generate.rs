@@ -195,6 +195,19 @@ impl<'a> Generator<'a> {
                 kind,
             });
         };
+        // One comment per call: which tensors (by index) it reads and writes.
+        let indices = |tensors: &mut dyn Iterator<Item = usize>| {
+            tensors
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let comment = format!(
+            "    /* operator {index}, {kind}: tensors {} -> {} */\n",
+            indices(&mut operator.present_inputs()),
+            indices(&mut operator.outputs.iter().copied())
+        );
+        self.calls.push_str(&comment);
         let context = OperatorContext {
             name: &name,
             operator,
@@ -314,8 +327,13 @@ impl<'a> Generator<'a> {
         };
         writeln!(
             self.constant_definitions,
-            "/* {}: {:?} {} */",
-            info.name.replace("*/", "* /"),
+            "/* tensor {tensor} {}: {:?} {} */",
+            // Converter names list every fused op after `;`: the first says enough.
+            info.name
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .replace("*/", "* /"),
             info.shape,
             element.name()
         )
