@@ -212,7 +212,7 @@ pub fn draw<DB: DrawingBackend>(
         .unwrap_or_default();
     let title = format!("Arena layout over the run: {firmware}");
     let saving = layout.firmware_peak.saturating_sub(layout.dmo_peak);
-    let subtitle = vec![
+    let mut subtitle = vec![
         format!(
             "peak: firmware {}, TFLM greedy without overlap {}, DMO plan {} ({:.1}% below the firmware)",
             bytes_text(layout.firmware_peak),
@@ -228,6 +228,15 @@ pub fn draw<DB: DrawingBackend>(
             layout.base.0
         ),
     ];
+    if layout.op_names.len() <= 12 {
+        let names: Vec<String> = layout
+            .op_names
+            .iter()
+            .enumerate()
+            .map(|(index, name)| format!("#{index} {name}"))
+            .collect();
+        subtitle.push(format!("ops: {}", names.join(", ")));
+    }
     let body = header(root, &title, &subtitle, &[])?;
     let top = layout.firmware_peak.max(layout.dmo_peak);
     let unit = ByteUnit::for_span(top);
@@ -285,12 +294,7 @@ fn draw_panel<DB: DrawingBackend>(
     let op_label = |x: &f64| {
         let index = x.floor() as usize;
         if (x - x.floor() - 0.5).abs() < 1e-6 && index < layout.op_names.len() {
-            // Names while they fit side by side, else positions.
-            if layout.op_names.len() <= 8 {
-                format!("#{index} {}", layout.op_names[index])
-            } else {
-                format!("#{index}")
-            }
+            format!("#{index}")
         } else {
             String::new()
         }
