@@ -14,6 +14,8 @@ status=0
 cargo test --workspace --release --no-fail-fast || status=1
 # The C kernels against an independent Python model of TFLM's arithmetic.
 make -s -C fixtures check || status=1
-# Plans dmo writes, run in TensorFlow Lite Micro itself.
+# Plans dmo writes, run in TensorFlow Lite Micro itself (sets up .venv/).
 scripts/tflm-check.sh || status=1
+# Real models turned into Cortex-M firmware by dmo, against TFLM's outputs.
+.venv/bin/python tests/tflm/firmware_check.py target/release/dmo ../shared/models || status=1
 exit $status
