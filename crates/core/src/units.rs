@@ -111,7 +111,10 @@ mod tests {
 
     #[test]
     fn address_distance() {
-        assert_eq!(Address(0x2000_0010).bytes_above(Address(0x2000_0000)), Some(16));
+        assert_eq!(
+            Address(0x2000_0010).bytes_above(Address(0x2000_0000)),
+            Some(16)
+        );
         assert_eq!(Address(0x1000).bytes_above(Address(0x2000)), None);
         assert_eq!(Address(0xffff_ffff).offset(1), Address(0));
         assert_eq!(format!("{}", Address(0x20)), "0x00000020");

@@ -9,7 +9,11 @@ use std::path::PathBuf;
 
 fn bench_models(c: &mut Criterion) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/models");
-    for name in ["person_detect.tflite", "kws_ref_model.tflite", "pretrainedResnet_quant.tflite"] {
+    for name in [
+        "person_detect.tflite",
+        "kws_ref_model.tflite",
+        "pretrainedResnet_quant.tflite",
+    ] {
         let model = Model::read(&dir.join(name)).unwrap();
         c.bench_function(&format!("plan_model/{name}"), |b| {
             b.iter(|| plan_model(&model, SearchEffort::default()).unwrap())

@@ -12,10 +12,14 @@ fn models() -> &'static Vec<Vec<u8>> {
     static MODELS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     MODELS.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/models");
-        ["hello_world_int8.tflite", "micro_speech_quantized.tflite", "keyword_scrambled.tflite"]
-            .iter()
-            .map(|name| std::fs::read(dir.join(name)).unwrap())
-            .collect()
+        [
+            "hello_world_int8.tflite",
+            "micro_speech_quantized.tflite",
+            "keyword_scrambled.tflite",
+        ]
+        .iter()
+        .map(|name| std::fs::read(dir.join(name)).unwrap())
+        .collect()
     })
 }
 

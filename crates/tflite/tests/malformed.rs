@@ -13,10 +13,14 @@ fn models_dir() -> PathBuf {
 fn small_models() -> &'static Vec<Vec<u8>> {
     static MODELS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     MODELS.get_or_init(|| {
-        ["hello_world_int8.tflite", "keyword_scrambled.tflite", "micro_speech_quantized.tflite"]
-            .iter()
-            .map(|name| std::fs::read(models_dir().join(name)).unwrap())
-            .collect()
+        [
+            "hello_world_int8.tflite",
+            "keyword_scrambled.tflite",
+            "micro_speech_quantized.tflite",
+        ]
+        .iter()
+        .map(|name| std::fs::read(models_dir().join(name)).unwrap())
+        .collect()
     })
 }
 
@@ -73,7 +77,10 @@ proptest! {
 fn empty_and_foreign_files_are_clear_errors() {
     assert_eq!(Model::parse(&[]), Err(FormatError::TooShort { len: 0 }));
     let elf = b"\x7fELF\x01\x01\x01\0\0\0\0\0\0\0\0\0";
-    assert!(matches!(Model::parse(elf), Err(FormatError::WrongIdentifier { .. })));
+    assert!(matches!(
+        Model::parse(elf),
+        Err(FormatError::WrongIdentifier { .. })
+    ));
 }
 
 #[test]
@@ -89,7 +96,10 @@ fn read_errors_name_the_file() {
     std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
     let err = Model::read(&truncated).unwrap_err();
     assert!(err.to_string().contains("truncated.tflite"), "{err}");
-    assert!(err.to_string().contains("not a valid .tflite model"), "{err}");
+    assert!(
+        err.to_string().contains("not a valid .tflite model"),
+        "{err}"
+    );
 }
 
 fn tempdir() -> PathBuf {
@@ -113,8 +123,16 @@ fn person_detect_reads_as_published() {
     assert_eq!(model.operators[0].code.to_string(), "DEPTHWISE_CONV_2D");
     assert_eq!(model.operators[2].code.to_string(), "CONV_2D");
     match &model.operators[2].options {
-        dmo_tflite::OperatorOptions::Conv2D { stride_w, stride_h, padding, .. } => {
-            assert_eq!((*stride_w, *stride_h, *padding), (1, 1, dmo_tflite::Padding::Same));
+        dmo_tflite::OperatorOptions::Conv2D {
+            stride_w,
+            stride_h,
+            padding,
+            ..
+        } => {
+            assert_eq!(
+                (*stride_w, *stride_h, *padding),
+                (1, 1, dmo_tflite::Padding::Same)
+            );
         }
         other => panic!("unexpected options {other:?}"),
     }
