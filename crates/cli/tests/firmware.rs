@@ -1,27 +1,9 @@
 //! `dmo firmware` and `dmo compare` end to end on the small real models of `../shared/models/`
 //! (needs arm-none-eabi-gcc, installed by scripts/install-deps.sh).
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn dmo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dmo"))
-        .args(args)
-        .output()
-        .expect("run dmo")
-}
-
-fn model(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/models")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{dmo, model, text};
 
 #[test]
 fn micro_speech_firmware_runs_and_the_three_methods_agree() {

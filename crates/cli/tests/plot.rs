@@ -1,31 +1,10 @@
 //! End-to-end tests of `dmo plot` on a traced fixture: every figure kind in
 //! both formats, image sizes, the overwrite rule and clear errors.
 
+mod common;
+
+use common::{dmo, fixture, text};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn dmo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dmo"))
-        .args(args)
-        .output()
-        .expect("run dmo")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/build/cortex-m4")
-        .join(format!("{name}.elf"));
-    assert!(
-        path.exists(),
-        "{} missing: run `make -C fixtures`",
-        path.display()
-    );
-    path.to_string_lossy().into_owned()
-}
 
 /// Width and height from a PNG's IHDR chunk (bytes 16..24, big-endian).
 fn png_size(path: &Path) -> (u32, u32) {

@@ -3,32 +3,11 @@
 //! reference loop orders (DESIGN.md), re-execution of every positive
 //! `s_min`, and golden reports of `tiny_cnn`.
 
+mod common;
+
+use common::{dmo, fixture, text};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn dmo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dmo"))
-        .args(args)
-        .output()
-        .expect("run dmo")
-}
-
-fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/build/cortex-m4")
-        .join(format!("{name}.elf"));
-    assert!(
-        path.exists(),
-        "{} missing: run `make -C fixtures`",
-        path.display()
-    );
-    path.to_string_lossy().into_owned()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// The JSON report of `dmo analyse` on a fixture.
 fn analyse(name: &str) -> Value {

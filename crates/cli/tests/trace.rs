@@ -1,31 +1,10 @@
 //! End-to-end tests of `dmo trace`, `dmo info` and `dmo dump` as a user runs
 //! them: exit codes, messages, and files left (or not left) behind.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn dmo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dmo"))
-        .args(args)
-        .output()
-        .expect("run dmo")
-}
-
-fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/build/cortex-m4")
-        .join(format!("{name}.elf"));
-    assert!(
-        path.exists(),
-        "{} missing: run `make -C fixtures`",
-        path.display()
-    );
-    path.to_string_lossy().into_owned()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{dmo, fixture, text};
+use std::path::PathBuf;
 
 fn temp_path(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
