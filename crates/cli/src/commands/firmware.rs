@@ -1,6 +1,7 @@
 //! `dmo firmware`: turn a quantised .tflite model into a Cortex-M ELF (TFLM-greedy arena,
 //! weights in flash, dmo's reference kernels in model order, each op wrapped in markers).
 
+use super::text::refuse_overwrite;
 use clap::Args as ClapArgs;
 use dmo_firmware::{build_firmware, BuildOptions, Cpu, INPUT_SYMBOL};
 use std::path::PathBuf;
@@ -29,6 +30,10 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub source_dir: Option<PathBuf>,
 
+    /// Replace the ELF and the source folder if they exist.
+    #[arg(long)]
+    pub force: bool,
+
     /// The C compiler.
     #[arg(long, default_value = "arm-none-eabi-gcc", value_name = "PROGRAM")]
     pub compiler: String,
@@ -40,8 +45,14 @@ fn parse_cpu(text: &str) -> Result<Cpu, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    refuse_overwrite(&args.output, args.force)?;
+    let source_folder = args
+        .source_dir
+        .clone()
+        .unwrap_or_else(|| args.output.with_extension("src"));
+    refuse_overwrite(&source_folder, args.force)?;
     let mut options = BuildOptions::new(args.cpu, args.output);
-    options.source_folder = args.source_dir;
+    options.source_folder = Some(source_folder);
     options.compiler = args.compiler;
     let built = build_firmware(&args.model, &options)?;
     println!(
