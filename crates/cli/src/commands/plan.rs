@@ -29,6 +29,9 @@ pub struct Args {
     /// Write a copy of the model holding the DMO plan as OfflineMemoryAllocation metadata.
     #[arg(long, value_name = "OUT.tflite")]
     emit_tflite: Option<PathBuf>,
+    /// Replace the --emit-tflite file if it exists.
+    #[arg(long)]
+    force: bool,
     /// Which MCUs of the catalogue (data/mcus.csv) hold the arena head before and after DMO: a name or `all`.
     #[arg(long, value_name = "NAME|all")]
     mcu: Option<String>,
@@ -117,6 +120,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let path = &args.models[0];
+    if let Some(out) = &args.emit_tflite {
+        super::text::refuse_overwrite(out, args.force)?;
+    }
     let (model, plan) = load_and_plan(path)?;
     let report =
         build_report(path, &model, &plan, &mcus).with_context(|| format!("{}", path.display()))?;
@@ -598,6 +604,7 @@ mod tests {
             summary: false,
             format: Format::Json,
             emit_tflite: emit,
+            force: false,
             mcu: Some("all".into()),
         }
     }
