@@ -4,15 +4,15 @@
 
 use crate::error::GenerateError;
 use crate::quantisation::{
-    activation_range_int8, add_scaling, convolution_multiplier, softmax_scaling,
-    QuantizedMultiplier,
+    activation_range_int8, add_scaling, convolution_multiplier, quantize_multiplier,
+    softmax_scaling, QuantizedMultiplier,
 };
 use dmo_plan::{tflm_baseline, BufferSource};
 use dmo_tflite::{
     BuiltinCode, FusedActivation, Model, Operator, OperatorOptions, Padding, TensorContents,
     TensorType,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 /// Name of the pokeable symbol the firmware copies its input tensor from.
@@ -53,9 +53,13 @@ pub fn generate_source(
 ) -> Result<GeneratedSource, GenerateError> {
     let plan = tflm_baseline(model).map_err(|error| GenerateError::Model(error.to_string()))?;
     let mut tensor_offsets = vec![None; model.tensors.len()];
+    let mut scratch_offsets = BTreeMap::new();
     for (buffer, &offset) in plan.buffers.iter().zip(&plan.offsets) {
-        if let BufferSource::Tensor(index) = buffer.source {
-            tensor_offsets[index] = Some(offset);
+        match buffer.source {
+            BufferSource::Tensor(index) => tensor_offsets[index] = Some(offset),
+            BufferSource::Scratch { operator, request } => {
+                scratch_offsets.insert((operator, request), offset);
+            }
         }
     }
     if contents.len() != model.tensors.len() {
@@ -75,6 +79,7 @@ pub fn generate_source(
         model,
         contents,
         tensor_offsets: &tensor_offsets,
+        scratch_offsets: &scratch_offsets,
         constants: BTreeSet::new(),
         constant_definitions: String::new(),
         parameter_definitions: String::new(),
@@ -166,6 +171,8 @@ struct Generator<'a> {
     model: &'a Model,
     contents: &'a [TensorContents],
     tensor_offsets: &'a [Option<u64>],
+    /// Arena offset of each scratch buffer, by (operator index, request index).
+    scratch_offsets: &'a BTreeMap<(usize, usize), u64>,
     /// Constant tensors already defined.
     constants: BTreeSet<usize>,
     constant_definitions: String,
@@ -209,6 +216,7 @@ impl<'a> Generator<'a> {
         );
         self.calls.push_str(&comment);
         let context = OperatorContext {
+            index,
             name: &name,
             operator,
             unsupported: &unsupported,
@@ -225,6 +233,7 @@ impl<'a> Generator<'a> {
             BuiltinCode::SOFTMAX => self.softmax(&context)?,
             BuiltinCode::RESHAPE => self.reshape(&context)?,
             BuiltinCode::PAD => self.pad(&context)?,
+            BuiltinCode::MEAN => self.mean(&context)?,
             _ => {
                 return Err(GenerateError::NoKernel {
                     operator: index,
@@ -923,9 +932,124 @@ impl<'a> Generator<'a> {
         .unwrap();
         Ok(())
     }
+
+    /// TFLM's int8 MEAN: resolved axes (as reference_ops::ResolveAxis), the multiplier, shift
+    /// and zero points its Prepare stores, and its temp-sum scratch buffer (first scratch
+    /// request).
+    fn mean(&mut self, context: &OperatorContext<'_>) -> Result<(), GenerateError> {
+        let OperatorOptions::Reducer { keep_dims } = context.operator.options else {
+            return Err((context.unsupported)("options are missing".into()));
+        };
+        let input = self.input(context, 0)?;
+        let axis = self.input(context, 1)?;
+        let output = self.output(context)?;
+        self.require_type(input, TensorType::Int8, "input")?;
+        self.require_type(output, TensorType::Int8, "output")?;
+        self.require_type(axis, TensorType::Int32, "axis")?;
+        let input_shape = &self.model.tensors[input].shape;
+        let rank = input_shape.len();
+        if !(1..=5).contains(&rank) || input_shape.iter().any(|&d| d <= 0) {
+            return Err((context.unsupported)(format!(
+                "input shape {input_shape:?}; the kernel takes rank 1 to 5 with positive dimensions"
+            )));
+        }
+        let requested = self.model.tensors[axis]
+            .integer_values
+            .clone()
+            .filter(|_| self.model.tensors[axis].is_constant)
+            .ok_or_else(|| (context.unsupported)("axis must be a constant int32 tensor".into()))?;
+        // reference_ops::ResolveAxis: negative axes count from the end, duplicates drop.
+        let mut axes: Vec<u32> = Vec::new();
+        for &value in &requested {
+            let resolved = if value < 0 {
+                value + rank as i64
+            } else {
+                value
+            };
+            if !(0..rank as i64).contains(&resolved) {
+                return Err((context.unsupported)(format!(
+                    "axis {value} is out of range for rank {rank}"
+                )));
+            }
+            if !axes.contains(&(resolved as u32)) {
+                axes.push(resolved as u32);
+            }
+        }
+        if axes.is_empty() {
+            // TFLite then copies the input unchanged (ReduceIsCopy), a path not checked here.
+            return Err((context.unsupported)(
+                "the axis tensor is empty; the kernel needs one or two axes".into(),
+            ));
+        }
+        if axes.len() > 2 {
+            return Err((context.unsupported)(format!(
+                "axes {requested:?} reduce {} dimensions; TFLM's MEAN resolves at most 2",
+                axes.len()
+            )));
+        }
+        let reduced = |dimension: usize| axes.contains(&(dimension as u32));
+        let expected_shape: Vec<i32> = (0..rank)
+            .filter(|&d| keep_dims || !reduced(d))
+            .map(|d| if reduced(d) { 1 } else { input_shape[d] })
+            .collect();
+        let output_shape = &self.model.tensors[output].shape;
+        let elements = |shape: &[i32]| shape.iter().map(|&d| d as i64).product::<i64>();
+        if elements(output_shape) != elements(&expected_shape) {
+            return Err((context.unsupported)(format!(
+                "output shape {output_shape:?} does not hold the mean's {expected_shape:?}"
+            )));
+        }
+        let [input_affine, output_affine] = [self.affine(input)?, self.affine(output)?];
+        for (affine, role) in [(&input_affine, "input"), (&output_affine, "output")] {
+            if !(affine.scale.is_finite() && affine.scale > 0.0) {
+                return Err((context.unsupported)(format!(
+                    "{role} scale {} is not a positive number",
+                    affine.scale
+                )));
+            }
+        }
+        // PrepareSimple: QuantizeMultiplier(double(input scale) / double(output scale)).
+        let scaling = quantize_multiplier(input_affine.scale as f64 / output_affine.scale as f64);
+        let temp_sum_offset = self
+            .scratch_offsets
+            .get(&(context.index, 0))
+            .copied()
+            .ok_or_else(|| {
+                (context.unsupported)("the arena plan has no temp-sum scratch buffer".into())
+            })?;
+        let list = |values: &mut dyn Iterator<Item = String>| values.collect::<Vec<_>>().join(", ");
+        let name = context.name;
+        writeln!(
+            self.parameter_definitions,
+            "static const dmo_mean_params {name}_params = {{\n    \
+             .rank = {rank}, .dims = {{{}}},\n    \
+             .axis_count = {}, .axes = {{{}}},\n    \
+             .multiplier = {}, .shift = {},\n    \
+             .input_zero_point = {}, .output_zero_point = {},\n}};\n",
+            list(&mut input_shape.iter().map(|d| d.to_string())),
+            axes.len(),
+            list(&mut axes.iter().map(|a| a.to_string())),
+            scaling.multiplier,
+            scaling.shift,
+            input_affine.zero_point,
+            output_affine.zero_point,
+        )
+        .unwrap();
+        let input_pointer = self.activation(input, "const int8_t")?;
+        let output_pointer = self.activation(output, "int8_t")?;
+        writeln!(
+            self.calls,
+            "    dmo_mean_int8(\"{name}\", &{name}_params, {input_pointer}, {output_pointer},\n        \
+             (int32_t *)(dmo_arena + {temp_sum_offset}));"
+        )
+        .unwrap();
+        Ok(())
+    }
 }
 
 struct OperatorContext<'a> {
+    /// The operator's index in the model (scratch buffers are keyed by it).
+    index: usize,
     name: &'a str,
     operator: &'a Operator,
     unsupported: &'a dyn Fn(String) -> GenerateError,

@@ -31,6 +31,7 @@ pub const SUPPORT_FILES: &[(&str, &str)] = &[
         include_str!("../../../fixtures/kernels/softmax.c"),
     ),
     ("pad.c", include_str!("../../../fixtures/kernels/pad.c")),
+    ("mean.c", include_str!("../../../fixtures/kernels/mean.c")),
     (
         "reshape.c",
         include_str!("../../../fixtures/kernels/reshape.c"),
