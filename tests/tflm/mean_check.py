@@ -7,10 +7,9 @@ models itself (flatbuffers object API of TFLM's schema_py_generated.py):
 several shapes and ranks (1 to 5), axes (negative, duplicated, out of order,
 the 4-D height/width pair that older TFLM releases special-cased), keep_dims
 on and off, equal and different input/output quantisation, and outputs that
-saturate. Each
-model runs in TFLM's Python interpreter and, as `dmo firmware` firmware,
-under `dmo trace --poke dmo_model_input=FILE`, on random inputs plus the two
-extreme inputs (all -128, all 127); the output bytes must be identical.
+saturate. Each model runs in TFLM's Python interpreter and, as `dmo firmware`
+firmware, under `dmo trace --poke dmo_model_input=FILE`, on random inputs plus
+the two extreme inputs (all -128, all 127); the output bytes must be identical.
 
 Controls that the comparison can fail: the inputs of a model must not all give
 one output; the firmware's output for input k set against TFLM's for input
