@@ -17,8 +17,17 @@
 //! A run of consecutive output bytes with one live set is ORed once, smeared
 //! over the run by doubling ([`smear`]).
 //!
+//! The live set is also kept as its maximal intervals of input bytes. While
+//! there are few of them (convolutions, depthwise convolutions and pools read
+//! their input in address order, so the live set is one or two intervals), a
+//! run forbids one interval of differences per live interval, and the
+//! intervals are merged at the end of the chunk: O(intervals) per run instead
+//! of O(live span / 64). A fragmented live set (holes from strides, random
+//! patterns) takes the bitset path.
+//!
 //! Cost: O(nI log nI + nO log nO) for the sorts plus, per run, the span of
-//! still-live input bytes divided by 64, times `1 + log2(run length)`.
+//! still-live input bytes divided by 64, times `1 + log2(run length)` on the
+//! bitset path, or the number of live intervals on the interval path.
 
 use crate::SafeOffset;
 use dmo_core::EventTime;
@@ -27,6 +36,14 @@ use rayon::prelude::*;
 /// Output bytes per parallel chunk at least; below this, rebuilding the live
 /// set costs more than the chunk's work.
 const MIN_OUTPUTS_PER_CHUNK: usize = 2048;
+
+/// The most live intervals a run is handled with on the interval path.
+const MAX_LIVE_INTERVALS: usize = 64;
+
+/// Past this many live intervals a chunk stops keeping them (a fragmented,
+/// e.g. random, pattern): the bitset path then runs alone, without paying
+/// for interval upkeep on every read that ends.
+const ABANDON_INTERVALS_ABOVE: usize = 2 * MAX_LIVE_INTERVALS;
 
 /// The set of hazard differences `j - i` of one (input, output) pair.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +70,18 @@ impl HazardDifferences {
         first_access: &[Option<EventTime>],
         min_chunk: usize,
     ) -> HazardDifferences {
+        Self::compute_with(last_read, first_access, min_chunk, MAX_LIVE_INTERVALS)
+    }
+
+    /// [`compute_in_chunks`](Self::compute_in_chunks) with the interval path
+    /// taken while the live set has at most `max_intervals` intervals (tests
+    /// force one path or the other with 0 and `usize::MAX`).
+    pub(crate) fn compute_with(
+        last_read: &[Option<EventTime>],
+        first_access: &[Option<EventTime>],
+        min_chunk: usize,
+        max_intervals: usize,
+    ) -> HazardDifferences {
         let input_len = last_read.len();
         let output_len = first_access.len();
         let words = input_len.div_ceil(64) + output_len.div_ceil(64) + 2;
@@ -78,7 +107,7 @@ impl HazardDifferences {
             let chunk_len = accesses.len().div_ceil(threads * 4).max(min_chunk.max(1));
             bits = accesses
                 .par_chunks(chunk_len)
-                .map(|chunk| sweep_chunk(input_len, words, &reads, chunk))
+                .map(|chunk| sweep_chunk(input_len, words, &reads, chunk, max_intervals))
                 .reduce_with(|mut a, b| {
                     a.iter_mut().zip(&b).for_each(|(x, y)| *x |= y);
                     a
@@ -235,6 +264,7 @@ fn sweep_chunk(
     words: usize,
     reads: &[(EventTime, usize)],
     chunk: &[(EventTime, usize)],
+    max_intervals: usize,
 ) -> Vec<u64> {
     let mut found = vec![0u64; words];
     let Some(&(start, _)) = chunk.first() else {
@@ -247,23 +277,26 @@ fn sweep_chunk(
         let position = input_len - 1 - i;
         live[position / 64] |= 1 << (position % 64);
     }
+    let mut intervals =
+        LiveIntervals::of_bits(input_len, &live, max_intervals.max(ABANDON_INTERVALS_ABOVE));
+    // Interval path: `reach[p]` is one past the highest position forbidden
+    // by an interval starting at position p (0: none).
+    let mut reach: Vec<u32> = Vec::new();
     let (mut low, mut high) = (0usize, live.len() - 1);
     let mut smeared = Vec::new();
     let mut index = 0;
     while let Some(&(time, j)) = chunk.get(index) {
         while next_dead < reads.len() && reads[next_dead].0 < time {
-            let position = input_len - 1 - reads[next_dead].1;
+            let input_byte = reads[next_dead].1;
+            let position = input_len - 1 - input_byte;
             live[position / 64] &= !(1 << (position % 64));
+            if let Some(live_intervals) = &mut intervals {
+                live_intervals.remove(input_byte);
+            }
             next_dead += 1;
         }
         if next_dead == reads.len() {
             break; // nothing live now or later in this chunk
-        }
-        while live[low] == 0 {
-            low += 1;
-        }
-        while live[high] == 0 {
-            high -= 1;
         }
         // A run of output bytes j, j + 1, ... that see the same live set
         // (no read ends before the last one's time) forbids `live << j` ORed
@@ -276,6 +309,31 @@ fn sweep_chunk(
             }
             run += 1;
         }
+        if let Some(live_intervals) = &intervals {
+            if live_intervals.len() > max_intervals.max(ABANDON_INTERVALS_ABOVE) {
+                intervals = None;
+            }
+        }
+        if let Some(live_intervals) = intervals.as_ref().filter(|i| i.len() <= max_intervals) {
+            if reach.is_empty() {
+                reach = vec![0; words * 64];
+            }
+            // Input bytes a..=b and output bytes j..j + run forbid the
+            // differences j - b ..= j + run - 1 - a, at positions d + nI - 1.
+            for (a, b) in live_intervals.iter() {
+                let lowest = j + input_len - 1 - b;
+                let end = (j + run + input_len - 1 - a) as u32;
+                reach[lowest] = reach[lowest].max(end);
+            }
+            index += run;
+            continue;
+        }
+        while live[low] == 0 {
+            low += 1;
+        }
+        while live[high] == 0 {
+            high -= 1;
+        }
         if run == 1 {
             or_shifted(&mut found, &live, low, high, j);
         } else {
@@ -284,5 +342,71 @@ fn sweep_chunk(
         }
         index += run;
     }
+    let mut covered_until = 0u32;
+    for (position, &end) in reach.iter().enumerate() {
+        covered_until = covered_until.max(end);
+        if (position as u32) < covered_until {
+            found[position / 64] |= 1 << (position % 64);
+        }
+    }
     found
+}
+
+/// A set of input bytes as its maximal intervals `start..=end`.
+struct LiveIntervals {
+    by_start: std::collections::BTreeMap<usize, usize>,
+}
+
+impl LiveIntervals {
+    /// The intervals of the input bytes whose bit (`nI - 1 - i`) is set, or
+    /// None if there are more than `limit`.
+    fn of_bits(input_len: usize, live: &[u64], limit: usize) -> Option<LiveIntervals> {
+        let mut by_start = std::collections::BTreeMap::new();
+        let mut open: Option<(usize, usize)> = None;
+        for input_byte in 0..input_len {
+            let position = input_len - 1 - input_byte;
+            if live[position / 64] >> (position % 64) & 1 == 1 {
+                open = match open {
+                    Some((start, end)) if end + 1 == input_byte => Some((start, input_byte)),
+                    Some((start, end)) => {
+                        by_start.insert(start, end);
+                        if by_start.len() > limit {
+                            return None;
+                        }
+                        Some((input_byte, input_byte))
+                    }
+                    None => Some((input_byte, input_byte)),
+                };
+            }
+        }
+        if let Some((start, end)) = open {
+            by_start.insert(start, end);
+        }
+        (by_start.len() <= limit).then_some(LiveIntervals { by_start })
+    }
+
+    fn len(&self) -> usize {
+        self.by_start.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.by_start.iter().map(|(&start, &end)| (start, end))
+    }
+
+    /// Removes one live byte, splitting its interval.
+    fn remove(&mut self, input_byte: usize) {
+        let Some((&start, &end)) = self.by_start.range(..=input_byte).next_back() else {
+            return;
+        };
+        if end < input_byte {
+            return;
+        }
+        self.by_start.remove(&start);
+        if start < input_byte {
+            self.by_start.insert(start, input_byte - 1);
+        }
+        if input_byte < end {
+            self.by_start.insert(input_byte + 1, end);
+        }
+    }
 }

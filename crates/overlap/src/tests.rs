@@ -333,12 +333,21 @@ fn check_against_reference(
     for (u, &safe) in up.iter().enumerate() {
         prop_assert_eq!(is_safe_up(lr, fa, SafeOffset(u as u64)), safe);
     }
-    // Small chunks exercise the seams between parallel chunks.
+    // Small chunks exercise the seams between parallel chunks; the interval
+    // and bitset paths are each forced once.
     for min_chunk in [1, 3, 7] {
         prop_assert_eq!(
             &HazardDifferences::compute_in_chunks(lr, fa, min_chunk),
             &HazardDifferences::compute(lr, fa)
         );
+    }
+    for max_intervals in [0, 2, usize::MAX] {
+        for min_chunk in [1, 5, 1 << 20] {
+            prop_assert_eq!(
+                &HazardDifferences::compute_with(lr, fa, min_chunk, max_intervals),
+                &HazardDifferences::compute(lr, fa)
+            );
+        }
     }
     // Witnesses: a real hazard at exactly the offset below, smallest output byte.
     let checks = [
