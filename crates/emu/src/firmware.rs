@@ -94,17 +94,7 @@ impl SymbolTable {
 
     /// `symbol+0xoffset` for an address, or the bare address.
     pub fn describe(&self, address: Address) -> String {
-        match self.containing(address) {
-            Some(symbol) => {
-                let offset = address.0 - symbol.address.0;
-                if offset == 0 {
-                    symbol.name.clone()
-                } else {
-                    format!("{}+0x{:x}", symbol.name, offset)
-                }
-            }
-            None => format!("{address}"),
-        }
+        dmo_trace::describe_address(self.containing(address), address)
     }
 }
 

@@ -28,7 +28,8 @@ pub use error::{BlockPosition, TraceError};
 pub use format::FORMAT_VERSION;
 pub use liveness::{LiveWindow, LivenessReport, LivenessTracker};
 pub use metadata::{
-    MemoryRegion, RegionKind, RunStats, RunStatus, Symbol, SymbolKind, TraceMetadata,
+    describe_address, MemoryRegion, RegionKind, RunStats, RunStatus, Symbol, SymbolKind,
+    TraceMetadata,
 };
 pub use pairs::{PairMiner, PairResult};
 pub use ranges::ByteRange;

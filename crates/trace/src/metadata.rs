@@ -42,17 +42,22 @@ impl TraceMetadata {
             .iter()
             .filter(|symbol| symbol.contains(address))
             .min_by_key(|symbol| symbol.size);
-        match containing {
-            Some(symbol) => {
-                let offset = address.0 - symbol.address.0;
-                if offset == 0 {
-                    symbol.name.clone()
-                } else {
-                    format!("{}+0x{:x}", symbol.name, offset)
-                }
-            }
-            None => format!("{address}"),
-        }
+        describe_address(containing, address)
+    }
+}
+
+/// `symbol+0xoffset` (just `symbol` at its start) for an address inside
+/// `symbol`, or the bare address without one: the one spelling every part of
+/// dmo uses.
+pub fn describe_address(symbol: Option<&Symbol>, address: Address) -> String {
+    match symbol {
+        Some(symbol) if address.0 == symbol.address.0 => symbol.name.clone(),
+        Some(symbol) => format!(
+            "{}+0x{:x}",
+            symbol.name,
+            address.0.wrapping_sub(symbol.address.0)
+        ),
+        None => format!("{address}"),
     }
 }
 
