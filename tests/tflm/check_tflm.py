@@ -91,7 +91,7 @@ def check_model(dmo, path, workdir):
     name = os.path.basename(path)
     emitted = os.path.join(workdir, name.replace(".tflite", ".dmo.tflite"))
     result = subprocess.run(
-        [dmo, "plan", path, "--format", "json", "--emit-tflite", emitted],
+        [dmo, "plan", path, "--kernels", "reference", "--format", "json", "--emit-tflite", emitted],
         check=True, capture_output=True, text=True,
     )
     report = json.loads(result.stdout)
@@ -141,7 +141,7 @@ def negative_control(dmo, path, workdir):
     name = os.path.basename(path)
     emitted = os.path.join(workdir, name.replace(".tflite", ".control.tflite"))
     result = subprocess.run(
-        [dmo, "plan", path, "--format", "json", "--emit-tflite", emitted],
+        [dmo, "plan", path, "--kernels", "reference", "--format", "json", "--emit-tflite", emitted],
         check=True, capture_output=True, text=True,
     )
     offsets = json.loads(result.stdout)["dmo_offline_offsets"]

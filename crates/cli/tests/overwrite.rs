@@ -12,7 +12,14 @@ fn plan_and_firmware_keep_existing_files() {
     std::fs::write(&existing, b"the user's file").unwrap();
     let hello = model("hello_world_int8.tflite");
 
-    let run = dmo(&["plan", &hello, "--emit-tflite", existing.to_str().unwrap()]);
+    let run = dmo(&[
+        "plan",
+        &hello,
+        "--kernels",
+        "reference",
+        "--emit-tflite",
+        existing.to_str().unwrap(),
+    ]);
     assert_eq!(run.status.code(), Some(2));
     assert!(
         text(&run.stderr).contains("--force"),
@@ -24,6 +31,8 @@ fn plan_and_firmware_keep_existing_files() {
     let run = dmo(&[
         "plan",
         &hello,
+        "--kernels",
+        "reference",
         "--emit-tflite",
         existing.to_str().unwrap(),
         "--force",

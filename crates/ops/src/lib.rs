@@ -16,6 +16,7 @@ mod analytic;
 #[cfg(test)]
 mod arena_check;
 mod description;
+mod family;
 mod padding;
 #[cfg(test)]
 mod reference_walk;
@@ -29,6 +30,7 @@ pub use description::{
     Conv2dParams, DepthwiseConv2dParams, ElementwiseBinaryParams, FullyConnectedParams,
     OpDescription, OpError, OpKind, OpParams, Pool2dParams, ResolvedWindow, Window,
 };
+pub use family::{kernel_families, kernel_family, KernelFamily, KernelFamilyError, LoopOrders};
 pub use padding::{
     compute_padding_height_width, tflite_axis_padding, AxisPadding, Padding, PaddingValues,
 };
@@ -142,6 +144,13 @@ pub fn simulate(op: &OpDescription) -> Vec<InputOverlap> {
                 },
             })
             .collect(),
+    }
+}
+
+/// Loop-nest simulation of `op` in the loop orders of one kernel family.
+pub fn simulate_for(op: &OpDescription, orders: LoopOrders) -> Vec<InputOverlap> {
+    match orders {
+        LoopOrders::Reference => simulate(op),
     }
 }
 

@@ -3,12 +3,13 @@
 //! every layer, baseline, DMO search, checker) per model.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use dmo_plan::{plan_model, SearchEffort};
+use dmo_plan::{plan_model, OffsetSource, SearchEffort};
 use dmo_tflite::Model;
 use std::path::PathBuf;
 
 fn bench_models(c: &mut Criterion) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/models");
+    let reference = OffsetSource::Kernels(dmo_ops::kernel_family("reference").unwrap());
     for name in [
         "person_detect.tflite",
         "kws_ref_model.tflite",
@@ -16,7 +17,7 @@ fn bench_models(c: &mut Criterion) {
     ] {
         let model = Model::read(&dir.join(name)).unwrap();
         c.bench_function(&format!("plan_model/{name}"), |b| {
-            b.iter(|| plan_model(&model, SearchEffort::default()).unwrap())
+            b.iter(|| plan_model(&model, reference, SearchEffort::default()).unwrap())
         });
     }
 }

@@ -1,5 +1,6 @@
 //! Errors of the planners.
 
+use crate::record::PLAN_RECORD_METADATA as PLAN_RECORD;
 use thiserror::Error;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -16,4 +17,8 @@ pub enum PlanError {
     InvalidPlan(String),
     #[error("MCU catalogue: {0}")]
     Catalogue(String),
+    #[error(transparent)]
+    Kernels(#[from] dmo_ops::KernelFamilyError),
+    #[error("{PLAN_RECORD}: {problem}")]
+    Record { problem: String },
 }

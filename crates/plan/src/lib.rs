@@ -17,6 +17,7 @@ mod lifetimes;
 mod mcu;
 mod operators;
 mod overlaps;
+mod record;
 
 pub use checker::{check_plan, Conflict, OverlapAllowance};
 pub use dmo_planner::{
@@ -29,7 +30,11 @@ pub use lifetimes::{
 };
 pub use mcu::{mcu_catalogue, Mcu};
 pub use operators::{describe, DescribedOperator};
-pub use overlaps::{allowances, analyse_layers, LayerAnalysis, LayerPair, PairOffsets};
+pub use overlaps::{
+    allowances, analyse_layers, LayerAnalysis, LayerPair, MeasuredOffsets, MeasuredOperator,
+    OffsetSource, OffsetsProvenance, PairOffsets,
+};
+pub use record::{PlanRecord, RecordedPair, PLAN_RECORD_METADATA};
 
 use dmo_core::ByteCount;
 use dmo_tflite::Model;
@@ -165,6 +170,8 @@ pub fn peak_of(plan: &ArenaPlan, allowances: &[OverlapAllowance]) -> Peak {
 /// Everything `dmo plan` reports about one model.
 #[derive(Clone, PartialEq, Debug, Serialize)]
 pub struct ModelPlan {
+    /// What the overlaps hold for: a kernel family or a traced firmware.
+    pub offsets_from: OffsetsProvenance,
     pub layers: Vec<LayerAnalysis>,
     pub allowances: Vec<OverlapAllowance>,
     pub baseline: ArenaPlan,
@@ -184,10 +191,15 @@ impl ModelPlan {
     }
 }
 
-/// Plans subgraph 0 of `model`: baseline and DMO, both checked.
-pub fn plan_model(model: &Model, effort: SearchEffort) -> Result<ModelPlan, PlanError> {
+/// Plans subgraph 0 of `model`: baseline and DMO, both checked. The DMO plan
+/// holds for the loop orders `source` names, and only for them.
+pub fn plan_model(
+    model: &Model,
+    source: OffsetSource<'_>,
+    effort: SearchEffort,
+) -> Result<ModelPlan, PlanError> {
     let baseline = tflm_baseline(model)?;
-    let layers = analyse_layers(model, &baseline.buffers);
+    let layers = analyse_layers(model, &baseline.buffers, source)?;
     let allowances = allowances(model, &baseline.buffers, &layers);
     let search = plan_dmo(&baseline.buffers, &allowances, &baseline.offsets, effort);
     // The DMO plan as TFLM will see it: its tensor offsets given offline,
@@ -209,6 +221,7 @@ pub fn plan_model(model: &Model, effort: SearchEffort) -> Result<ModelPlan, Plan
         )));
     }
     Ok(ModelPlan {
+        offsets_from: source.provenance(),
         baseline_peak: peak_of(&baseline, &[]),
         dmo_peak: peak_of(&dmo, &allowances),
         layers,
@@ -270,6 +283,10 @@ mod tests {
 mod dmo_tests {
     use super::*;
 
+    pub(crate) fn reference_kernels() -> OffsetSource<'static> {
+        OffsetSource::Kernels(dmo_ops::kernel_family("reference").unwrap())
+    }
+
     /// "a DMO plan TFLM ran" column of `shared/models/README.md`: heads an
     /// independent implementation reached and TFLM verified.
     const REFERENCE_DMO_HEADS: [(&str, u64); 7] = [
@@ -286,7 +303,7 @@ mod dmo_tests {
     fn dmo_plans_pass_the_checker_and_match_or_beat_the_reference() {
         for (name, reference) in REFERENCE_DMO_HEADS {
             let model = crate::tests::model(name);
-            let plan = plan_model(&model, SearchEffort::default()).unwrap();
+            let plan = plan_model(&model, reference_kernels(), SearchEffort::default()).unwrap();
             eprintln!(
                 "{name}: baseline {} dmo {} bound {} ({}) reference {reference}",
                 plan.baseline.head.0,

@@ -5,13 +5,13 @@
 use crate::checker::OverlapAllowance;
 use crate::lifetimes::{align_up, ArenaBuffer, BufferSource, Scope};
 use crate::operators::{describe, simulation_work, MAX_SIMULATED_ACCESSES};
-use dmo_ops::OverlapModel;
+use dmo_ops::{KernelFamily, LoopOrders, OverlapModel};
 use dmo_tflite::{BuiltinCode, Model};
 use rayon::prelude::*;
 use serde::Serialize;
 
 /// Safe offsets of one (input, output) pair, in bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, serde::Deserialize)]
 pub struct PairOffsets {
     pub input_bytes: u64,
     pub output_bytes: u64,
@@ -57,13 +57,145 @@ pub struct LayerAnalysis {
     pub not_modelled: Option<String>,
 }
 
-/// Analyses every operator (in parallel) with dmo-ops' loop-nest simulation.
-pub fn analyse_layers(model: &Model, buffers: &[ArenaBuffer]) -> Vec<LayerAnalysis> {
+/// Where a plan's safe offsets come from. A safe offset belongs to a loop
+/// order, so every plan names its source.
+#[derive(Clone, Copy, Debug)]
+pub enum OffsetSource<'a> {
+    /// Predicted by dmo-ops' loop-nest simulation of a kernel family.
+    Kernels(&'a KernelFamily),
+    /// Measured from a trace of the firmware that runs the model.
+    Measured(&'a MeasuredOffsets),
+}
+
+/// Offsets measured on a trace, already matched to the model's operators.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct MeasuredOffsets {
+    /// The trace file, as the user named it.
+    pub trace: String,
+    /// SHA-256 of the traced firmware ELF, hex.
+    pub elf_sha256: String,
+    /// Per model operator: what the trace measured, or why nothing.
+    pub operators: Vec<Result<MeasuredOperator, String>>,
+}
+
+/// One model operator as the trace saw it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct MeasuredOperator {
+    /// The traced op segment's name.
+    pub op_name: String,
+    /// `(input tensor, offsets)` for each activation input the trace has a
+    /// pair for.
+    pub pairs: Vec<(usize, PairOffsets)>,
+}
+
+/// What a plan's offsets hold for, as printed and as written into the model.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, serde::Deserialize)]
+#[serde(tag = "from", rename_all = "kebab-case")]
+pub enum OffsetsProvenance {
+    /// Predicted for a kernel family (`data/kernel_families.toml`).
+    Kernels { family: String, runtime: String },
+    /// Measured from a trace of one firmware.
+    Trace { trace: String, elf_sha256: String },
+}
+
+impl OffsetSource<'_> {
+    pub fn provenance(&self) -> OffsetsProvenance {
+        match self {
+            OffsetSource::Kernels(family) => OffsetsProvenance::Kernels {
+                family: family.name.clone(),
+                runtime: family.runtime.clone(),
+            },
+            OffsetSource::Measured(measured) => OffsetsProvenance::Trace {
+                trace: measured.trace.clone(),
+                elf_sha256: measured.elf_sha256.clone(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for OffsetsProvenance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OffsetsProvenance::Kernels { family, runtime } => {
+                write!(f, "{family} kernels ({runtime})")
+            }
+            OffsetsProvenance::Trace { trace, elf_sha256 } => {
+                let short = elf_sha256.get(..12).unwrap_or(elf_sha256);
+                write!(f, "offsets measured in {trace} (firmware sha256 {short}…)")
+            }
+        }
+    }
+}
+
+/// Analyses every operator (in parallel): dmo-ops' loop-nest simulation in
+/// the family's loop orders, or the offsets a trace measured.
+pub fn analyse_layers(
+    model: &Model,
+    buffers: &[ArenaBuffer],
+    source: OffsetSource<'_>,
+) -> Result<Vec<LayerAnalysis>, dmo_ops::KernelFamilyError> {
     let buffer_of = tensor_buffer_index(model, buffers);
-    (0..model.operators.len())
-        .into_par_iter()
-        .map(|index| analyse_layer(model, buffers, &buffer_of, index))
-        .collect()
+    match source {
+        OffsetSource::Kernels(family) => {
+            let orders = family.modelled_loop_orders()?;
+            Ok((0..model.operators.len())
+                .into_par_iter()
+                .map(|index| analyse_layer(model, buffers, &buffer_of, index, orders))
+                .collect())
+        }
+        OffsetSource::Measured(measured) => Ok((0..model.operators.len())
+            .map(|index| measured_layer(model, buffers, &buffer_of, index, measured))
+            .collect()),
+    }
+}
+
+/// A layer from measured offsets: pairs the trace has, in the operator's
+/// input order; an operator the trace lacks is planned with no overlap.
+fn measured_layer(
+    model: &Model,
+    buffers: &[ArenaBuffer],
+    buffer_of: &[Option<usize>],
+    index: usize,
+    measured: &MeasuredOffsets,
+) -> LayerAnalysis {
+    let operator = &model.operators[index];
+    let kind = operator.code.to_string();
+    let output_tensor = operator.outputs.first().copied();
+    let found = measured
+        .operators
+        .get(index)
+        .cloned()
+        .unwrap_or_else(|| Err("not in the trace".into()));
+    let (Ok(found), Some(output)) = (found, output_tensor) else {
+        let reason = match measured.operators.get(index) {
+            Some(Err(reason)) => reason.clone(),
+            _ => "operator has no output".into(),
+        };
+        return LayerAnalysis {
+            operator: index,
+            kind,
+            output_tensor,
+            pairs: Vec::new(),
+            not_modelled: Some(reason),
+        };
+    };
+    let scope = Scope::of_operator(index);
+    let pairs = found
+        .pairs
+        .iter()
+        .map(|&(input_tensor, offsets)| LayerPair {
+            input_tensor,
+            offsets: Ok(offsets),
+            unusable_because: usability(model, buffers, buffer_of, scope, input_tensor, output),
+        })
+        .collect();
+    LayerAnalysis {
+        operator: index,
+        kind,
+        output_tensor,
+        pairs,
+        not_modelled: None,
+    }
 }
 
 fn tensor_buffer_index(model: &Model, buffers: &[ArenaBuffer]) -> Vec<Option<usize>> {
@@ -81,6 +213,7 @@ fn analyse_layer(
     buffers: &[ArenaBuffer],
     buffer_of: &[Option<usize>],
     index: usize,
+    orders: LoopOrders,
 ) -> LayerAnalysis {
     let kind = model.operators[index].code.to_string();
     let described = match describe(model, index) {
@@ -106,7 +239,7 @@ fn analyse_layer(
             }
         }
     };
-    let results = dmo_ops::simulate(&described.description);
+    let results = dmo_ops::simulate_for(&described.description, orders);
     let scope = Scope::of_operator(index);
     let output_tensor = described.output_tensor;
     let pairs = results

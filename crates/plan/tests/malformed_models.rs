@@ -2,7 +2,7 @@
 //! byte mutations of real models (proptest) that still parse go through the
 //! whole pipeline (lifetimes, dmo-ops models, both planners, the checker).
 
-use dmo_plan::{check_plan, plan_model, SearchEffort};
+use dmo_plan::{check_plan, plan_model, OffsetSource, SearchEffort};
 use dmo_tflite::Model;
 use proptest::prelude::*;
 use std::path::PathBuf;
@@ -38,7 +38,8 @@ proptest! {
         }
         let Ok(parsed) = Model::parse(&bytes) else { return Ok(()) };
         let effort = SearchEffort { random_orderings: 2, local_search_moves: 20, exhaustive_up_to: 4 };
-        if let Ok(plan) = plan_model(&parsed, effort) {
+        let reference = OffsetSource::Kernels(dmo_ops::kernel_family("reference").unwrap());
+        if let Ok(plan) = plan_model(&parsed, reference, effort) {
             // Whatever came out passed the checker inside plan_model; check
             // again from outside, and that DMO never loses to the baseline.
             prop_assert!(check_plan(&plan.dmo.buffers, &plan.dmo.offsets, &plan.allowances).is_empty());

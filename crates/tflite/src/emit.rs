@@ -31,6 +31,17 @@ pub enum EmitError {
 /// tensor of all subgraphs, bytes from the start of the arena head, -1 =
 /// planned online) as TFLM's offline plan. An existing plan is replaced.
 pub fn with_offline_plan(model_bytes: &[u8], offsets: &[i32]) -> Result<Vec<u8>, EmitError> {
+    with_offline_plan_and_metadata(model_bytes, offsets, &[])
+}
+
+/// [`with_offline_plan`], plus further metadata entries `(name, data)` that
+/// TFLM ignores (dmo's own record of the plan). Existing entries with the
+/// same names are replaced.
+pub fn with_offline_plan_and_metadata(
+    model_bytes: &[u8],
+    offsets: &[i32],
+    extra: &[(&str, &[u8])],
+) -> Result<Vec<u8>, EmitError> {
     let model = Model::parse(model_bytes)?;
     let expected = model.total_tensor_count();
     if offsets.len() != expected {
@@ -63,7 +74,10 @@ pub fn with_offline_plan(model_bytes: &[u8], offsets: &[i32]) -> Result<Vec<u8>,
     if let Some(vector) = root.vector_field(model_field::METADATA, 4)? {
         for index in 0..vector.len {
             let table = vector.table_at(index)?;
-            if table.string_field(0)?.as_deref() != Some(OFFLINE_PLAN_METADATA) {
+            let name = table.string_field(0)?;
+            let replaced = name.as_deref() == Some(OFFLINE_PLAN_METADATA)
+                || extra.iter().any(|(new, _)| name.as_deref() == Some(*new));
+            if !replaced {
                 old_metadata.push(table.position);
             }
         }
@@ -82,11 +96,13 @@ pub fn with_offline_plan(model_bytes: &[u8], offsets: &[i32]) -> Result<Vec<u8>,
         }
     }
 
-    let mut plan = Vec::with_capacity(3 + offsets.len());
-    plan.push(1i32);
-    plan.push(model.subgraph_count() as i32);
-    plan.push(offsets.len() as i32);
-    plan.extend_from_slice(offsets);
+    let mut plan_bytes = Vec::with_capacity(4 * (3 + offsets.len()));
+    let header = [1i32, model.subgraph_count() as i32, offsets.len() as i32];
+    for value in header.iter().chain(offsets) {
+        plan_bytes.extend_from_slice(&value.to_le_bytes());
+    }
+    let mut entries: Vec<(&str, &[u8])> = vec![(OFFLINE_PLAN_METADATA, &plan_bytes)];
+    entries.extend_from_slice(extra);
 
     let mut prefix = Prefix::default();
     // Header: root offset, then the file identifier.
@@ -116,69 +132,69 @@ pub fn with_offline_plan(model_bytes: &[u8], offsets: &[i32]) -> Result<Vec<u8>,
         prefix.forward_to_old(field_slots[*id], *target);
     }
 
-    // buffers: old ones, then the plan's.
+    // buffers: old ones, then one per new metadata entry.
     let buffers_vector = prefix.position();
     prefix.patch_forward(field_slots[model_field::BUFFERS], buffers_vector);
-    prefix.u32(old_buffers.len() as u32 + 1);
+    prefix.u32((old_buffers.len() + entries.len()) as u32);
     for target in &old_buffers {
         let slot = prefix.u32(0);
         prefix.forward_to_old(slot, *target);
     }
-    let new_buffer_slot = prefix.u32(0);
-    let plan_buffer_index = old_buffers.len() as u32;
+    let new_buffer_slots: Vec<usize> = entries.iter().map(|_| prefix.u32(0)).collect();
+    let first_new_buffer = old_buffers.len() as u32;
 
-    // metadata: old entries, then the plan's.
+    // metadata: old entries, then the new ones.
     let metadata_vector = prefix.position();
     prefix.patch_forward(field_slots[model_field::METADATA], metadata_vector);
-    prefix.u32(old_metadata.len() as u32 + 1);
+    prefix.u32((old_metadata.len() + entries.len()) as u32);
     for target in &old_metadata {
         let slot = prefix.u32(0);
         prefix.forward_to_old(slot, *target);
     }
-    let new_metadata_slot = prefix.u32(0);
+    let new_metadata_slots: Vec<usize> = entries.iter().map(|_| prefix.u32(0)).collect();
 
-    // Buffer { data } table.
-    let buffer_vtable = prefix.position();
-    prefix.u16(6);
-    prefix.u16(8);
-    prefix.u16(4);
-    prefix.align(4);
-    let buffer_table = prefix.position();
-    prefix.patch_forward(new_buffer_slot, buffer_table);
-    prefix.u32((buffer_table - buffer_vtable) as u32);
-    let data_slot = prefix.u32(0);
+    for (index, (name, data)) in entries.iter().enumerate() {
+        // Buffer { data } table.
+        let buffer_vtable = prefix.position();
+        prefix.u16(6);
+        prefix.u16(8);
+        prefix.u16(4);
+        prefix.align(4);
+        let buffer_table = prefix.position();
+        prefix.patch_forward(new_buffer_slots[index], buffer_table);
+        prefix.u32((buffer_table - buffer_vtable) as u32);
+        let data_slot = prefix.u32(0);
 
-    // Metadata { name, buffer } table.
-    let metadata_vtable = prefix.position();
-    prefix.u16(8);
-    prefix.u16(12);
-    prefix.u16(4);
-    prefix.u16(8);
-    let metadata_table = prefix.position();
-    prefix.patch_forward(new_metadata_slot, metadata_table);
-    prefix.u32((metadata_table - metadata_vtable) as u32);
-    let name_slot = prefix.u32(0);
-    prefix.u32(plan_buffer_index);
+        // Metadata { name, buffer } table.
+        let metadata_vtable = prefix.position();
+        prefix.u16(8);
+        prefix.u16(12);
+        prefix.u16(4);
+        prefix.u16(8);
+        let metadata_table = prefix.position();
+        prefix.patch_forward(new_metadata_slots[index], metadata_table);
+        prefix.u32((metadata_table - metadata_vtable) as u32);
+        let name_slot = prefix.u32(0);
+        prefix.u32(first_new_buffer + index as u32);
 
-    // The name string (length, bytes, NUL).
-    prefix.align(4);
-    let name = prefix.position();
-    prefix.patch_forward(name_slot, name);
-    prefix.u32(OFFLINE_PLAN_METADATA.len() as u32);
-    prefix.bytes(OFFLINE_PLAN_METADATA.as_bytes());
-    prefix.bytes(&[0]);
-
-    // The plan data: a byte vector whose first element is 16-byte aligned.
-    while (prefix.position() + 4) % 16 != 0 {
+        // The name string (length, bytes, NUL).
+        prefix.align(4);
+        let name_position = prefix.position();
+        prefix.patch_forward(name_slot, name_position);
+        prefix.u32(name.len() as u32);
+        prefix.bytes(name.as_bytes());
         prefix.bytes(&[0]);
+
+        // The data: a byte vector whose first element is 16-byte aligned.
+        while (prefix.position() + 4) % 16 != 0 {
+            prefix.bytes(&[0]);
+        }
+        let data_position = prefix.position();
+        prefix.patch_forward(data_slot, data_position);
+        prefix.u32(data.len() as u32);
+        prefix.bytes(data);
+        prefix.align(16);
     }
-    let data = prefix.position();
-    prefix.patch_forward(data_slot, data);
-    prefix.u32((plan.len() * 4) as u32);
-    for value in &plan {
-        prefix.bytes(&value.to_le_bytes());
-    }
-    prefix.align(16);
 
     let shift = prefix.data.len();
     for (slot, old_target) in &prefix.to_old {
@@ -295,6 +311,33 @@ mod tests {
                 .count();
             assert_eq!(plans, 1);
         }
+    }
+
+    #[test]
+    fn extra_metadata_reads_back_and_replaces_its_namesake() {
+        let bytes = std::fs::read(models_dir().join("kws_ref_model.tflite")).unwrap();
+        let original = Model::parse(&bytes).unwrap();
+        let offsets: Vec<i32> = vec![-1; original.total_tensor_count()];
+        // Odd lengths check that each entry's data keeps its own length.
+        let first = with_offline_plan_and_metadata(
+            &bytes,
+            &offsets,
+            &[("dmo_plan", b"{\"a\":1}"), ("other", b"xyz")],
+        )
+        .unwrap();
+        let reread = Model::parse(&first).unwrap();
+        assert_eq!(reread.offline_plan.as_deref(), Some(&offsets[..]));
+        assert_eq!(reread.metadata_data("dmo_plan"), Some(&b"{\"a\":1}"[..]));
+        assert_eq!(reread.metadata_data("other"), Some(&b"xyz"[..]));
+        assert_eq!(reread.tensors, original.tensors);
+
+        let second =
+            with_offline_plan_and_metadata(&first, &offsets, &[("dmo_plan", b"second")]).unwrap();
+        let reread = Model::parse(&second).unwrap();
+        assert_eq!(reread.metadata_data("dmo_plan"), Some(&b"second"[..]));
+        assert_eq!(reread.metadata_data("other"), Some(&b"xyz"[..]));
+        let named = |name: &str| reread.metadata.iter().filter(|m| m.name == name).count();
+        assert_eq!((named("dmo_plan"), named(OFFLINE_PLAN_METADATA)), (1, 1));
     }
 
     #[test]

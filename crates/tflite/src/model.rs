@@ -94,11 +94,15 @@ impl Operator {
     }
 }
 
-/// One `metadata` entry: a name and the index of the buffer holding its data.
+/// One `metadata` entry: a name, the index of the buffer holding its data,
+/// and that data (empty if the buffer index is out of range or the buffer
+/// keeps its data outside the flatbuffer).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct MetadataEntry {
     pub name: String,
     pub buffer: u32,
+    #[serde(skip)]
+    pub data: Vec<u8>,
 }
 
 /// A parsed model. Only subgraph 0 is read in detail; `subgraph_tensor_counts`
@@ -165,7 +169,10 @@ impl Model {
                 let entry = entry?;
                 let name = entry.string_field(0)?.unwrap_or_default();
                 let buffer = entry.u32_field(1, 0)?;
-                metadata.push(MetadataEntry { name, buffer });
+                let data = buffers
+                    .get(buffer as usize)
+                    .map_or_else(Vec::new, |b| b.inline.to_vec());
+                metadata.push(MetadataEntry { name, buffer, data });
             }
         }
         let offline_plan = match metadata.iter().find(|m| m.name == OFFLINE_PLAN_METADATA) {
@@ -199,6 +206,14 @@ impl Model {
     /// Tensors of all subgraphs: the length of an offline plan.
     pub fn total_tensor_count(&self) -> usize {
         self.subgraph_tensor_counts.iter().sum()
+    }
+
+    /// The data of the first metadata entry called `name`.
+    pub fn metadata_data(&self, name: &str) -> Option<&[u8]> {
+        self.metadata
+            .iter()
+            .find(|entry| entry.name == name)
+            .map(|entry| entry.data.as_slice())
     }
 }
 

@@ -7,7 +7,8 @@ use anyhow::{bail, Context};
 use clap::{Args as ClapArgs, ValueEnum};
 use dmo_plan::{
     check_plan, mcu_catalogue, plan_model, tflm_with_offline_tensors, ArenaPlan, BufferSource, Mcu,
-    ModelPlan, Peak, SearchEffort,
+    ModelPlan, OffsetSource, OffsetsProvenance, Peak, PlanRecord, SearchEffort,
+    PLAN_RECORD_METADATA,
 };
 use dmo_tflite::Model;
 use serde::Serialize;
@@ -35,6 +36,11 @@ pub struct Args {
     /// Which MCUs of the catalogue (data/mcus.csv) hold the arena head before and after DMO: a name or `all`.
     #[arg(long, value_name = "NAME|all")]
     mcu: Option<String>,
+    /// The kernels the firmware runs (data/kernel_families.toml: reference, cmsis-nn). Safe
+    /// offsets hold for one loop order only; without this the tables assume `reference`
+    /// and --emit-tflite refuses.
+    #[arg(long, value_name = "NAME")]
+    kernels: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -82,6 +88,13 @@ struct PeakReport {
 #[derive(Serialize)]
 struct Report {
     model: String,
+    /// The kernels (or traced firmware) the DMO offsets hold for.
+    offsets_from: OffsetsProvenance,
+    /// True when no --kernels was given and `reference` was assumed.
+    offsets_assumed: bool,
+    /// The plan record the input model already carries (a model written by
+    /// `dmo plan --emit-tflite`), if any.
+    carried_plan: Option<OffsetsProvenance>,
     subgraphs: usize,
     operators: usize,
     tflm_head: u64,
@@ -104,15 +117,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => Vec::new(),
         Some(wanted) => select_mcus(wanted)?,
     };
+    if args.emit_tflite.is_some() && args.kernels.is_none() {
+        bail!(
+            "--emit-tflite needs --kernels NAME: a safe offset holds only for the loop orders of the kernels your firmware runs (reference, cmsis-nn, ...)"
+        );
+    }
+    let assumed = args.kernels.is_none();
+    let family = dmo_ops::kernel_family(args.kernels.as_deref().unwrap_or("reference"))?;
+    family.modelled_loop_orders()?;
+    let source = OffsetSource::Kernels(family);
     if args.summary || args.models.len() > 1 {
         if args.emit_tflite.is_some() {
             bail!("--emit-tflite takes exactly one model");
         }
         let mut reports = Vec::new();
         for path in &args.models {
-            let (model, plan) = load_and_plan(path)?;
+            let (model, plan) = load_and_plan(path, source)?;
             reports.push(
-                build_report(path, &model, &plan, &mcus)
+                build_report(path, &model, &plan, &mcus, assumed)
                     .with_context(|| format!("{}", path.display()))?,
             );
         }
@@ -123,9 +145,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(out) = &args.emit_tflite {
         super::text::refuse_overwrite(out, args.force)?;
     }
-    let (model, plan) = load_and_plan(path)?;
-    let report =
-        build_report(path, &model, &plan, &mcus).with_context(|| format!("{}", path.display()))?;
+    let (model, plan) = load_and_plan(path, source)?;
+    let report = build_report(path, &model, &plan, &mcus, assumed)
+        .with_context(|| format!("{}", path.display()))?;
     if let Some(out) = &args.emit_tflite {
         emit(path, &model, &plan, out)?;
     }
@@ -142,11 +164,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load_and_plan(path: &Path) -> anyhow::Result<(Model, ModelPlan)> {
+fn load_and_plan(path: &Path, source: OffsetSource<'_>) -> anyhow::Result<(Model, ModelPlan)> {
     // The error's message already holds its cause: flatten it so `{:#}`
     // does not print the cause twice.
     let model = Model::read(path).map_err(|error| anyhow::anyhow!("{error}"))?;
-    let plan = plan_model(&model, SearchEffort::default())
+    let plan = plan_model(&model, source, SearchEffort::default())
         .with_context(|| format!("{}", path.display()))?;
     Ok((model, plan))
 }
@@ -164,6 +186,7 @@ fn write_summary(out: &mut impl Write, reports: &[Report], format: Format) -> an
         dmo_lower_bound: u64,
         dmo_proven_optimal: bool,
         dmo_peak_operator: String,
+        offsets_for: String,
     }
     let name = |r: &Report| -> String {
         Path::new(&r.model)
@@ -183,6 +206,7 @@ fn write_summary(out: &mut impl Write, reports: &[Report], format: Format) -> an
             dmo_lower_bound: r.dmo_lower_bound,
             dmo_proven_optimal: r.dmo_proven_optimal,
             dmo_peak_operator: peak_text(&r.dmo_peak),
+            offsets_for: offsets_text(r),
         })
         .collect();
     match format {
@@ -219,6 +243,7 @@ fn write_summary(out: &mut impl Write, reports: &[Report], format: Format) -> an
                 }
                 .to_string(),
                 r.dmo_peak_operator.clone(),
+                r.offsets_for.clone(),
             ]
         })
         .collect();
@@ -233,6 +258,7 @@ fn write_summary(out: &mut impl Write, reports: &[Report], format: Format) -> an
             "DMO lower bound B",
             "DMO optimal",
             "DMO peak at",
+            "DMO offsets hold for",
         ],
         &cells,
         markdown,
@@ -289,7 +315,9 @@ fn build_report(
     model: &Model,
     plan: &ModelPlan,
     mcus: &[Mcu],
+    offsets_assumed: bool,
 ) -> anyhow::Result<Report> {
+    let carried_plan = PlanRecord::of_model(model)?.map(|record| record.offsets_from);
     let mut layers = Vec::new();
     for layer in &plan.layers {
         if let Some(reason) = &layer.not_modelled {
@@ -344,6 +372,9 @@ fn build_report(
         .collect();
     Ok(Report {
         model: path.display().to_string(),
+        offsets_from: plan.offsets_from.clone(),
+        offsets_assumed,
+        carried_plan,
         subgraphs: model.subgraph_count(),
         operators: model.operators.len(),
         tflm_head: plan.baseline.head.0,
@@ -388,14 +419,22 @@ fn peak_report(model: &Model, plan: &ArenaPlan, peak: &Peak) -> PeakReport {
 fn emit(source: &Path, model: &Model, plan: &ModelPlan, out: &Path) -> anyhow::Result<()> {
     let bytes = std::fs::read(source).with_context(|| format!("{}", source.display()))?;
     let offsets = plan.dmo.offline_offsets(model)?;
-    let emitted = dmo_tflite::with_offline_plan(&bytes, &offsets)
-        .with_context(|| format!("{}", source.display()))?;
+    let record = PlanRecord::of_plan(plan).to_bytes();
+    let emitted = dmo_tflite::with_offline_plan_and_metadata(
+        &bytes,
+        &offsets,
+        &[(PLAN_RECORD_METADATA, &record)],
+    )
+    .with_context(|| format!("{}", source.display()))?;
 
     let reread = Model::parse(&emitted).context("emitted model does not parse back")?;
     let read_offsets = reread
         .offline_plan
         .clone()
         .context("emitted model has no offline plan")?;
+    if PlanRecord::of_model(&reread)?.map(|r| r.offsets_from) != Some(plan.offsets_from.clone()) {
+        bail!("internal error: the emitted model's dmo_plan record does not read back; nothing written");
+    }
     let tensor_offsets: Vec<u64> = plan
         .dmo
         .buffers
@@ -480,6 +519,11 @@ fn write_text(out: &mut impl Write, report: &Report, markdown: bool) -> anyhow::
     } else {
         writeln!(out, "{}\n", report.model)?;
     }
+    writeln!(out, "DMO offsets hold for: {}", offsets_text(report))?;
+    if let Some(carried) = &report.carried_plan {
+        writeln!(out, "this model already carries a DMO plan for: {carried}")?;
+    }
+    writeln!(out)?;
     write_table(out, &header, &rows, markdown)?;
     writeln!(out)?;
     let summary = vec![
@@ -499,6 +543,7 @@ fn write_text(out: &mut impl Write, report: &Report, markdown: bool) -> anyhow::
             },
         ],
         vec!["DMO plan found by".into(), report.dmo_found_by.clone()],
+        vec!["DMO offsets hold for".into(), offsets_text(report)],
         vec!["TFLM peak at".into(), peak_text(&report.tflm_peak)],
         vec!["DMO peak at".into(), peak_text(&report.dmo_peak)],
         vec![
@@ -544,6 +589,18 @@ fn write_text(out: &mut impl Write, report: &Report, markdown: bool) -> anyhow::
         )?;
     }
     Ok(())
+}
+
+/// Which kernels the offsets hold for, saying so when it was assumed.
+fn offsets_text(report: &Report) -> String {
+    if report.offsets_assumed {
+        format!(
+            "{} (assumed; pass --kernels NAME for the kernels your firmware runs)",
+            report.offsets_from
+        )
+    } else {
+        report.offsets_from.to_string()
+    }
 }
 
 fn peak_text(peak: &PeakReport) -> String {
@@ -606,6 +663,7 @@ mod tests {
             emit_tflite: emit,
             force: false,
             mcu: Some("all".into()),
+            kernels: Some("reference".into()),
         }
     }
 
@@ -618,7 +676,8 @@ mod tests {
 
         let model = Model::read(&source).unwrap();
         let emitted = Model::read(&out).unwrap();
-        let plan = plan_model(&model, SearchEffort::default()).unwrap();
+        let reference = OffsetSource::Kernels(dmo_ops::kernel_family("reference").unwrap());
+        let plan = plan_model(&model, reference, SearchEffort::default()).unwrap();
         assert_eq!(
             emitted.offline_plan,
             Some(plan.dmo.offline_offsets(&model).unwrap())

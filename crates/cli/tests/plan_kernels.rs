@@ -1,0 +1,137 @@
+//! A plan says which kernels it holds for: a safe offset belongs to a loop
+//! order, and a plan made for TFLM's reference kernels corrupts 9 of
+//! person_detect's 31 layers under CMSIS-NN. So `--emit-tflite` refuses to
+//! write a plan whose kernels were not named, every table names them, and the
+//! written model carries a `dmo_plan` record that dmo reads back.
+
+mod common;
+
+use common::{dmo, model, text};
+
+#[test]
+fn emit_refuses_without_kernels_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("planned.tflite");
+    let run = dmo(&[
+        "plan",
+        &model("person_detect.tflite"),
+        "--emit-tflite",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = text(&run.stderr);
+    assert!(stderr.contains("--kernels"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(!out.exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_family_without_a_model_is_refused_and_names_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("planned.tflite");
+    let run = dmo(&[
+        "plan",
+        &model("person_detect.tflite"),
+        "--kernels",
+        "cmsis-nn",
+        "--emit-tflite",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = text(&run.stderr);
+    assert!(stderr.contains("cmsis-nn"), "{stderr}");
+    assert!(stderr.contains("--offsets-from"), "{stderr}");
+    assert!(!out.exists());
+
+    let run = dmo(&["plan", &model("person_detect.tflite"), "--kernels", "nope"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run.stderr).contains("known: reference, cmsis-nn"),
+        "{}",
+        text(&run.stderr)
+    );
+}
+
+#[test]
+fn tables_name_the_kernels_and_say_when_they_were_assumed() {
+    let person = model("person_detect.tflite");
+    let assumed = text(&dmo(&["plan", &person]).stdout);
+    assert!(
+        assumed.contains("DMO offsets hold for: reference kernels")
+            && assumed.contains("assumed; pass --kernels"),
+        "{assumed}"
+    );
+    let named = text(&dmo(&["plan", &person, "--kernels", "reference"]).stdout);
+    assert!(named.contains("DMO offsets hold for: reference kernels"));
+    assert!(!named.contains("assumed"), "{named}");
+
+    let summary = text(
+        &dmo(&[
+            "plan",
+            &person,
+            &model("kws_ref_model.tflite"),
+            "--kernels",
+            "reference",
+            "--format",
+            "csv",
+        ])
+        .stdout,
+    );
+    let header = summary.lines().next().unwrap();
+    assert!(header.ends_with(",offsets_for"), "{header}");
+    assert_eq!(summary.matches(",\"reference kernels (").count(), 2, "{summary}");
+
+    let json: serde_json::Value = serde_json::from_slice(
+        &dmo(&["plan", &person, "--kernels", "reference", "--format", "json"]).stdout,
+    )
+    .unwrap();
+    assert_eq!(json["offsets_from"]["from"], "kernels");
+    assert_eq!(json["offsets_from"]["family"], "reference");
+    assert_eq!(json["offsets_assumed"], false);
+}
+
+#[test]
+fn the_emitted_model_records_its_kernels_and_dmo_reads_them_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("person_detect.dmo.tflite");
+    let run = dmo(&[
+        "plan",
+        &model("person_detect.tflite"),
+        "--kernels",
+        "reference",
+        "--format",
+        "json",
+        "--emit-tflite",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+
+    let emitted = dmo_tflite::Model::read(&out).unwrap();
+    let record: serde_json::Value =
+        serde_json::from_slice(emitted.metadata_data("dmo_plan").expect("dmo_plan entry"))
+            .unwrap();
+    assert_eq!(record["offsets_from"]["family"], "reference");
+    assert_eq!(record["dmo_head"], report["dmo_head"]);
+    assert_eq!(record["dmo_head"], 36880);
+    // Op 2, the 1x1 CONV_2D of DESIGN.md's worked example: s_mono = 18439
+    // for the reference order (8 * 2303 + 15), placed at least ceil16 below.
+    let op2 = record["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["operator"] == 2)
+        .unwrap();
+    assert_eq!(op2["offsets"]["s_mono"], 18439);
+    assert!(op2["placed_output_minus_input"].as_i64().unwrap() <= -18448);
+
+    // Planning the planned model again says what it already carries.
+    let again = text(&dmo(&["plan", out.to_str().unwrap(), "--kernels", "reference"]).stdout);
+    assert!(
+        again.contains("this model already carries a DMO plan for: reference kernels"),
+        "{again}"
+    );
+    let original = text(&dmo(&["plan", &model("person_detect.tflite")]).stdout);
+    assert!(!original.contains("already carries"));
+}
