@@ -80,10 +80,22 @@ fn tables_name_the_kernels_and_say_when_they_were_assumed() {
     );
     let header = summary.lines().next().unwrap();
     assert!(header.ends_with(",offsets_for"), "{header}");
-    assert_eq!(summary.matches(",\"reference kernels (").count(), 2, "{summary}");
+    assert_eq!(
+        summary.matches(",\"reference kernels (").count(),
+        2,
+        "{summary}"
+    );
 
     let json: serde_json::Value = serde_json::from_slice(
-        &dmo(&["plan", &person, "--kernels", "reference", "--format", "json"]).stdout,
+        &dmo(&[
+            "plan",
+            &person,
+            "--kernels",
+            "reference",
+            "--format",
+            "json",
+        ])
+        .stdout,
     )
     .unwrap();
     assert_eq!(json["offsets_from"]["from"], "kernels");
@@ -110,8 +122,7 @@ fn the_emitted_model_records_its_kernels_and_dmo_reads_them_back() {
 
     let emitted = dmo_tflite::Model::read(&out).unwrap();
     let record: serde_json::Value =
-        serde_json::from_slice(emitted.metadata_data("dmo_plan").expect("dmo_plan entry"))
-            .unwrap();
+        serde_json::from_slice(emitted.metadata_data("dmo_plan").expect("dmo_plan entry")).unwrap();
     assert_eq!(record["offsets_from"]["family"], "reference");
     assert_eq!(record["dmo_head"], report["dmo_head"]);
     assert_eq!(record["dmo_head"], 36880);
@@ -134,4 +145,83 @@ fn the_emitted_model_records_its_kernels_and_dmo_reads_them_back() {
     );
     let original = text(&dmo(&["plan", &model("person_detect.tflite")]).stdout);
     assert!(!original.contains("already carries"));
+}
+
+/// Builds `dmo firmware` of a shared model in `folder` and traces it.
+fn traced_firmware(folder: &std::path::Path, name: &str) -> String {
+    let elf = folder.join(format!("{name}.elf"));
+    let trace = folder.join(format!("{name}.dmotrace"));
+    let built = dmo(&[
+        "firmware",
+        &model(&format!("{name}.tflite")),
+        "-o",
+        elf.to_str().unwrap(),
+    ]);
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    let traced = dmo(&[
+        "trace",
+        elf.to_str().unwrap(),
+        "-o",
+        trace.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(traced.status.success(), "{}", text(&traced.stderr));
+    trace.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn offsets_measured_on_the_firmware_plan_the_model_and_are_recorded() {
+    let folder = tempfile::tempdir().unwrap();
+    let trace = traced_firmware(folder.path(), "kws_ref_model");
+    let out = folder.path().join("kws.dmo.tflite");
+    let kws = model("kws_ref_model.tflite");
+    let run = dmo(&[
+        "plan",
+        &kws,
+        "--offsets-from",
+        &trace,
+        "--kernels",
+        "reference",
+        "--format",
+        "json",
+        "--emit-tflite",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    // The firmware runs dmo's C kernels in TFLM's reference order, and
+    // `dmo compare` finds trace == simulation on all 13 layers: so every
+    // operator matches, none needs more than the reference model predicts,
+    // and the head is the reference plan's 9792 B (shared/models/README.md,
+    // verified in TFLM).
+    assert_eq!(
+        report["trace_match"]["matched"].as_array().unwrap().len(),
+        13
+    );
+    assert!(report["trace_match"]["missing"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(report["larger_than_predicted"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(report["offsets_from"]["from"], "trace");
+    assert_eq!(report["dmo_head"], 9792);
+
+    let emitted = dmo_tflite::Model::read(&out).unwrap();
+    let record: serde_json::Value =
+        serde_json::from_slice(emitted.metadata_data("dmo_plan").unwrap()).unwrap();
+    assert_eq!(record["offsets_from"]["from"], "trace");
+    assert_eq!(record["offsets_from"]["trace"], trace.as_str());
+
+    // Control: the trace of another model's firmware matches nothing.
+    let other = traced_firmware(folder.path(), "hello_world_int8");
+    let run = dmo(&["plan", &kws, "--offsets-from", &other]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run.stderr).contains("none of its 3 ops matches"),
+        "{}",
+        text(&run.stderr)
+    );
 }

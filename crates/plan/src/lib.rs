@@ -14,6 +14,7 @@ mod dmo_planner;
 mod error;
 mod greedy;
 mod lifetimes;
+mod matching;
 mod mcu;
 mod operators;
 mod overlaps;
@@ -28,6 +29,7 @@ pub use greedy::{greedy_offsets, head_size, PlannerRequest};
 pub use lifetimes::{
     align_up, arena_buffers, scratch_requests, ArenaBuffer, BufferSource, Scope, BUFFER_ALIGNMENT,
 };
+pub use matching::{measured_offsets, MatchReport, MinedPair};
 pub use mcu::{mcu_catalogue, Mcu};
 pub use operators::{describe, DescribedOperator};
 pub use overlaps::{

@@ -3,10 +3,7 @@
 
 use crate::model::{InstructionSite, Report, SiteLookup};
 use crate::ReportError;
-use dmo_core::{
-    AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, FanOut, OpSegment,
-    TimeRange,
-};
+use dmo_core::{AccessKind, Address, Buffer, Event, EventSink, EventTime, FanOut, TimeRange};
 use dmo_emu::{Disassembler, Firmware, RunConfig, RunOutcome};
 use dmo_trace::{BufferDiscovery, PairMiner, TraceReader};
 
@@ -84,22 +81,7 @@ pub fn report_of_trace(
     reader: &TraceReader,
     firmware: Option<&Firmware>,
 ) -> Result<Report, ReportError> {
-    let has_pairs = |segment: &OpSegment| {
-        segment
-            .buffers_with_role(BufferRole::Input)
-            .next()
-            .is_some()
-            && segment
-                .buffers_with_role(BufferRole::Output)
-                .next()
-                .is_some()
-    };
-    let recorded = reader.segments();
-    let segments = if !recorded.is_empty() && !recorded.iter().any(has_pairs) {
-        BufferDiscovery::of_trace(reader)?
-    } else {
-        recorded.to_vec()
-    };
+    let segments = BufferDiscovery::segments_to_mine(reader)?;
     let pairs = PairMiner::of_trace(reader, &segments)?;
     let mut sites = TraceSites::new(reader, firmware);
     let name = firmware

@@ -265,6 +265,28 @@ impl<'m> BufferDiscovery<'m> {
             .collect()
     }
 
+    /// The op segments to mine: as recorded when the firmware's markers
+    /// declared an input and an output for some op, else discovered from
+    /// the events (ops from `--ops`, which carry no buffers).
+    pub fn segments_to_mine(reader: &TraceReader) -> Result<Vec<OpSegment>, TraceError> {
+        let has_pairs = |segment: &OpSegment| {
+            segment
+                .buffers_with_role(BufferRole::Input)
+                .next()
+                .is_some()
+                && segment
+                    .buffers_with_role(BufferRole::Output)
+                    .next()
+                    .is_some()
+        };
+        let recorded = reader.segments();
+        if !recorded.is_empty() && !recorded.iter().any(has_pairs) {
+            BufferDiscovery::of_trace(reader)
+        } else {
+            Ok(recorded.to_vec())
+        }
+    }
+
     /// Discovers the buffers of every segment of a trace in one pass.
     pub fn of_trace(reader: &TraceReader) -> Result<Vec<OpSegment>, TraceError> {
         let mut discovery = BufferDiscovery::new(reader.metadata());

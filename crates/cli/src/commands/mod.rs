@@ -7,6 +7,7 @@ pub mod firmware_args;
 pub mod info;
 pub mod op;
 pub mod plan;
+pub mod plan_measured;
 pub mod plot;
 pub mod progress;
 pub mod report;

@@ -3,11 +3,12 @@
 //! that sets the peak, optionally the MCUs that fit, and writes the DMO plan
 //! into a copy of the model as `OfflineMemoryAllocation`.
 
+use super::plan_measured::{excesses, measure, Excess};
 use anyhow::{bail, Context};
 use clap::{Args as ClapArgs, ValueEnum};
 use dmo_plan::{
-    check_plan, mcu_catalogue, plan_model, tflm_with_offline_tensors, ArenaPlan, BufferSource, Mcu,
-    ModelPlan, OffsetSource, OffsetsProvenance, Peak, PlanRecord, SearchEffort,
+    check_plan, mcu_catalogue, plan_model, tflm_with_offline_tensors, ArenaPlan, BufferSource,
+    MatchReport, Mcu, ModelPlan, OffsetSource, OffsetsProvenance, Peak, PlanRecord, SearchEffort,
     PLAN_RECORD_METADATA,
 };
 use dmo_tflite::Model;
@@ -41,6 +42,12 @@ pub struct Args {
     /// and --emit-tflite refuses.
     #[arg(long, value_name = "NAME")]
     kernels: Option<String>,
+    /// Plan with the offsets measured in a trace of the firmware that runs this model
+    /// (`dmo trace`): its ops are matched to the model's operators by order, kind and
+    /// size. With --kernels too, lists the ops where the firmware needs more than that
+    /// family's model predicts.
+    #[arg(long, value_name = "TRACE")]
+    offsets_from: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -95,6 +102,11 @@ struct Report {
     /// The plan record the input model already carries (a model written by
     /// `dmo plan --emit-tflite`), if any.
     carried_plan: Option<OffsetsProvenance>,
+    /// With --offsets-from: how the trace's ops matched the model's operators.
+    trace_match: Option<MatchReport>,
+    /// With --offsets-from and --kernels: pairs where the firmware needs a
+    /// larger offset than the family's model predicts.
+    larger_than_predicted: Vec<Excess>,
     subgraphs: usize,
     operators: usize,
     tflm_head: u64,
@@ -117,22 +129,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => Vec::new(),
         Some(wanted) => select_mcus(wanted)?,
     };
-    if args.emit_tflite.is_some() && args.kernels.is_none() {
+    if args.emit_tflite.is_some() && args.kernels.is_none() && args.offsets_from.is_none() {
         bail!(
-            "--emit-tflite needs --kernels NAME: a safe offset holds only for the loop orders of the kernels your firmware runs (reference, cmsis-nn, ...)"
+            "--emit-tflite needs --kernels NAME or --offsets-from TRACE: a safe offset holds only for the loop orders of the kernels your firmware runs (reference, cmsis-nn, ...)"
         );
     }
-    let assumed = args.kernels.is_none();
+    let assumed = args.kernels.is_none() && args.offsets_from.is_none();
     let family = dmo_ops::kernel_family(args.kernels.as_deref().unwrap_or("reference"))?;
-    family.modelled_loop_orders()?;
+    if args.offsets_from.is_none() {
+        family.modelled_loop_orders()?;
+    }
     let source = OffsetSource::Kernels(family);
     if args.summary || args.models.len() > 1 {
-        if args.emit_tflite.is_some() {
-            bail!("--emit-tflite takes exactly one model");
+        if args.emit_tflite.is_some() || args.offsets_from.is_some() {
+            bail!("--emit-tflite and --offsets-from take exactly one model");
         }
         let mut reports = Vec::new();
         for path in &args.models {
-            let (model, plan) = load_and_plan(path, source)?;
+            let model = read_model(path)?;
+            let plan = plan_with(path, &model, source)?;
             reports.push(
                 build_report(path, &model, &plan, &mcus, assumed)
                     .with_context(|| format!("{}", path.display()))?,
@@ -145,9 +160,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(out) = &args.emit_tflite {
         super::text::refuse_overwrite(out, args.force)?;
     }
-    let (model, plan) = load_and_plan(path, source)?;
-    let report = build_report(path, &model, &plan, &mcus, assumed)
+    let model = read_model(path)?;
+    let (plan, trace_match) = match &args.offsets_from {
+        None => (plan_with(path, &model, source)?, None),
+        Some(trace) => {
+            let (measured, matching) = measure(trace, &model)?;
+            let plan = plan_with(path, &model, OffsetSource::Measured(&measured))?;
+            (plan, Some(matching))
+        }
+    };
+    let mut report = build_report(path, &model, &plan, &mcus, assumed)
         .with_context(|| format!("{}", path.display()))?;
+    if trace_match.is_some() && args.kernels.is_some() {
+        report.larger_than_predicted = excesses(&model, &plan.layers, family)?;
+    }
+    report.trace_match = trace_match;
     if let Some(out) = &args.emit_tflite {
         emit(path, &model, &plan, out)?;
     }
@@ -164,13 +191,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load_and_plan(path: &Path, source: OffsetSource<'_>) -> anyhow::Result<(Model, ModelPlan)> {
+fn read_model(path: &Path) -> anyhow::Result<Model> {
     // The error's message already holds its cause: flatten it so `{:#}`
     // does not print the cause twice.
-    let model = Model::read(path).map_err(|error| anyhow::anyhow!("{error}"))?;
-    let plan = plan_model(&model, source, SearchEffort::default())
-        .with_context(|| format!("{}", path.display()))?;
-    Ok((model, plan))
+    Model::read(path).map_err(|error| anyhow::anyhow!("{error}"))
+}
+
+fn plan_with(path: &Path, model: &Model, source: OffsetSource<'_>) -> anyhow::Result<ModelPlan> {
+    plan_model(model, source, SearchEffort::default())
+        .with_context(|| format!("{}", path.display()))
 }
 
 /// One row per model, and the MCU table across models: which chips hold the
@@ -375,6 +404,8 @@ fn build_report(
         offsets_from: plan.offsets_from.clone(),
         offsets_assumed,
         carried_plan,
+        trace_match: None,
+        larger_than_predicted: Vec::new(),
         subgraphs: model.subgraph_count(),
         operators: model.operators.len(),
         tflm_head: plan.baseline.head.0,
@@ -523,6 +554,24 @@ fn write_text(out: &mut impl Write, report: &Report, markdown: bool) -> anyhow::
     if let Some(carried) = &report.carried_plan {
         writeln!(out, "this model already carries a DMO plan for: {carried}")?;
     }
+    if let Some(matching) = &report.trace_match {
+        write_match(out, matching, report.operators)?;
+    }
+    for excess in &report.larger_than_predicted {
+        writeln!(
+            out,
+            "op {} {} (input tensor {}): this firmware needs s_mono {} / u_mono {}, the {} model predicts {} / {}: a {} plan would break it here",
+            excess.operator,
+            excess.kind,
+            excess.input_tensor,
+            excess.measured_s_mono,
+            excess.measured_u_mono,
+            excess.family,
+            excess.predicted_s_mono,
+            excess.predicted_u_mono,
+            excess.family
+        )?;
+    }
     writeln!(out)?;
     write_table(out, &header, &rows, markdown)?;
     writeln!(out)?;
@@ -586,6 +635,32 @@ fn write_text(out: &mut impl Write, report: &Report, markdown: bool) -> anyhow::
             ],
             &rows,
             markdown,
+        )?;
+    }
+    Ok(())
+}
+
+/// How the trace's ops matched the model: counts, then each problem.
+fn write_match(
+    out: &mut impl Write,
+    matching: &MatchReport,
+    operators: usize,
+) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "trace ops matched to model operators: {} of {operators}",
+        matching.matched.len()
+    )?;
+    for (operator, why) in &matching.missing {
+        writeln!(
+            out,
+            "  op {operator} not in the trace (planned without overlap): {why}"
+        )?;
+    }
+    for (segment, name, kind) in &matching.extra {
+        writeln!(
+            out,
+            "  trace op {segment} {name} ({kind}) matches no model operator"
         )?;
     }
     Ok(())
@@ -664,6 +739,7 @@ mod tests {
             force: false,
             mcu: Some("all".into()),
             kernels: Some("reference".into()),
+            offsets_from: None,
         }
     }
 
