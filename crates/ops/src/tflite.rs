@@ -1,0 +1,317 @@
+//! A `.tflite` operator as an [`OperatorSpec`]: the only code that reads a
+//! model's operator options for their memory behaviour. `dmo plan`,
+//! `dmo firmware` and `dmo compare` all describe operators through
+//! [`describe_tflite_operator`]; operators it cannot describe get a typed
+//! reason and are planned with no overlap.
+
+use crate::description::{OpDescription, OpError, OpKind, Window};
+use crate::padding::Padding;
+use crate::registry::OperatorSpec;
+use crate::shape::{ElementType, TensorShape};
+use dmo_tflite::{BuiltinCode, Model, OperatorOptions, TensorType};
+use thiserror::Error;
+
+/// A model operator as dmo-ops sees it, and which tensor each of its
+/// activation inputs and its output are.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TfliteOperator {
+    pub description: OpDescription,
+    /// Tensor index of `description.inputs()[i]`.
+    pub input_tensors: Vec<usize>,
+    pub output_tensor: usize,
+    /// The filter or weights tensor of a convolution or FULLY_CONNECTED.
+    pub weights_tensor: Option<usize>,
+}
+
+/// Why an operator has no description.
+#[derive(Clone, PartialEq, Eq, Debug, Error)]
+pub enum DescribeError {
+    #[error("custom operator {0}")]
+    Custom(String),
+    #[error("{0} has no memory model")]
+    NoModel(String),
+    #[error("{kind} lacks input {slot}")]
+    MissingInput { kind: OpKind, slot: usize },
+    #[error("{kind} has {count} outputs; only single-output operators are modelled")]
+    Outputs { kind: OpKind, count: usize },
+    #[error("{kind}: options are missing")]
+    MissingOptions { kind: OpKind },
+    #[error("tensor {tensor} has dynamic dimension {dimension}")]
+    DynamicDimension { tensor: usize, dimension: i32 },
+    #[error("element type {0} is not modelled")]
+    ElementType(String),
+    #[error("{what} {value} is not positive")]
+    NotPositive { what: &'static str, value: i64 },
+    #[error("{kind}: filter shape {shape:?} {problem}")]
+    Filter {
+        kind: OpKind,
+        shape: Vec<i32>,
+        problem: &'static str,
+    },
+    #[error("tensor {0} is not a small constant integer tensor")]
+    NotConstantIntegers(usize),
+    #[error("negative padding {0}")]
+    NegativePadding(i64),
+    #[error(transparent)]
+    Invalid(#[from] OpError),
+}
+
+fn element_type(t: TensorType) -> Result<ElementType, DescribeError> {
+    match t {
+        TensorType::Int8 => Ok(ElementType::Int8),
+        TensorType::Int16 => Ok(ElementType::Int16),
+        TensorType::Int32 => Ok(ElementType::Int32),
+        TensorType::Float32 => Ok(ElementType::Float32),
+        other => Err(DescribeError::ElementType(other.name())),
+    }
+}
+
+/// The shape of tensor `tensor` as dmo-ops types it.
+pub fn tensor_shape(model: &Model, tensor: usize) -> Result<TensorShape, DescribeError> {
+    let t = &model.tensors[tensor];
+    let dims = t
+        .shape
+        .iter()
+        .map(|&d| {
+            usize::try_from(d).map_err(|_| DescribeError::DynamicDimension {
+                tensor,
+                dimension: d,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(TensorShape::new(dims, element_type(t.element_type)?))
+}
+
+fn padding(p: dmo_tflite::Padding) -> Padding {
+    match p {
+        dmo_tflite::Padding::Same => Padding::Same,
+        dmo_tflite::Padding::Valid => Padding::Valid,
+    }
+}
+
+fn positive(value: i32, what: &'static str) -> Result<usize, DescribeError> {
+    if value >= 1 {
+        Ok(value as usize)
+    } else {
+        Err(DescribeError::NotPositive {
+            what,
+            value: value.into(),
+        })
+    }
+}
+
+/// The operator kind of a builtin code, if dmo-ops knows it.
+pub fn kind_of(code: BuiltinCode) -> Option<OpKind> {
+    OpKind::from_tflite_name(code.name()?)
+}
+
+/// Describes operator `index` of `model` (subgraph 0), or says why not.
+pub fn describe_tflite_operator(
+    model: &Model,
+    index: usize,
+) -> Result<TfliteOperator, DescribeError> {
+    let operator = &model.operators[index];
+    let code = operator
+        .builtin()
+        .ok_or_else(|| DescribeError::Custom(operator.code.to_string()))?;
+    let kind = kind_of(code).ok_or_else(|| DescribeError::NoModel(code.to_string()))?;
+    let input = |slot: usize| -> Result<usize, DescribeError> {
+        operator
+            .inputs
+            .get(slot)
+            .copied()
+            .flatten()
+            .ok_or(DescribeError::MissingInput { kind, slot })
+    };
+    let output_tensor = match operator.outputs.as_slice() {
+        [single] => *single,
+        other => {
+            return Err(DescribeError::Outputs {
+                kind,
+                count: other.len(),
+            })
+        }
+    };
+    let output = tensor_shape(model, output_tensor)?;
+    // The filter of a convolution: [out, h, w, in] (depthwise: [1, h, w, out]).
+    let filter = |slot: usize| -> Result<Vec<i32>, DescribeError> {
+        let shape = model.tensors[input(slot)?].shape.clone();
+        if shape.len() != 4 {
+            return Err(DescribeError::Filter {
+                kind,
+                shape,
+                problem: "is not 4-D",
+            });
+        }
+        Ok(shape)
+    };
+    let mut weights_tensor = None;
+    let (activation_slots, spec): (Vec<usize>, OperatorSpec) = match (code, &operator.options) {
+        (
+            BuiltinCode::CONV_2D,
+            OperatorOptions::Conv2D {
+                padding: p,
+                stride_w,
+                stride_h,
+                dilation_w,
+                dilation_h,
+                ..
+            },
+        )
+        | (
+            BuiltinCode::DEPTHWISE_CONV_2D,
+            OperatorOptions::DepthwiseConv2D {
+                padding: p,
+                stride_w,
+                stride_h,
+                dilation_w,
+                dilation_h,
+                ..
+            },
+        ) => {
+            let filter = filter(1)?;
+            weights_tensor = Some(input(1)?);
+            let window = Window {
+                filter_height: positive(filter[1], "filter height")?,
+                filter_width: positive(filter[2], "filter width")?,
+                stride_height: positive(*stride_h, "stride")?,
+                stride_width: positive(*stride_w, "stride")?,
+                dilation_height: positive(*dilation_h, "dilation")?,
+                dilation_width: positive(*dilation_w, "dilation")?,
+                padding: padding(*p),
+            };
+            let output_channels = output.dims().last().copied().unwrap_or(0);
+            let mut spec = OperatorSpec::new(kind, vec![tensor_shape(model, input(0)?)?], output);
+            spec.window = Some(window);
+            if let OperatorOptions::DepthwiseConv2D {
+                depth_multiplier, ..
+            } = &operator.options
+            {
+                // TFLM checks the filter's channels against the output's.
+                if usize::try_from(filter[3]) != Ok(output_channels) {
+                    return Err(DescribeError::Filter {
+                        kind,
+                        shape: filter,
+                        problem: "does not end in the output's channels",
+                    });
+                }
+                spec.depth_multiplier = Some(positive(*depth_multiplier, "depth multiplier")?);
+            } else {
+                if usize::try_from(filter[0]) != Ok(output_channels) {
+                    return Err(DescribeError::Filter {
+                        kind,
+                        shape: filter,
+                        problem: "does not start with the output's channels",
+                    });
+                }
+                spec.filter_input_channels =
+                    Some(positive(filter[3], "filter input channels")?);
+            }
+            (vec![0], spec)
+        }
+        (BuiltinCode::CONV_2D | BuiltinCode::DEPTHWISE_CONV_2D, _) => {
+            return Err(DescribeError::MissingOptions { kind })
+        }
+        (BuiltinCode::FULLY_CONNECTED, _) => {
+            weights_tensor = Some(input(1)?);
+            let weights = model.tensors[input(1)?].shape.clone();
+            let depth = *weights.last().ok_or(DescribeError::Filter {
+                kind,
+                shape: weights.clone(),
+                problem: "has no dimensions",
+            })?;
+            let mut spec = OperatorSpec::new(kind, vec![tensor_shape(model, input(0)?)?], output);
+            spec.accumulation_depth = Some(positive(depth, "accumulation depth")?);
+            (vec![0], spec)
+        }
+        (
+            BuiltinCode::AVERAGE_POOL_2D | BuiltinCode::MAX_POOL_2D,
+            OperatorOptions::Pool2D {
+                padding: p,
+                stride_w,
+                stride_h,
+                filter_w,
+                filter_h,
+                ..
+            },
+        ) => {
+            let mut spec = OperatorSpec::new(kind, vec![tensor_shape(model, input(0)?)?], output);
+            spec.window = Some(Window {
+                filter_height: positive(*filter_h, "filter height")?,
+                filter_width: positive(*filter_w, "filter width")?,
+                stride_height: positive(*stride_h, "stride")?,
+                stride_width: positive(*stride_w, "stride")?,
+                dilation_height: 1,
+                dilation_width: 1,
+                padding: padding(*p),
+            });
+            (vec![0], spec)
+        }
+        (BuiltinCode::AVERAGE_POOL_2D | BuiltinCode::MAX_POOL_2D, _) => {
+            return Err(DescribeError::MissingOptions { kind })
+        }
+        (BuiltinCode::ADD | BuiltinCode::MUL, _) => {
+            let inputs = vec![
+                tensor_shape(model, input(0)?)?,
+                tensor_shape(model, input(1)?)?,
+            ];
+            (vec![0, 1], OperatorSpec::new(kind, inputs, output))
+        }
+        (BuiltinCode::PAD, _) => {
+            let values = constant_integers(model, input(1)?)?;
+            let paddings = values
+                .chunks_exact(2)
+                .map(|pair| Ok((non_negative(pair[0])?, non_negative(pair[1])?)))
+                .collect::<Result<Vec<_>, DescribeError>>()?;
+            let mut spec = OperatorSpec::new(kind, vec![tensor_shape(model, input(0)?)?], output);
+            spec.paddings = Some(paddings);
+            (vec![0], spec)
+        }
+        (BuiltinCode::CONCATENATION, OperatorOptions::Concatenation { axis, .. }) => {
+            let slots: Vec<usize> = (0..operator.inputs.len())
+                .filter(|&slot| operator.inputs[slot].is_some())
+                .collect();
+            let shapes = slots
+                .iter()
+                .map(|&slot| tensor_shape(model, input(slot)?))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut spec = OperatorSpec::new(kind, shapes, output);
+            spec.axis = Some(i64::from(*axis));
+            (slots, spec)
+        }
+        (BuiltinCode::CONCATENATION, _) => return Err(DescribeError::MissingOptions { kind }),
+        (BuiltinCode::MEAN, OperatorOptions::Reducer { keep_dims }) => {
+            let mut spec = OperatorSpec::new(kind, vec![tensor_shape(model, input(0)?)?], output);
+            spec.axes = Some(constant_integers(model, input(1)?)?);
+            spec.keep_dims = *keep_dims;
+            (vec![0], spec)
+        }
+        (BuiltinCode::MEAN, _) => return Err(DescribeError::MissingOptions { kind }),
+        // SOFTMAX (over the last axis), RESHAPE and the unary elementwise kinds.
+        _ => (
+            vec![0],
+            OperatorSpec::new(kind, vec![tensor_shape(model, input(0)?)?], output),
+        ),
+    };
+    let input_tensors = activation_slots
+        .iter()
+        .map(|&slot| input(slot))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(TfliteOperator {
+        description: spec.describe()?,
+        input_tensors,
+        output_tensor,
+        weights_tensor,
+    })
+}
+
+fn constant_integers(model: &Model, tensor: usize) -> Result<Vec<i64>, DescribeError> {
+    model.tensors[tensor]
+        .integer_values
+        .clone()
+        .ok_or(DescribeError::NotConstantIntegers(tensor))
+}
+
+fn non_negative(value: i64) -> Result<usize, DescribeError> {
+    usize::try_from(value).map_err(|_| DescribeError::NegativePadding(value))
+}
