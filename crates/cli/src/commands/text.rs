@@ -29,10 +29,8 @@ pub fn describe_event(event: &Event, firmware: &Firmware, disassembler: &Disasse
         AccessKind::Read => "R",
         AccessKind::Write => "W",
     };
-    let instruction = firmware
-        .read_initial_bytes(event.pc, 4)
-        .or_else(|| firmware.read_initial_bytes(event.pc, 2))
-        .and_then(|code| disassembler.instruction(code, event.pc.0))
+    let instruction = disassembler
+        .instruction_at(firmware, event.pc)
         .unwrap_or_default();
     format!(
         "t={:<10} {kind}{:<2} {:<28} pc {:<24} {}",
