@@ -8,9 +8,10 @@ use std::path::PathBuf;
 /// Why a file is not a firmware ELF the emulator can run.
 #[derive(Debug, thiserror::Error)]
 pub enum ElfError {
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read", path.display())]
     Read {
         path: PathBuf,
+        #[source]
         source: std::io::Error,
     },
     /// `what` guesses what the file is instead (a trace, a .tflite, text).
