@@ -64,7 +64,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", commands::text::error_chain(error.as_ref()));
             ExitCode::from(2)
         }
     }

@@ -6,8 +6,8 @@
 //! that was traced (same SHA-256), the test also emulates it again and
 //! requires the same event stream: the emulator's output is pinned too.
 
-use dmo_core::{AccessKind, Event, EventSink};
-use dmo_emu::{CpuModel, Firmware, RunConfig};
+use dmo_core::{AccessKind, CpuModel, Event, EventSink};
+use dmo_emu::{Firmware, RunConfig};
 use dmo_trace::TraceReader;
 use std::path::{Path, PathBuf};
 

@@ -1,8 +1,7 @@
-//! The Cortex-M cores `dmo` can emulate.
+//! Opening unicorn on one of the cores of [`CpuModel`].
 
 use crate::error::EmuError;
-use std::fmt;
-use std::str::FromStr;
+use dmo_core::CpuModel;
 use unicorn_engine::{Arch, ArmCpuModel, Mode, Unicorn};
 
 /// Opens a unicorn engine emulating `cpu`, with `data` for the hooks.
@@ -14,68 +13,17 @@ use unicorn_engine::{Arch, ArmCpuModel, Mode, Unicorn};
 pub(crate) fn open_engine<'a, D: 'a>(cpu: CpuModel, data: D) -> Result<Unicorn<'a, D>, EmuError> {
     let mut uc = Unicorn::new_with_data(Arch::ARM, Mode::THUMB, data)
         .map_err(|e| EmuError::unicorn("open an ARM Thumb engine", e))?;
-    uc.ctl_set_cpu_model(cpu.unicorn_model() as i32)
+    uc.ctl_set_cpu_model(unicorn_model(cpu) as i32)
         .map_err(|e| EmuError::unicorn(format!("select CPU {cpu}"), e))?;
     Ok(uc)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum CpuModel {
-    CortexM0,
-    CortexM3,
-    #[default]
-    CortexM4,
-    CortexM7,
-}
-
-impl CpuModel {
-    pub const ALL: [CpuModel; 4] = [
-        CpuModel::CortexM0,
-        CpuModel::CortexM3,
-        CpuModel::CortexM4,
-        CpuModel::CortexM7,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            CpuModel::CortexM0 => "cortex-m0",
-            CpuModel::CortexM3 => "cortex-m3",
-            CpuModel::CortexM4 => "cortex-m4",
-            CpuModel::CortexM7 => "cortex-m7",
-        }
-    }
-
-    /// Whether the core has a floating-point unit (enabled from reset here).
-    pub fn has_fpu(self) -> bool {
-        matches!(self, CpuModel::CortexM4 | CpuModel::CortexM7)
-    }
-
-    pub(crate) fn unicorn_model(self) -> ArmCpuModel {
-        match self {
-            CpuModel::CortexM0 => ArmCpuModel::CORTEX_M0,
-            CpuModel::CortexM3 => ArmCpuModel::CORTEX_M3,
-            CpuModel::CortexM4 => ArmCpuModel::CORTEX_M4,
-            CpuModel::CortexM7 => ArmCpuModel::CORTEX_M7,
-        }
-    }
-}
-
-impl fmt::Display for CpuModel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for CpuModel {
-    type Err = String;
-    fn from_str(text: &str) -> Result<CpuModel, String> {
-        let wanted = text.to_ascii_lowercase().replace(['_', ' '], "-");
-        CpuModel::ALL
-            .into_iter()
-            .find(|cpu| cpu.name() == wanted || cpu.name().trim_start_matches("cortex-") == wanted)
-            .ok_or_else(|| {
-                format!("unknown CPU `{text}`; choose one of cortex-m0, cortex-m3, cortex-m4, cortex-m7")
-            })
+fn unicorn_model(cpu: CpuModel) -> ArmCpuModel {
+    match cpu {
+        CpuModel::CortexM0 => ArmCpuModel::CORTEX_M0,
+        CpuModel::CortexM3 => ArmCpuModel::CORTEX_M3,
+        CpuModel::CortexM4 => ArmCpuModel::CORTEX_M4,
+        CpuModel::CortexM7 => ArmCpuModel::CORTEX_M7,
     }
 }
 
@@ -101,15 +49,5 @@ mod tests {
             !run(CpuModel::CortexM4).0,
             "the M4 has no double-precision FPU"
         );
-    }
-
-    #[test]
-    fn parses_names() {
-        assert_eq!("cortex-m7".parse::<CpuModel>(), Ok(CpuModel::CortexM7));
-        assert_eq!("M0".parse::<CpuModel>(), Ok(CpuModel::CortexM0));
-        assert!("cortex-a53"
-            .parse::<CpuModel>()
-            .unwrap_err()
-            .contains("cortex-m4"));
     }
 }

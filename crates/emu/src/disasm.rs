@@ -1,7 +1,9 @@
 //! Thumb disassembly for fault reports and `dmo dump`.
 
+use crate::firmware::Firmware;
 use capstone::arch::arm::{ArchExtraMode, ArchMode};
 use capstone::prelude::*;
+use dmo_core::Address;
 
 /// A capstone instance set up for Cortex-M (Thumb-2, M-class system registers).
 pub struct Disassembler {
@@ -29,6 +31,17 @@ impl Disassembler {
             Some(operands) if !operands.is_empty() => format!("{mnemonic} {operands}"),
             _ => mnemonic.to_owned(),
         })
+    }
+
+    /// The instruction at `pc` in `firmware`'s initialised code, as
+    /// [`Disassembler::instruction`]; the one lookup `dump`, fault messages
+    /// and report witnesses share. Tries four bytes, then two, so a 16-bit
+    /// instruction at the very end of a segment still decodes.
+    pub fn instruction_at(&self, firmware: &Firmware, pc: Address) -> Option<String> {
+        let code = firmware
+            .read_initial_bytes(pc, 4)
+            .or_else(|| firmware.read_initial_bytes(pc, 2))?;
+        self.instruction(code, pc.0)
     }
 }
 

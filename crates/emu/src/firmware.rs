@@ -1,12 +1,11 @@
 //! Reading a firmware ELF: loadable segments, the vector table and symbols.
 
-use crate::error::FirmwareError;
-use dmo_core::Address;
+use crate::error::ElfError;
+use dmo_core::{describe_address, Address, Symbol, SymbolKind};
 use goblin::elf::{header, program_header, section_header, sym, Elf};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-
-pub use dmo_trace::{Symbol, SymbolKind};
+use std::path::{Path, PathBuf};
 
 /// Whether `symbol` holds `address`; a zero-sized symbol (a label) holds
 /// only its own address.
@@ -17,7 +16,6 @@ fn holds(symbol: &Symbol, address: Address) -> bool {
         symbol.contains(address)
     }
 }
-use std::path::{Path, PathBuf};
 
 /// One `PT_LOAD` segment. `virtual_address` is where the program runs it,
 /// `load_address` where a flash programmer would put it (they differ for
@@ -94,7 +92,7 @@ impl SymbolTable {
 
     /// `symbol+0xoffset` for an address, or the bare address.
     pub fn describe(&self, address: Address) -> String {
-        dmo_trace::describe_address(self.containing(address), address)
+        describe_address(self.containing(address), address)
     }
 }
 
@@ -118,8 +116,8 @@ const VECTOR_TABLE_SYMBOLS: &[&str] =
 
 impl Firmware {
     /// Reads and checks an ELF file.
-    pub fn load(path: &Path) -> Result<Firmware, FirmwareError> {
-        let bytes = std::fs::read(path).map_err(|source| FirmwareError::Read {
+    pub fn load(path: &Path) -> Result<Firmware, ElfError> {
+        let bytes = std::fs::read(path).map_err(|source| ElfError::Read {
             path: path.to_owned(),
             source,
         })?;
@@ -127,18 +125,18 @@ impl Firmware {
     }
 
     /// Parses ELF bytes; `path` is only used in messages.
-    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Firmware, FirmwareError> {
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Firmware, ElfError> {
         let path_buf = path.to_owned();
         if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
-            return Err(FirmwareError::NotElf {
+            return Err(ElfError::NotElf {
                 path: path_buf,
                 what: describe_non_elf(bytes),
             });
         }
         if bytes.len() < 20 {
-            return Err(FirmwareError::Malformed {
+            return Err(ElfError::TooShort {
                 path: path_buf,
-                detail: format!("only {} bytes, shorter than an ELF header", bytes.len()),
+                len: bytes.len(),
             });
         }
         // Check class, byte order and machine from the raw header so the
@@ -151,19 +149,16 @@ impl Firmware {
             u16::from_le_bytes([bytes[18], bytes[19]])
         };
         if is_64 || big_endian || machine != header::EM_ARM {
-            return Err(FirmwareError::WrongKind {
+            return Err(ElfError::WrongKind {
                 path: path_buf,
-                what: format!(
-                    "{}-bit {}-endian ELF for {}",
-                    if is_64 { 64 } else { 32 },
-                    if big_endian { "big" } else { "little" },
-                    machine_name(machine)
-                ),
+                is_64_bit: is_64,
+                big_endian,
+                machine,
             });
         }
-        let elf = Elf::parse(bytes).map_err(|error| FirmwareError::Malformed {
+        let elf = Elf::parse(bytes).map_err(|source| ElfError::Unparsable {
             path: path_buf.clone(),
-            detail: error.to_string(),
+            source,
         })?;
 
         let mut segments = Vec::new();
@@ -174,25 +169,20 @@ impl Firmware {
         {
             let start = program_header.p_offset as usize;
             let end = start.checked_add(program_header.p_filesz as usize);
-            let data = end
-                .and_then(|end| bytes.get(start..end))
-                .ok_or_else(|| FirmwareError::Malformed {
+            let data = end.and_then(|end| bytes.get(start..end)).ok_or_else(|| {
+                ElfError::SegmentPastFileEnd {
                     path: path_buf.clone(),
-                    detail: format!(
-                        "segment at 0x{:08x} claims {} bytes at file offset {}, past the end of the {}-byte file (truncated?)",
-                        program_header.p_vaddr,
-                        program_header.p_filesz,
-                        program_header.p_offset,
-                        bytes.len()
-                    ),
-                })?;
+                    virtual_address: program_header.p_vaddr,
+                    file_size: program_header.p_filesz,
+                    file_offset: program_header.p_offset,
+                    file_len: bytes.len(),
+                }
+            })?;
             if program_header.p_vaddr + program_header.p_memsz > 1 << 32 {
-                return Err(FirmwareError::Malformed {
+                return Err(ElfError::SegmentPast4GiB {
                     path: path_buf,
-                    detail: format!(
-                        "segment at 0x{:x} of {} bytes runs past 4 GiB",
-                        program_header.p_vaddr, program_header.p_memsz
-                    ),
+                    virtual_address: program_header.p_vaddr,
+                    memory_size: program_header.p_memsz,
                 });
             }
             segments.push(Segment {
@@ -205,11 +195,7 @@ impl Firmware {
             });
         }
         if segments.is_empty() {
-            return Err(FirmwareError::Malformed {
-                path: path_buf,
-                detail: "no loadable segments (is this an object file, not a linked firmware?)"
-                    .into(),
-            });
+            return Err(ElfError::NoLoadableSegments { path: path_buf });
         }
 
         let mut symbols = Vec::new();
@@ -300,11 +286,6 @@ impl Firmware {
                 .is_some_and(|offset| offset < segment.memory_size)
         })
     }
-}
-
-fn machine_name(machine: u16) -> String {
-    let name = header::machine_to_str(machine);
-    format!("{name} (machine {machine})")
 }
 
 fn describe_non_elf(bytes: &[u8]) -> String {

@@ -2,13 +2,11 @@
 //! the first instruction runs. Pure computation, so it can be tested without
 //! unicorn.
 
+use crate::config::RunConfig;
 use crate::error::EmuError;
-use crate::firmware::{Firmware, SymbolKind};
-use crate::run::RunConfig;
-use dmo_core::Address;
+use crate::firmware::Firmware;
+use dmo_core::{Address, MemoryRegion, RegionKind, SymbolKind};
 use std::collections::BTreeMap;
-
-pub use dmo_trace::{MemoryRegion, RegionKind};
 
 const PAGE: u64 = 0x1000;
 /// Where RAM starts on every Cortex-M (the SRAM region of the ARMv7-M map).
@@ -40,11 +38,15 @@ pub struct MemoryLayout {
     pub heap_info: [u32; 4],
 }
 
+/// The ranges answered by stubs instead of memory, as (name, start, length):
+/// reads return 0, writes are dropped, and accesses are counted, not traced.
+/// The only place these ranges are written down.
 const STUBS: [(&str, u32, u32); 2] = [
     ("peripherals", 0x4000_0000, 0x2000_0000),
     ("system", 0xe000_0000, 0x2000_0000),
 ];
 
+/// The stub range that `[start, end)` overlaps, if any.
 fn in_stub(start: u64, end: u64) -> Option<&'static str> {
     STUBS
         .iter()
@@ -54,12 +56,17 @@ fn in_stub(start: u64, end: u64) -> Option<&'static str> {
         .map(|(name, _, _)| *name)
 }
 
+/// Whether an access at `address` goes to a stub: the memory hook's test,
+/// on every access, so two subtractions and two comparisons.
+#[inline]
+pub(crate) fn is_stub(address: u32) -> bool {
+    STUBS
+        .iter()
+        .any(|&(_, start, len)| address.wrapping_sub(start) < len)
+}
+
 /// Plans the address space for `firmware` under `config`.
 pub fn plan_layout(firmware: &Firmware, config: &RunConfig) -> Result<MemoryLayout, EmuError> {
-    let layout_error = |problem: String| EmuError::Layout {
-        firmware: firmware.path.clone(),
-        problem,
-    };
     // Page index -> writable.
     let mut pages: BTreeMap<u64, bool> = BTreeMap::new();
     let mut add_range = |start: u64, end: u64, writable: bool| {
@@ -81,10 +88,11 @@ pub fn plan_layout(firmware: &Firmware, config: &RunConfig) -> Result<MemoryLayo
         // `.init_array` shares their segment).
         let writable = segment.writable && !(segment.executable && end <= CODE_REGION_END);
         if let Some(stub) = in_stub(start, end) {
-            return Err(layout_error(format!(
-                "a segment at {} lies in the {stub} range, which dmo stubs out",
-                segment.virtual_address
-            )));
+            return Err(EmuError::SegmentInStub {
+                firmware: firmware.path.clone(),
+                segment: segment.virtual_address,
+                stub,
+            });
         }
         add_range(start, end, writable);
         initial_bytes.push((segment.virtual_address, segment.data.clone()));
@@ -135,14 +143,17 @@ pub fn plan_layout(firmware: &Firmware, config: &RunConfig) -> Result<MemoryLayo
     };
     let ram_end = ram_start.0 as u64 + ram_len as u64;
     if ram_len == 0 || ram_end > 1 << 32 {
-        return Err(EmuError::Config(format!(
-            "--ram {ram_start}:{ram_len}: the region must be non-empty and end below 4 GiB"
-        )));
+        return Err(EmuError::RamOutOfRange {
+            start: ram_start,
+            len: ram_len,
+        });
     }
     if let Some(stub) = in_stub(ram_start.0 as u64, ram_end) {
-        return Err(EmuError::Config(format!(
-            "--ram {ram_start}:{ram_len} overlaps the {stub} range (0x40000000-0x5fffffff and 0xe0000000+ are stubs)"
-        )));
+        return Err(EmuError::RamOverlapsStub {
+            start: ram_start,
+            len: ram_len,
+            stub,
+        });
     }
     add_range(ram_start.0 as u64, ram_end, true);
     regions.push(MemoryRegion {
@@ -171,31 +182,28 @@ pub fn plan_layout(firmware: &Firmware, config: &RunConfig) -> Result<MemoryLayo
     };
 
     for poke in &config.pokes {
-        let poke_error = |problem: String| EmuError::Poke {
-            symbol: poke.symbol.clone(),
-            file: poke.source.clone(),
-            problem,
-        };
-        let symbol = firmware.symbols.by_name(&poke.symbol).ok_or_else(|| {
-            poke_error(format!(
-                "{} has no symbol `{}`",
-                firmware.path.display(),
-                poke.symbol
-            ))
-        })?;
+        let symbol =
+            firmware
+                .symbols
+                .by_name(&poke.symbol)
+                .ok_or_else(|| EmuError::PokeUnknownSymbol {
+                    symbol: poke.symbol.clone(),
+                    file: poke.source.clone(),
+                    firmware: firmware.path.clone(),
+                })?;
         if symbol.kind != SymbolKind::Object {
-            return Err(poke_error(format!(
-                "`{}` is a function, not a data object",
-                poke.symbol
-            )));
+            return Err(EmuError::PokeNotAnObject {
+                symbol: poke.symbol.clone(),
+                file: poke.source.clone(),
+            });
         }
         if poke.bytes.len() as u64 > symbol.size as u64 {
-            return Err(poke_error(format!(
-                "{} bytes do not fit: `{}` holds {} bytes",
-                poke.bytes.len(),
-                poke.symbol,
-                symbol.size
-            )));
+            return Err(EmuError::PokeTooLong {
+                symbol: poke.symbol.clone(),
+                file: poke.source.clone(),
+                bytes: poke.bytes.len(),
+                capacity: symbol.size,
+            });
         }
         initial_bytes.push((symbol.address, poke.bytes.clone()));
         // Startup code copies `.data` from flash: poke the flash copy too.
@@ -265,8 +273,9 @@ pub fn plan_layout(firmware: &Firmware, config: &RunConfig) -> Result<MemoryLayo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::firmware::{Segment, Symbol, SymbolTable, VectorTable};
-    use crate::run::Poke;
+    use crate::config::Poke;
+    use crate::firmware::{Segment, SymbolTable, VectorTable};
+    use dmo_core::Symbol;
     use std::path::PathBuf;
 
     fn firmware() -> Firmware {
@@ -383,5 +392,16 @@ mod tests {
         };
         let error = plan_layout(&firmware(), &config).unwrap_err().to_string();
         assert!(error.contains("peripherals"), "{error}");
+    }
+
+    #[test]
+    fn stub_ranges() {
+        assert!(is_stub(0x4000_0000));
+        assert!(is_stub(0x5fff_ffff));
+        assert!(!is_stub(0x6000_0000));
+        assert!(is_stub(0xe000_ed88));
+        assert!(is_stub(0xffff_ffff));
+        assert!(!is_stub(0x2000_0000));
+        assert!(!is_stub(0x3fff_ffff));
     }
 }

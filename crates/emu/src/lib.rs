@@ -8,7 +8,13 @@
 //! (0x4000_0000-0x5FFF_FFFF) and system (0xE000_0000+) ranges whose reads
 //! return 0 and whose writes are ignored; stub accesses are counted, not
 //! traced. Semihosting (`BKPT 0xAB`) gives the firmware a console and `exit()`.
+//!
+//! The emulator speaks only `dmo_core`: events and op segments go to an
+//! `EventSink`, and [`RunOutcome::record`] describes the run as a
+//! [`dmo_core::RunRecord`]. It knows nothing of the trace file or the miner
+//! that consume them.
 
+mod config;
 mod cpu;
 mod disasm;
 mod error;
@@ -18,13 +24,10 @@ mod overlay;
 mod run;
 pub mod semihosting;
 
-pub use cpu::CpuModel;
+pub use config::{Poke, RunConfig, DEFAULT_MAX_INSTRUCTIONS};
 pub use disasm::{thumb_instruction_len, Disassembler};
-pub use error::{EmuError, FirmwareError};
-pub use firmware::{Firmware, Segment, Symbol, SymbolKind, SymbolTable, VectorTable};
-pub use layout::{MemoryRegion, RegionKind, DEFAULT_RAM_SIZE, DEFAULT_RAM_START};
+pub use error::{ElfError, EmuError};
+pub use firmware::{Firmware, Segment, SymbolTable, VectorTable};
+pub use layout::{DEFAULT_RAM_SIZE, DEFAULT_RAM_START};
 pub use overlay::{pseudo_random_bytes, ClobberedRead, Overlay, OverlayPlacement, OverlayReport};
-pub use run::{
-    run, run_counting_baseline, run_overlaid, FaultReport, Poke, RunConfig, RunOutcome, RunStats,
-    RunStatus, DEFAULT_MAX_INSTRUCTIONS,
-};
+pub use run::{run, run_counting_baseline, run_overlaid, FaultReport, RunOutcome, RunStatus};

@@ -1,25 +1,19 @@
 //! Running firmware under unicorn and reporting every data access.
 
-use crate::cpu::CpuModel;
+use crate::config::RunConfig;
 use crate::disasm::{thumb_instruction_len, Disassembler};
 use crate::error::EmuError;
-use crate::firmware::{Firmware, SymbolKind};
-use crate::layout::{plan_layout, MemoryLayout, MemoryRegion, RegionKind};
+use crate::firmware::Firmware;
+use crate::layout::{is_stub, plan_layout, MemoryLayout};
 use crate::overlay::{HasOverlay, Overlay, OverlayReport, OverlayState};
 use crate::semihosting::{GuestMemory, Outcome, Semihosting, Unreadable};
 use dmo_core::{
-    AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, OpSegment, TimeRange,
+    AccessKind, Address, Buffer, BufferRole, CpuModel, Event, EventSink, EventTime, MemoryRegion,
+    OpSegment, RegionKind, RunEnd, RunRecord, RunStats, SymbolKind, TimeRange,
 };
-use regex::Regex;
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::collections::{BTreeSet, HashSet};
 use std::time::Instant;
-
-pub use dmo_trace::RunStats;
 use unicorn_engine::{HookType, MemType, Prot, RegisterARM, Unicorn};
-
-/// Default instruction budget: about a minute of emulation.
-pub const DEFAULT_MAX_INSTRUCTIONS: u64 = 5_000_000_000;
 
 /// Where `--entry` functions return to: a page nothing else uses at the top
 /// of the external-RAM region (0x6000_0000-0x9FFF_FFFF), the highest part of
@@ -29,44 +23,6 @@ const RETURN_TRAP: u32 = 0x9fff_f000;
 
 /// How many recent events a fault report shows.
 const RECENT_EVENTS: usize = 12;
-
-/// Bytes written into a symbol before the run (`--poke SYMBOL=FILE`).
-#[derive(Clone, Debug)]
-pub struct Poke {
-    pub symbol: String,
-    pub bytes: Vec<u8>,
-    /// Where the bytes came from, for messages.
-    pub source: PathBuf,
-}
-
-/// How to run a firmware.
-#[derive(Clone, Debug)]
-pub struct RunConfig {
-    pub cpu: CpuModel,
-    /// RAM `(start, length)`; by default from the vector table's stack pointer.
-    pub ram: Option<(Address, u32)>,
-    /// Call this function (AAPCS, no arguments) instead of starting at reset.
-    pub entry: Option<String>,
-    /// Stop with [`RunStatus::BudgetExhausted`] after this many instructions.
-    pub max_instructions: u64,
-    pub pokes: Vec<Poke>,
-    /// Without markers: each top-level call of a function whose symbol
-    /// matches becomes an op segment.
-    pub op_functions: Option<Regex>,
-}
-
-impl Default for RunConfig {
-    fn default() -> RunConfig {
-        RunConfig {
-            cpu: CpuModel::default(),
-            ram: None,
-            entry: None,
-            max_instructions: DEFAULT_MAX_INSTRUCTIONS,
-            pokes: Vec::new(),
-            op_functions: None,
-        }
-    }
-}
 
 /// Where and why a run stopped abnormally.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,16 +79,38 @@ pub struct RunOutcome {
     pub overlay: Option<OverlayReport>,
 }
 
+impl RunStatus {
+    /// How the run ended, in the words of a [`RunRecord`].
+    pub fn end(&self) -> RunEnd {
+        match self {
+            RunStatus::Exited { status } => RunEnd::Complete { exit_code: *status },
+            RunStatus::Returned { value } => RunEnd::Complete {
+                exit_code: *value as i32,
+            },
+            RunStatus::Fault(report) => RunEnd::Fault {
+                message: format!(
+                    "{} at {} ({}: {})",
+                    report.message, report.pc, report.location, report.instruction
+                ),
+                pc: report.pc,
+            },
+            RunStatus::BudgetExhausted { instructions } => RunEnd::Budget {
+                instructions: *instructions,
+            },
+            RunStatus::StoppedBySink => RunEnd::Incomplete,
+        }
+    }
+}
+
 impl RunOutcome {
-    /// The trace metadata of this run of `firmware` on `cpu`.
-    pub fn trace_metadata(&self, firmware: &Firmware, cpu: CpuModel) -> dmo_trace::TraceMetadata {
-        let touched: std::collections::HashSet<&str> =
-            self.touched_symbols.iter().map(String::as_str).collect();
-        dmo_trace::TraceMetadata {
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+    /// This run of `firmware` on `cpu` as a [`RunRecord`], for whoever keeps
+    /// it (the trace file makes its metadata from it).
+    pub fn record(&self, firmware: &Firmware, cpu: CpuModel) -> RunRecord {
+        let touched: HashSet<&str> = self.touched_symbols.iter().map(String::as_str).collect();
+        RunRecord {
             elf_path: firmware.path.clone(),
             elf_sha256: firmware.sha256,
-            cpu: cpu.name().to_owned(),
+            cpu,
             memory_map: self.memory_map.clone(),
             symbols: firmware
                 .symbols
@@ -140,25 +118,7 @@ impl RunOutcome {
                 .filter(|symbol| touched.contains(symbol.name.as_str()))
                 .cloned()
                 .collect(),
-            status: match &self.status {
-                RunStatus::Exited { status } => {
-                    dmo_trace::RunStatus::Complete { exit_code: *status }
-                }
-                RunStatus::Returned { value } => dmo_trace::RunStatus::Complete {
-                    exit_code: *value as i32,
-                },
-                RunStatus::Fault(report) => dmo_trace::RunStatus::Fault {
-                    message: format!(
-                        "{} at {} ({}: {})",
-                        report.message, report.pc, report.location, report.instruction
-                    ),
-                    pc: report.pc,
-                },
-                RunStatus::BudgetExhausted { instructions } => dmo_trace::RunStatus::Budget {
-                    instructions: *instructions,
-                },
-                RunStatus::StoppedBySink => dmo_trace::RunStatus::Incomplete,
-            },
+            end: self.status.end(),
             stats: self.stats,
             firmware_stdout: String::from_utf8_lossy(&self.stdout).into_owned(),
         }
@@ -355,10 +315,9 @@ fn run_with<S: EventSink>(
                 .symbols
                 .by_name(name)
                 .filter(|symbol| symbol.kind == SymbolKind::Function)
-                .ok_or_else(|| EmuError::UnknownSymbol {
+                .ok_or_else(|| EmuError::UnknownEntry {
                     firmware: firmware.path.clone(),
                     name: name.clone(),
-                    hint: "--entry needs a function symbol".into(),
                 })?
                 .address,
         ),
@@ -608,10 +567,6 @@ fn map_memory<S: EventSink>(
         .map_err(|e| EmuError::unicorn(format!("map the {} stub", stub.name), e))?;
     }
     Ok(())
-}
-
-fn is_stub(address: u32) -> bool {
-    (0x4000_0000..0x6000_0000).contains(&address) || address >= 0xe000_0000
 }
 
 fn install_baseline_hooks<S: EventSink>(
@@ -954,14 +909,5 @@ mod tests {
         // push {r4, lr}; ldr.w r0, [r1]; bx lr
         let code = [0x10, 0xb5, 0xd1, 0xf8, 0x00, 0x00, 0x70, 0x47];
         assert_eq!(count_instructions(&code), 3);
-    }
-
-    #[test]
-    fn stub_ranges() {
-        assert!(is_stub(0x4000_0000));
-        assert!(is_stub(0x5fff_ffff));
-        assert!(!is_stub(0x6000_0000));
-        assert!(is_stub(0xe000_ed88));
-        assert!(!is_stub(0x2000_0000));
     }
 }

@@ -2,8 +2,8 @@
 //! what comes out against independent oracles: the same C compiled for the
 //! host, and event counts derived from the kernels' loop nests.
 
-use dmo_core::{AccessKind, CountingSink, Event, EventSink};
-use dmo_emu::{run, CpuModel, Firmware, RunConfig, RunStatus};
+use dmo_core::{AccessKind, CountingSink, CpuModel, Event, EventSink};
+use dmo_emu::{run, Firmware, RunConfig, RunStatus};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -223,11 +223,9 @@ fn every_event_pc_is_a_memory_instruction() {
             "ld", "st", "push", "pop", "vld", "vst", "vpush", "vpop", "tbb", "tbh",
         ];
         for (&pc, &count) in &pcs.0 {
-            let code = firmware
-                .read_initial_bytes(dmo_core::Address(pc), 4)
-                .or_else(|| firmware.read_initial_bytes(dmo_core::Address(pc), 2))
+            let instruction = disassembler
+                .instruction_at(&firmware, dmo_core::Address(pc))
                 .unwrap();
-            let instruction = disassembler.instruction(code, pc).unwrap();
             assert!(
                 memory_mnemonics.iter().any(|m| instruction.starts_with(m)),
                 "{cpu}: {count} events at {} attributed to `{instruction}`",

@@ -4,69 +4,35 @@
 use crate::error::FirmwareError;
 use crate::generate::{generate_source, GeneratedSource};
 use crate::sources::{LINKER_SCRIPT, SUPPORT_FILES};
+use dmo_core::CpuModel;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::str::FromStr;
 
-/// The Cortex-M cores the firmware can be built for.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Cpu {
-    CortexM0,
-    CortexM3,
-    CortexM4,
-    CortexM7,
-}
-
-impl Cpu {
-    /// The name `--cpu` takes and the emulator understands.
-    pub fn name(self) -> &'static str {
-        match self {
-            Cpu::CortexM0 => "cortex-m0",
-            Cpu::CortexM3 => "cortex-m3",
-            Cpu::CortexM4 => "cortex-m4",
-            Cpu::CortexM7 => "cortex-m7",
-        }
-    }
-
-    /// gcc's CPU flags, as fixtures/Makefile (hard float where the core has an FPU).
-    pub fn compiler_flags(self) -> &'static [&'static str] {
-        match self {
-            Cpu::CortexM0 => &["-mcpu=cortex-m0", "-mthumb", "-mfloat-abi=soft"],
-            Cpu::CortexM3 => &["-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"],
-            Cpu::CortexM4 => &[
-                "-mcpu=cortex-m4",
-                "-mthumb",
-                "-mfpu=fpv4-sp-d16",
-                "-mfloat-abi=hard",
-            ],
-            Cpu::CortexM7 => &[
-                "-mcpu=cortex-m7",
-                "-mthumb",
-                "-mfpu=fpv5-d16",
-                "-mfloat-abi=hard",
-            ],
-        }
-    }
-}
-
-impl FromStr for Cpu {
-    type Err = FirmwareError;
-
-    fn from_str(text: &str) -> Result<Cpu, FirmwareError> {
-        match text {
-            "cortex-m0" => Ok(Cpu::CortexM0),
-            "cortex-m3" => Ok(Cpu::CortexM3),
-            "cortex-m4" => Ok(Cpu::CortexM4),
-            "cortex-m7" => Ok(Cpu::CortexM7),
-            other => Err(FirmwareError::UnknownCpu(other.to_owned())),
-        }
+/// gcc's CPU flags for `cpu`, as fixtures/Makefile (hard float where the
+/// core has an FPU).
+fn compiler_flags(cpu: CpuModel) -> &'static [&'static str] {
+    match cpu {
+        CpuModel::CortexM0 => &["-mcpu=cortex-m0", "-mthumb", "-mfloat-abi=soft"],
+        CpuModel::CortexM3 => &["-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"],
+        CpuModel::CortexM4 => &[
+            "-mcpu=cortex-m4",
+            "-mthumb",
+            "-mfpu=fpv4-sp-d16",
+            "-mfloat-abi=hard",
+        ],
+        CpuModel::CortexM7 => &[
+            "-mcpu=cortex-m7",
+            "-mthumb",
+            "-mfpu=fpv5-d16",
+            "-mfloat-abi=hard",
+        ],
     }
 }
 
 /// How to build one firmware.
 #[derive(Clone, Debug)]
 pub struct BuildOptions {
-    pub cpu: Cpu,
+    pub cpu: CpuModel,
     /// The ELF to write.
     pub output: PathBuf,
     /// Where the C sources go; default: `<output without extension>.src/` beside the ELF.
@@ -76,7 +42,7 @@ pub struct BuildOptions {
 }
 
 impl BuildOptions {
-    pub fn new(cpu: Cpu, output: PathBuf) -> BuildOptions {
+    pub fn new(cpu: CpuModel, output: PathBuf) -> BuildOptions {
         BuildOptions {
             cpu,
             output,
@@ -162,7 +128,7 @@ pub fn compile(source_folder: &Path, options: &BuildOptions) -> Result<(), Firmw
     sources.push(source_folder.join("model.c"));
     let partial = options.output.with_extension("elf.partial");
     let result = Command::new(&options.compiler)
-        .args(options.cpu.compiler_flags())
+        .args(compiler_flags(options.cpu))
         .args([
             "-std=c11",
             "-O2",

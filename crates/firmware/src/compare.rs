@@ -18,6 +18,10 @@ use thiserror::Error;
 pub enum CompareError {
     #[error(transparent)]
     Model(#[from] dmo_tflite::ModelError),
+    /// The ELF could not be loaded or the run could not start; the message
+    /// names the file and keeps the cause.
+    #[error(transparent)]
+    Emulator(#[from] dmo_emu::EmuError),
     #[error("{path}: {problem}")]
     Firmware { path: String, problem: String },
 }
@@ -111,12 +115,11 @@ pub fn compare_methods(
         path: elf.display().to_string(),
         problem,
     };
-    let firmware = Firmware::load(elf).map_err(|e| firmware_error(e.to_string()))?;
+    let firmware = Firmware::load(elf).map_err(dmo_emu::EmuError::from)?;
 
     let started = Instant::now();
     let mut miner = PairMiner::new();
-    let outcome =
-        dmo_emu::run(&firmware, config, &mut miner).map_err(|e| firmware_error(e.to_string()))?;
+    let outcome = dmo_emu::run(&firmware, config, &mut miner)?;
     let pairs = miner.finish();
     let trace_wall = started.elapsed();
     match outcome.status {

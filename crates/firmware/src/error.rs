@@ -53,6 +53,4 @@ pub enum FirmwareError {
         status: String,
         stderr: String,
     },
-    #[error("unknown CPU {0:?}: expected cortex-m0, cortex-m3, cortex-m4 or cortex-m7")]
-    UnknownCpu(String),
 }

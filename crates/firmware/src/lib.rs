@@ -17,7 +17,7 @@ mod generate;
 pub mod quantisation;
 mod sources;
 
-pub use build::{build_firmware, compile, BuildOptions, BuiltFirmware, Cpu};
+pub use build::{build_firmware, compile, BuildOptions, BuiltFirmware};
 pub use compare::{
     compare_methods, CompareError, Comparison, LayerComparison, MethodCosts, MethodResult,
 };

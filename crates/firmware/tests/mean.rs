@@ -3,9 +3,9 @@
 //! TFLM's own interpreter when the fixture was made; tests/tflm/mean_check.py checks many more
 //! shapes against TFLM on every run of scripts/test.sh).
 
-use dmo_core::{BufferRole, CountingSink};
+use dmo_core::{BufferRole, CountingSink, CpuModel};
 use dmo_emu::{Firmware, Poke, RunConfig, RunStatus};
-use dmo_firmware::{build_firmware, BuildOptions, Cpu, INPUT_SYMBOL};
+use dmo_firmware::{build_firmware, BuildOptions, INPUT_SYMBOL};
 use std::path::PathBuf;
 
 /// `mean_check.build_model(Case("fixture", [2, 3, 4], [1], False, (0.5, 1), (0.25, -3)))`:
@@ -33,8 +33,11 @@ fn printed_output(stdout: &str) -> Vec<i8> {
 fn mean_over_one_axis_matches_hand_derived_output() {
     let folder = tempfile::tempdir().unwrap();
     let elf = folder.path().join("mean.elf");
-    let built = build_firmware(&fixture(), &BuildOptions::new(Cpu::CortexM4, elf.clone()))
-        .unwrap_or_else(|error| panic!("{error}"));
+    let built = build_firmware(
+        &fixture(),
+        &BuildOptions::new(CpuModel::CortexM4, elf.clone()),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(built.generated.input_bytes, 24);
 
     #[rustfmt::skip]

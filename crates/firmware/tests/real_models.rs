@@ -3,9 +3,10 @@
 //! (That the firmware's outputs equal TFLM's is checked by tests/tflm/firmware_check.py, which
 //! needs TFLM's Python interpreter.)
 
+use dmo_core::CpuModel;
 use dmo_emu::RunConfig;
 use dmo_firmware::{
-    build_firmware, compare_methods, BuildOptions, Cpu, FirmwareError, GenerateError, MethodResult,
+    build_firmware, compare_methods, BuildOptions, FirmwareError, GenerateError, MethodResult,
 };
 use std::path::PathBuf;
 
@@ -19,8 +20,11 @@ fn model(name: &str) -> PathBuf {
 fn compare(name: &str) -> (usize, usize) {
     let folder = tempfile::tempdir().unwrap();
     let elf = folder.path().join("model.elf");
-    let built = build_firmware(&model(name), &BuildOptions::new(Cpu::CortexM4, elf.clone()))
-        .unwrap_or_else(|error| panic!("{name}: {error}"));
+    let built = build_firmware(
+        &model(name),
+        &BuildOptions::new(CpuModel::CortexM4, elf.clone()),
+    )
+    .unwrap_or_else(|error| panic!("{name}: {error}"));
     let comparison = compare_methods(&elf, &model(name), &RunConfig::default())
         .unwrap_or_else(|error| panic!("{name}: {error}"));
     let failures: Vec<String> = comparison
@@ -77,7 +81,7 @@ fn an_operator_without_kernel_is_named() {
     let elf = folder.path().join("model.elf");
     let error = build_firmware(
         &model("keyword_scrambled.tflite"),
-        &BuildOptions::new(Cpu::CortexM4, elf.clone()),
+        &BuildOptions::new(CpuModel::CortexM4, elf.clone()),
     )
     .unwrap_err();
     match &error {
@@ -95,7 +99,7 @@ fn an_operator_without_kernel_is_named() {
 fn a_missing_compiler_is_a_clear_error() {
     let folder = tempfile::tempdir().unwrap();
     let elf = folder.path().join("model.elf");
-    let mut options = BuildOptions::new(Cpu::CortexM0, elf.clone());
+    let mut options = BuildOptions::new(CpuModel::CortexM0, elf.clone());
     options.compiler = "arm-none-eabi-gcc-that-does-not-exist".into();
     let error = build_firmware(&model("hello_world_int8.tflite"), &options).unwrap_err();
     assert!(

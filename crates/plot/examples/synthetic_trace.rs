@@ -7,8 +7,11 @@
 //! pixel's 16 input bytes, write one output byte. 626 688 events per op, so
 //! 160 ops make 10^8 events.
 
-use dmo_core::{AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime};
-use dmo_trace::{MemoryRegion, RegionKind, RunStatus, TraceMetadata, TraceOptions, TraceWriter};
+use dmo_core::{
+    AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, MemoryRegion, RegionKind,
+    RunEnd,
+};
+use dmo_trace::{TraceMetadata, TraceOptions, TraceWriter};
 use std::path::Path;
 
 const PIXELS: u32 = 48 * 48;
@@ -82,7 +85,7 @@ pub fn write_pointwise_chain(path: &Path, ops: u32) -> u64 {
             len: 0x1_0000,
             kind: RegionKind::Ram,
         }],
-        status: RunStatus::Complete { exit_code: 0 },
+        status: RunEnd::Complete { exit_code: 0 },
         ..TraceMetadata::default()
     };
     chain.writer.finish(metadata).expect("finish trace");

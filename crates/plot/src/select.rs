@@ -1,8 +1,8 @@
 //! Choosing an op segment by name or by position.
 
 use crate::{AddressScope, FigureRequest, PlotError};
-use dmo_core::{Address, Buffer, BufferRole, EventTime, OpSegment, TimeRange};
-use dmo_trace::{RegionKind, TraceReader};
+use dmo_core::{Address, Buffer, BufferRole, EventTime, OpSegment, RegionKind, TimeRange};
+use dmo_trace::TraceReader;
 use std::fmt;
 
 /// An op by its position among the trace's segments (from 0) or its name.

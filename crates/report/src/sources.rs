@@ -24,10 +24,8 @@ impl<'f> FirmwareSites<'f> {
     /// `symbol+offset` and the instruction at `pc`.
     pub fn site(&self, pc: Address) -> InstructionSite {
         let disassembly = self
-            .firmware
-            .read_initial_bytes(pc, 4)
-            .or_else(|| self.firmware.read_initial_bytes(pc, 2))
-            .and_then(|code| self.disassembler.instruction(code, pc.0))
+            .disassembler
+            .instruction_at(self.firmware, pc)
             .unwrap_or_default();
         InstructionSite {
             pc,

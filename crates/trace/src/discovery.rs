@@ -9,12 +9,13 @@
 //! [`BufferDiscovery`] for how constants in RAM and literal pools are told
 //! apart.
 
-use crate::metadata::{RegionKind, SymbolKind, TraceMetadata};
+use crate::metadata::TraceMetadata;
 use crate::ranges::{ByteRange, DenseBytes};
 use crate::reader::TraceReader;
 use crate::TraceError;
 use dmo_core::{
-    AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, OpSegment, TimeRange,
+    AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, OpSegment, RegionKind,
+    SymbolKind, TimeRange,
 };
 
 /// A growable bit per tracked byte.
@@ -375,8 +376,7 @@ fn subtract(ranges: &[ByteRange], holes: &[ByteRange]) -> Vec<ByteRange> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::{MemoryRegion, Symbol, SymbolKind};
-    use dmo_core::Address;
+    use dmo_core::{Address, MemoryRegion, Symbol};
 
     fn metadata() -> TraceMetadata {
         let region = |name: &str, start: u32, len: u32, kind| MemoryRegion {

@@ -2,7 +2,9 @@
 //! the liveness analysis over it.
 //!
 //! Writing: [`TraceWriter`] is an [`dmo_core::EventSink`]; the emulator feeds
-//! it and calls [`TraceWriter::finish`] with the run's [`TraceMetadata`].
+//! it and calls [`TraceWriter::finish`] with the run's [`TraceMetadata`]
+//! (made from the emulator's [`dmo_core::RunRecord`]). The trace knows
+//! nothing of the emulator.
 //! Reading: [`TraceReader::open`], then [`TraceReader::events`] or
 //! [`TraceReader::replay`] into any sink. The layout is described in the
 //! `format` module.
@@ -27,10 +29,7 @@ pub use discovery::BufferDiscovery;
 pub use error::{BlockPosition, TraceError};
 pub use format::FORMAT_VERSION;
 pub use liveness::{LiveWindow, LivenessReport, LivenessTracker};
-pub use metadata::{
-    describe_address, MemoryRegion, RegionKind, RunStats, RunStatus, Symbol, SymbolKind,
-    TraceMetadata,
-};
+pub use metadata::TraceMetadata;
 pub use pairs::{PairMiner, PairResult};
 pub use ranges::ByteRange;
 pub use reader::{BlockStream, Events, TraceReader};

@@ -1,8 +1,12 @@
 //! What a trace records about its run besides the events: the firmware, the
 //! memory map, the symbols the events touch, how the run ended, counters.
-//! The emulator fills these in; the trace stores them after the events.
+//! The emulator describes its run in a [`RunRecord`]; the trace turns that
+//! into [`TraceMetadata`], its own on-disk form, and stores it after the
+//! events.
 
-use dmo_core::{Address, OpSegment};
+use dmo_core::{
+    describe_address, Address, MemoryRegion, OpSegment, RunEnd, RunRecord, RunStats, Symbol,
+};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -20,10 +24,28 @@ pub struct TraceMetadata {
     pub memory_map: Vec<MemoryRegion>,
     /// The ELF symbols the events touch (the emulator chooses them).
     pub symbols: Vec<Symbol>,
-    pub status: RunStatus,
+    pub status: RunEnd,
     pub stats: RunStats,
     /// What the firmware printed (semihosting or UART stub).
     pub firmware_stdout: String,
+}
+
+/// The trace's form of a run: the same facts, plus the version of the `dmo`
+/// that writes it. Field order and types are the file format.
+impl From<RunRecord> for TraceMetadata {
+    fn from(run: RunRecord) -> TraceMetadata {
+        TraceMetadata {
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            elf_path: run.elf_path,
+            elf_sha256: run.elf_sha256,
+            cpu: run.cpu.name().to_owned(),
+            memory_map: run.memory_map,
+            symbols: run.symbols,
+            status: run.end,
+            stats: run.stats,
+            firmware_stdout: run.firmware_stdout,
+        }
+    }
 }
 
 impl TraceMetadata {
@@ -44,101 +66,6 @@ impl TraceMetadata {
             .min_by_key(|symbol| symbol.size);
         describe_address(containing, address)
     }
-}
-
-/// `symbol+0xoffset` (just `symbol` at its start) for an address inside
-/// `symbol`, or the bare address without one: the one spelling every part of
-/// dmo uses.
-pub fn describe_address(symbol: Option<&Symbol>, address: Address) -> String {
-    match symbol {
-        Some(symbol) if address.0 == symbol.address.0 => symbol.name.clone(),
-        Some(symbol) => format!(
-            "{}+0x{:x}",
-            symbol.name,
-            address.0.wrapping_sub(symbol.address.0)
-        ),
-        None => format!("{address}"),
-    }
-}
-
-/// A region of the emulated address space `[start, start + len)`.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct MemoryRegion {
-    pub name: String,
-    pub start: Address,
-    pub len: u32,
-    pub kind: RegionKind,
-}
-
-impl MemoryRegion {
-    pub fn end(&self) -> u64 {
-        self.start.0 as u64 + self.len as u64
-    }
-
-    pub fn contains(&self, address: Address) -> bool {
-        self.start <= address && (address.0 as u64) < self.end()
-    }
-}
-
-/// What a memory region holds. Liveness and buffer discovery look at RAM,
-/// treat flash as weights and constants, and leave the stack out.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-pub enum RegionKind {
-    /// Code and read-only data.
-    Flash,
-    /// Data RAM (globals, heap, tensor arena).
-    Ram,
-    /// The part of RAM the stack used: lowest SP seen up to the initial SP.
-    Stack,
-    /// Peripheral registers answered by a stub.
-    MmioStub,
-}
-
-/// An ELF symbol.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct Symbol {
-    pub name: String,
-    pub address: Address,
-    pub size: u32,
-    pub kind: SymbolKind,
-}
-
-impl Symbol {
-    pub fn contains(&self, address: Address) -> bool {
-        self.address <= address && (address.0 as u64) < self.address.0 as u64 + self.size as u64
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-pub enum SymbolKind {
-    Function,
-    Object,
-}
-
-/// How the run ended.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
-pub enum RunStatus {
-    /// The firmware exited normally.
-    Complete { exit_code: i32 },
-    /// The emulated CPU faulted.
-    Fault { message: String, pc: Address },
-    /// The instruction budget ran out.
-    Budget { instructions: u64 },
-    /// The run was cut short for another reason (an I/O error, an interrupt).
-    #[default]
-    Incomplete,
-}
-
-/// Counters of the run.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
-pub struct RunStats {
-    pub instructions: u64,
-    pub events: u64,
-    pub reads: u64,
-    pub writes: u64,
-    pub mmio_reads: u64,
-    pub mmio_writes: u64,
-    pub wall_time_ms: u64,
 }
 
 /// What the trace file stores after the event blocks.

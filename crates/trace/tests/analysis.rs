@@ -3,10 +3,13 @@
 //! output 48x48x16, in TFLM's reference loop order. DESIGN.md gives
 //! s_mono = 8*2303 + 15 = 18439, checked there against TFLM itself.
 
-use dmo_core::{AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, TimeRange};
+use dmo_core::{
+    AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, MemoryRegion, RegionKind,
+    Symbol, SymbolKind, TimeRange,
+};
 use dmo_trace::{
-    BufferDiscovery, ByteRange, LivenessReport, MemoryRegion, PairMiner, RegionKind, Symbol,
-    SymbolKind, TraceMetadata, TraceOptions, TraceReader, TraceWriter,
+    BufferDiscovery, ByteRange, LivenessReport, PairMiner, TraceMetadata, TraceOptions,
+    TraceReader, TraceWriter,
 };
 use std::path::Path;
 

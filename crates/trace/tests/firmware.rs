@@ -2,9 +2,9 @@
 //! file round-trips the emulator's events exactly, stays small, and the
 //! analyses agree with the firmware's own markers and with DESIGN.md.
 
-use dmo_core::{Address, Buffer, BufferRole, Event, EventSink, FanOut};
-use dmo_emu::{run, CpuModel, Firmware, RunConfig, RunOutcome};
-use dmo_trace::{BufferDiscovery, PairMiner, RegionKind, TraceOptions, TraceReader, TraceWriter};
+use dmo_core::{Address, Buffer, BufferRole, CpuModel, Event, EventSink, FanOut, RegionKind};
+use dmo_emu::{run, Firmware, RunConfig, RunOutcome};
+use dmo_trace::{BufferDiscovery, PairMiner, TraceOptions, TraceReader, TraceWriter};
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
@@ -50,7 +50,7 @@ fn trace_fixture(name: &str, path: &Path) -> (RunOutcome, Vec<Event>) {
     .unwrap();
     assert!(outcome.status.is_complete(), "{name}: {:?}", outcome.status);
     let summary = writer
-        .finish(outcome.trace_metadata(&firmware, CpuModel::CortexM4))
+        .finish(outcome.record(&firmware, CpuModel::CortexM4).into())
         .unwrap();
     eprintln!(
         "{name}: {} events, {} event bytes, {:.3} bytes/event",

@@ -4,12 +4,10 @@
 mod support;
 
 use dmo_core::{
-    AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, OpSegment, TimeRange,
+    AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, MemoryRegion, OpSegment,
+    RegionKind, RunEnd, RunStats, Symbol, SymbolKind, TimeRange,
 };
-use dmo_trace::{
-    MemoryRegion, RegionKind, RunStats, RunStatus, Symbol, SymbolKind, TraceError, TraceMetadata,
-    TraceOptions, TraceReader, TraceWriter,
-};
+use dmo_trace::{TraceError, TraceMetadata, TraceOptions, TraceReader, TraceWriter};
 use std::path::{Path, PathBuf};
 use support::synthetic::{emit_conv, ConvShape};
 
@@ -70,7 +68,7 @@ fn sample_metadata() -> TraceMetadata {
             size: 0x8000,
             kind: SymbolKind::Object,
         }],
-        status: RunStatus::Complete { exit_code: 0 },
+        status: RunEnd::Complete { exit_code: 0 },
         stats: RunStats {
             instructions: 1234,
             events: 0,
@@ -440,7 +438,7 @@ fn abandoned_run_leaves_no_file_unless_kept() {
         });
     }
     let metadata = TraceMetadata {
-        status: RunStatus::Fault {
+        status: RunEnd::Fault {
             message: "hard fault".to_string(),
             pc: Address(0x100),
         },

@@ -74,14 +74,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !outcome.status.is_complete() {
         print_fault(outcome, &firmware);
         if let Some((writer, _)) = writer {
-            writer.abandon(outcome.trace_metadata(&firmware, config.cpu))?;
+            writer.abandon(outcome.record(&firmware, config.cpu).into())?;
         }
         eprintln!("no report: the run did not complete");
         return Ok(ExitCode::from(2));
     }
     if let Some((writer, path)) = writer {
         writer
-            .finish(outcome.trace_metadata(&firmware, config.cpu))
+            .finish(outcome.record(&firmware, config.cpu).into())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     for warning in &outcome.warnings {

@@ -1,6 +1,6 @@
 //! `dmo dump`: events of a trace, with symbols and disassembly.
 
-use super::text::{describe_event, print_op_segment};
+use super::text::{describe_event, error_chain, print_op_segment};
 use anyhow::{bail, Context};
 use clap::Args as ClapArgs;
 use dmo_core::{EventTime, TimeRange};
@@ -53,7 +53,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             if args.elf.is_some() {
                 return Err(error).context("--elf");
             }
-            eprintln!("warning: {error}; no disassembly (give the ELF with --elf)");
+            eprintln!(
+                "warning: {}; no disassembly (give the ELF with --elf)",
+                error_chain(&error)
+            );
             None
         }
     };

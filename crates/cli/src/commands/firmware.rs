@@ -3,7 +3,8 @@
 
 use super::text::refuse_overwrite;
 use clap::Args as ClapArgs;
-use dmo_firmware::{build_firmware, BuildOptions, Cpu, INPUT_SYMBOL};
+use dmo_core::CpuModel;
+use dmo_firmware::{build_firmware, BuildOptions, INPUT_SYMBOL};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -19,8 +20,8 @@ pub struct Args {
     pub model: PathBuf,
 
     /// Core to compile for: cortex-m0, cortex-m3, cortex-m4 (FPU) or cortex-m7 (FPU).
-    #[arg(long, default_value = "cortex-m4", value_parser = parse_cpu)]
-    pub cpu: Cpu,
+    #[arg(long, default_value = "cortex-m4", value_parser = str::parse::<CpuModel>)]
+    pub cpu: CpuModel,
 
     /// The ELF to write.
     #[arg(short, long, value_name = "FILE")]
@@ -37,11 +38,6 @@ pub struct Args {
     /// The C compiler.
     #[arg(long, default_value = "arm-none-eabi-gcc", value_name = "PROGRAM")]
     pub compiler: String,
-}
-
-fn parse_cpu(text: &str) -> Result<Cpu, String> {
-    text.parse()
-        .map_err(|error: dmo_firmware::FirmwareError| error.to_string())
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {

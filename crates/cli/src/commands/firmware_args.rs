@@ -2,13 +2,14 @@
 
 use anyhow::{bail, Context};
 use clap::Args as ClapArgs;
-use dmo_emu::{CpuModel, Poke, RunConfig, DEFAULT_MAX_INSTRUCTIONS};
+use dmo_core::CpuModel;
+use dmo_emu::{Poke, RunConfig, DEFAULT_MAX_INSTRUCTIONS};
 use std::path::PathBuf;
 
 #[derive(ClapArgs, Debug, Clone)]
 pub struct EmulatorArgs {
     /// Core to emulate: cortex-m0, cortex-m3, cortex-m4 (FPU) or cortex-m7 (FPU).
-    #[arg(long, default_value = "cortex-m4", value_parser = parse_cpu)]
+    #[arg(long, default_value = "cortex-m4", value_parser = str::parse::<CpuModel>)]
     pub cpu: CpuModel,
 
     /// Call this function (no arguments) and stop when it returns, instead of
@@ -67,10 +68,6 @@ impl EmulatorArgs {
             op_functions,
         })
     }
-}
-
-fn parse_cpu(text: &str) -> Result<CpuModel, String> {
-    text.parse()
 }
 
 /// `1234`, `0x1000`, `64K`, `1M`.

@@ -2,7 +2,8 @@
 
 use super::text::print_op_segment;
 use clap::Args as ClapArgs;
-use dmo_trace::{RunStatus, TraceReader};
+use dmo_core::RunEnd;
+use dmo_trace::TraceReader;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -23,12 +24,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|b| format!("{b:02x}"))
         .collect();
     let status = match &metadata.status {
-        RunStatus::Complete { exit_code } => format!("complete (firmware exit status {exit_code})"),
-        RunStatus::Fault { message, .. } => format!("stopped by a fault: {message}"),
-        RunStatus::Budget { instructions } => {
+        RunEnd::Complete { exit_code } => format!("complete (firmware exit status {exit_code})"),
+        RunEnd::Fault { message, .. } => format!("stopped by a fault: {message}"),
+        RunEnd::Budget { instructions } => {
             format!("stopped: instruction budget exhausted after {instructions}")
         }
-        RunStatus::Incomplete => "incomplete".into(),
+        RunEnd::Incomplete => "incomplete".into(),
     };
     let seconds = stats.wall_time_ms.max(1) as f64 / 1000.0;
     let events = reader.event_count();

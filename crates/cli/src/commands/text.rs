@@ -7,6 +7,22 @@ use dmo_trace::TraceSummary;
 use std::io::Write;
 use std::path::Path;
 
+/// An error and its causes joined by `: `, as anyhow's `{:#}`, but with a
+/// cause left out when it reads exactly like the one before: some libraries
+/// (goblin, for one) print their inner error and also return it as the source.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut links: Vec<String> = Vec::new();
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        let text = error.to_string();
+        if links.last() != Some(&text) {
+            links.push(text);
+        }
+        cause = error.source();
+    }
+    links.join(": ")
+}
+
 /// Refuses to replace an existing file unless `force`.
 pub fn refuse_overwrite(path: &Path, force: bool) -> anyhow::Result<()> {
     if path.exists() && !force {
@@ -29,10 +45,8 @@ pub fn describe_event(event: &Event, firmware: &Firmware, disassembler: &Disasse
         AccessKind::Read => "R",
         AccessKind::Write => "W",
     };
-    let instruction = firmware
-        .read_initial_bytes(event.pc, 4)
-        .or_else(|| firmware.read_initial_bytes(event.pc, 2))
-        .and_then(|code| disassembler.instruction(code, event.pc.0))
+    let instruction = disassembler
+        .instruction_at(firmware, event.pc)
         .unwrap_or_default();
     format!(
         "t={:<10} {kind}{:<2} {:<28} pc {:<24} {}",

@@ -6,7 +6,7 @@ use super::text::{print_fault, print_firmware_output, print_run_summary, refuse_
 use anyhow::Context;
 use clap::Args as ClapArgs;
 use dmo_emu::{Firmware, RunStatus};
-use dmo_trace::{TraceOptions, TraceWriter};
+use dmo_trace::{TraceMetadata, TraceOptions, TraceWriter};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -71,7 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.quiet {
         print_firmware_output(&outcome);
     }
-    let metadata = outcome.trace_metadata(&firmware, config.cpu);
+    let metadata = TraceMetadata::from(outcome.record(&firmware, config.cpu));
     if outcome.status.is_complete() {
         let summary = writer
             .finish(metadata)

@@ -1,7 +1,10 @@
 //! Hand-made traces with known answers, written with the real trace writer.
 
-use dmo_core::{AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime};
-use dmo_trace::{MemoryRegion, RegionKind, RunStatus, TraceMetadata, TraceOptions, TraceWriter};
+use dmo_core::{
+    AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, MemoryRegion, RegionKind,
+    RunEnd,
+};
+use dmo_trace::{TraceMetadata, TraceOptions, TraceWriter};
 use std::path::Path;
 
 pub const OUTPUT: u32 = 0x2000_0000;
@@ -39,7 +42,7 @@ fn metadata() -> TraceMetadata {
             len: 0x1000,
             kind: RegionKind::Ram,
         }],
-        status: RunStatus::Complete { exit_code: 0 },
+        status: RunEnd::Complete { exit_code: 0 },
         ..TraceMetadata::default()
     }
 }

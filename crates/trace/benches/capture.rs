@@ -6,7 +6,7 @@
 //! run down, so the fastest round is the least disturbed), and the medians
 //! are shown too.
 //!
-//! Run: `cargo bench -p dmo-emu --bench capture` (after `make -C fixtures`).
+//! Run: `cargo bench -p dmo-trace --bench capture` (after `make -C fixtures`).
 //! Optional: `DMO_BENCH_FIXTURE=conv_int8 DMO_BENCH_ROUNDS=7`.
 
 use dmo_core::CountingSink;
@@ -60,7 +60,7 @@ fn main() {
         let mut writer = TraceWriter::create(&trace_path, TraceOptions::default()).unwrap();
         let outcome = run(&firmware, &config, &mut writer).unwrap();
         let summary = writer
-            .finish(outcome.trace_metadata(&firmware, config.cpu))
+            .finish(outcome.record(&firmware, config.cpu).into())
             .unwrap();
         let seconds = start.elapsed().as_secs_f64();
         trace_bytes = summary.file_bytes;
