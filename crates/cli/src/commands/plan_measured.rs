@@ -8,7 +8,8 @@ use dmo_plan::{
     MinedPair, OffsetSource,
 };
 use dmo_tflite::Model;
-use dmo_trace::{BufferDiscovery, PairMiner, RunStatus, TraceReader};
+use dmo_core::RunEnd;
+use dmo_trace::{BufferDiscovery, PairMiner, TraceReader};
 use serde::Serialize;
 use std::path::Path;
 
@@ -17,7 +18,7 @@ use std::path::Path;
 pub fn measure(trace: &Path, model: &Model) -> anyhow::Result<(MeasuredOffsets, MatchReport)> {
     let reader = TraceReader::open(trace)?;
     // Offsets from a cut-short run may miss the reads that make them unsafe.
-    if !reader.is_complete() || !matches!(reader.metadata().status, RunStatus::Complete { .. }) {
+    if !reader.is_complete() || !matches!(reader.metadata().status, RunEnd::Complete { .. }) {
         bail!(
             "{}: the traced run did not complete ({:?}); measured offsets need a whole run",
             trace.display(),
