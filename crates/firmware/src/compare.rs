@@ -165,7 +165,7 @@ pub fn compare_methods(
             "input2" => 1,
             other => return Err(firmware_error(format!("unknown input buffer {other:?}"))),
         };
-        let (simulation, analytic) = match dmo_plan::describe(&model, operator) {
+        let (simulation, analytic) = match dmo_ops::describe_tflite_operator(&model, operator) {
             Ok(described) => {
                 let tensor = model.operators[operator]
                     .inputs
@@ -203,8 +203,8 @@ pub fn compare_methods(
                 }
             }
             Err(reason) => (
-                MethodResult::NotModelled(reason.clone()),
-                MethodResult::NotModelled(reason),
+                MethodResult::NotModelled(reason.to_string()),
+                MethodResult::NotModelled(reason.to_string()),
             ),
         };
         let trace = MethodResult::from_pair(&pair.overlap);

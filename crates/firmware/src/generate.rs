@@ -7,10 +7,10 @@ use crate::quantisation::{
     activation_range_int8, add_scaling, convolution_multiplier, quantize_multiplier,
     softmax_scaling, QuantizedMultiplier,
 };
+use dmo_ops::{OpParams, ResolvedWindow};
 use dmo_plan::{tflm_baseline, BufferSource};
 use dmo_tflite::{
-    BuiltinCode, FusedActivation, Model, Operator, OperatorOptions, Padding, TensorContents,
-    TensorType,
+    BuiltinCode, FusedActivation, Model, Operator, OperatorOptions, TensorContents, TensorType,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -413,32 +413,45 @@ impl<'a> Generator<'a> {
         })
     }
 
+    /// The operator's window with TFLite's padding, from the operator
+    /// registry, which also checks the shapes against it.
+    fn resolved_window(
+        &self,
+        context: &OperatorContext<'_>,
+    ) -> Result<ResolvedWindow, GenerateError> {
+        let described = dmo_ops::describe_tflite_operator(self.model, context.index)
+            .map_err(|error| (context.unsupported)(error.to_string()))?;
+        match described.description.params() {
+            OpParams::Conv2d { window, .. }
+            | OpParams::DepthwiseConv2d { window, .. }
+            | OpParams::Pool2d { window } => Ok(*window),
+            _ => Err((context.unsupported)("has no window".into())),
+        }
+    }
+
     fn convolution(
         &mut self,
         context: &OperatorContext<'_>,
         depthwise: bool,
     ) -> Result<(), GenerateError> {
-        let (padding, stride_w, stride_h, dilation_w, dilation_h, activation) =
+        let (stride_w, stride_h, dilation_w, dilation_h, activation) =
             match context.operator.options {
                 OperatorOptions::Conv2D {
-                    padding,
-                    stride_w,
-                    stride_h,
-                    dilation_w,
-                    dilation_h,
-                    activation,
-                }
-                | OperatorOptions::DepthwiseConv2D {
-                    padding,
                     stride_w,
                     stride_h,
                     dilation_w,
                     dilation_h,
                     activation,
                     ..
-                } => (
-                    padding, stride_w, stride_h, dilation_w, dilation_h, activation,
-                ),
+                }
+                | OperatorOptions::DepthwiseConv2D {
+                    stride_w,
+                    stride_h,
+                    dilation_w,
+                    dilation_h,
+                    activation,
+                    ..
+                } => (stride_w, stride_h, dilation_w, dilation_h, activation),
                 _ => return Err((context.unsupported)("options are missing".into())),
             };
         let input = self.input(context, 0)?;
@@ -451,47 +464,16 @@ impl<'a> Generator<'a> {
         let filter_shape = self.shape4(context, filter)?;
         let output_shape = self.shape4(context, output)?;
         let [batches, input_height, input_width, input_depth] = input_shape;
-        let output_depth = output_shape[3];
+        let [_, output_height, output_width, output_depth] = output_shape;
         let (filter_height, filter_width) = (filter_shape[1], filter_shape[2]);
-        if depthwise {
-            if filter_shape[3] != output_depth || output_depth % input_depth != 0 {
-                return Err((context.unsupported)(format!(
-                    "filter {filter_shape:?} does not fit input depth {input_depth} -> {output_depth}"
-                )));
-            }
-        } else if filter_shape[0] != output_depth || filter_shape[3] != input_depth {
+        // Shapes, filter, strides and TFLite's padding: the operator registry.
+        let window = self.resolved_window(context)?;
+        if !depthwise && filter_shape[3] != input_depth {
             return Err((context.unsupported)(format!(
-                "filter {filter_shape:?} does not fit input depth {input_depth} -> {output_depth}"
+                "grouped convolution (filter {filter_shape:?}, input depth {input_depth}) has no kernel"
             )));
         }
-        let strides = [stride_h, stride_w, dilation_h, dilation_w];
-        if strides.iter().any(|&value| value <= 0) {
-            return Err((context.unsupported)(format!(
-                "stride/dilation {strides:?} must be positive"
-            )));
-        }
-        let (output_height, padding_top) = window_geometry(
-            padding,
-            input_height,
-            filter_height,
-            stride_h as u32,
-            dilation_h as u32,
-        );
-        let (output_width, padding_left) = window_geometry(
-            padding,
-            input_width,
-            filter_width,
-            stride_w as u32,
-            dilation_w as u32,
-        );
-        if [batches, output_height, output_width]
-            != [output_shape[0], output_shape[1], output_shape[2]]
-        {
-            return Err((context.unsupported)(format!(
-                "output shape {output_shape:?} differs from TFLite's {:?}",
-                [batches, output_height, output_width, output_depth]
-            )));
-        }
+        let (padding_top, padding_left) = (window.pad_top, window.pad_left);
         let input_affine = self.affine(input)?;
         let output_affine = self.affine(output)?;
         let filter_quantization = self.contents[filter]
@@ -660,12 +642,12 @@ impl<'a> Generator<'a> {
 
     fn pool(&mut self, context: &OperatorContext<'_>, average: bool) -> Result<(), GenerateError> {
         let OperatorOptions::Pool2D {
-            padding,
             stride_w,
             stride_h,
             filter_w,
             filter_h,
             activation,
+            ..
         } = context.operator.options
         else {
             return Err((context.unsupported)("options are missing".into()));
@@ -675,25 +657,10 @@ impl<'a> Generator<'a> {
         self.require_type(input, TensorType::Int8, "input")?;
         self.require_type(output, TensorType::Int8, "output")?;
         let [batches, input_height, input_width, depth] = self.shape4(context, input)?;
-        let output_shape = self.shape4(context, output)?;
-        if [stride_w, stride_h, filter_w, filter_h]
-            .iter()
-            .any(|&v| v <= 0)
-        {
-            return Err((context.unsupported)(
-                "strides and filter sizes must be positive".into(),
-            ));
-        }
-        let (output_height, padding_top) =
-            window_geometry(padding, input_height, filter_h as u32, stride_h as u32, 1);
-        let (output_width, padding_left) =
-            window_geometry(padding, input_width, filter_w as u32, stride_w as u32, 1);
-        if output_shape != [batches, output_height, output_width, depth] {
-            return Err((context.unsupported)(format!(
-                "output shape {output_shape:?} differs from TFLite's {:?}",
-                [batches, output_height, output_width, depth]
-            )));
-        }
+        let [_, output_height, output_width, _] = self.shape4(context, output)?;
+        // Shapes, strides and TFLite's padding: the operator registry.
+        let window = self.resolved_window(context)?;
+        let (padding_top, padding_left) = (window.pad_top, window.pad_left);
         let output_affine = self.affine(output)?;
         let (activation_min, activation_max) =
             self.activation_range(context, activation, &output_affine)?;
@@ -1067,24 +1034,6 @@ fn padded_shape4(shape: &[i32]) -> Option<[u32; 4]> {
     Some(padded)
 }
 
-/// Output size and leading padding of one spatial dimension, as TFLite's
-/// `ComputeOutSize` and `ComputePaddingWithOffset`.
-pub fn window_geometry(
-    padding: Padding,
-    input: u32,
-    filter: u32,
-    stride: u32,
-    dilation: u32,
-) -> (u32, u32) {
-    let effective_filter = (filter - 1) * dilation + 1;
-    let output = match padding {
-        Padding::Same => input.div_ceil(stride),
-        Padding::Valid => (input + stride).saturating_sub(effective_filter) / stride,
-    };
-    let total = ((output.max(1) - 1) * stride + effective_filter) as i64 - input as i64;
-    (output, (total.max(0) / 2) as u32)
-}
-
 /// Writes `declaration = { values };`, 16 values a line.
 fn write_array(out: &mut String, declaration: &str, values: &[i64]) {
     writeln!(out, "{declaration} = {{").unwrap();
@@ -1101,21 +1050,6 @@ fn write_array(out: &mut String, declaration: &str, values: &[i64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn window_geometry_matches_tflite() {
-        // SAME, 96 wide, 3x3 stride 2: output ceil(96/2) = 48; total padding
-        // (48-1)*2 + 3 - 96 = 1, of which 0 before (TFLite puts the odd one after).
-        assert_eq!(window_geometry(Padding::Same, 96, 3, 2, 1), (48, 0));
-        // SAME, 48 wide, 3x3 stride 1: total 2, 1 before.
-        assert_eq!(window_geometry(Padding::Same, 48, 3, 1, 1), (48, 1));
-        // VALID, 10 wide, 3x3 stride 2: (10 - 3) / 2 + 1 = 4, no padding.
-        assert_eq!(window_geometry(Padding::Valid, 10, 3, 2, 1), (4, 0));
-        // SAME with dilation 2: effective filter 5 on 7: total 4, 2 before.
-        assert_eq!(window_geometry(Padding::Same, 7, 3, 1, 2), (7, 2));
-        // VALID pool 3x3 over 3x3: one output.
-        assert_eq!(window_geometry(Padding::Valid, 3, 3, 3, 1), (1, 0));
-    }
 
     #[test]
     fn shapes_pad_to_rank_four() {

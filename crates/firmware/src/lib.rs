@@ -23,7 +23,6 @@ pub use compare::{
 };
 pub use error::{FirmwareError, GenerateError};
 pub use generate::{
-    generate_source, operator_name, window_geometry, GeneratedOperator, GeneratedSource,
-    INPUT_SYMBOL,
+    generate_source, operator_name, GeneratedOperator, GeneratedSource, INPUT_SYMBOL,
 };
 pub use sources::{LINKER_SCRIPT, SUPPORT_FILES};

@@ -20,10 +20,12 @@ mod family;
 mod padding;
 #[cfg(test)]
 mod reference_walk;
+mod registry;
 mod shape;
 mod simulate;
 #[cfg(test)]
 mod tests;
+mod tflite;
 
 pub use analytic::analytic;
 pub use description::{
@@ -34,8 +36,10 @@ pub use family::{kernel_families, kernel_family, KernelFamily, KernelFamilyError
 pub use padding::{
     compute_padding_height_width, tflite_axis_padding, AxisPadding, Padding, PaddingValues,
 };
+pub use registry::{ActivationInputs, OperatorSpec};
 pub use shape::{ElementType, TensorShape};
 pub use simulate::{simulate_access_times, AccessTimes, NotModelled};
+pub use tflite::{describe_tflite_operator, kind_of, tensor_shape, DescribeError, TfliteOperator};
 
 use dmo_core::ByteCount;
 use dmo_overlap::{best_placement, PairOverlap, Placement, SafeOffset};

@@ -204,8 +204,7 @@ pub fn describe_tflite_operator(
                         problem: "does not start with the output's channels",
                     });
                 }
-                spec.filter_input_channels =
-                    Some(positive(filter[3], "filter input channels")?);
+                spec.filter_input_channels = Some(positive(filter[3], "filter input channels")?);
             }
             (vec![0], spec)
         }
@@ -314,4 +313,80 @@ fn constant_integers(model: &Model, tensor: usize) -> Result<Vec<i64>, DescribeE
 
 fn non_negative(value: i64) -> Result<usize, DescribeError> {
     usize::try_from(value).map_err(|_| DescribeError::NegativePadding(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn model(name: &str) -> Model {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/models")
+            .join(name);
+        Model::read(&path).unwrap()
+    }
+
+    #[test]
+    fn every_person_detect_operator_describes_with_tflites_geometry() {
+        let model = model("person_detect.tflite");
+        let described: Vec<TfliteOperator> = (0..model.operators.len())
+            .map(|index| describe_tflite_operator(&model, index).unwrap())
+            .collect();
+        assert_eq!(described.len(), 31);
+        // Op 0: 3x3 stride-2 SAME depthwise conv on 96x96x1 -> 48x48x8
+        // (multiplier 8). Total padding (48-1)*2 + 3 - 96 = 1: TFLite puts
+        // the odd one after, so pad_top and pad_left are 0.
+        let first = &described[0];
+        assert_eq!(first.description.kind(), OpKind::DepthwiseConv2d);
+        match first.description.params() {
+            crate::OpParams::DepthwiseConv2d {
+                window,
+                depth_multiplier,
+            } => {
+                assert_eq!((window.pad_top, window.pad_left), (0, 0));
+                assert_eq!(window.window.stride_height, 2);
+                assert_eq!(*depth_multiplier, 8);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(first.weights_tensor, model.operators[0].inputs[1]);
+        // Op 2 is DESIGN.md's 1x1 conv: 48x48x8 -> 48x48x16.
+        assert_eq!(described[2].description.output().bytes(), 36864);
+        assert_eq!(described[2].description.inputs()[0].bytes(), 18432);
+    }
+
+    #[test]
+    fn a_filter_that_does_not_fit_the_output_is_refused() {
+        let mut model = model("person_detect.tflite");
+        let filter = model.operators[2].inputs[1].unwrap();
+        // Control: as shipped it describes.
+        assert!(describe_tflite_operator(&model, 2).is_ok());
+        model.tensors[filter].shape[0] += 1;
+        let error = describe_tflite_operator(&model, 2).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                DescribeError::Filter {
+                    kind: OpKind::Conv2d,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(error.to_string().contains("output's channels"), "{error}");
+    }
+
+    #[test]
+    fn operators_without_a_model_say_so() {
+        let model = model("keyword_scrambled.tflite");
+        let reasons: Vec<String> = (0..model.operators.len())
+            .filter_map(|index| describe_tflite_operator(&model, index).err())
+            .map(|error| error.to_string())
+            .collect();
+        assert!(
+            reasons.iter().any(|r| r == "SVDF has no memory model"),
+            "{reasons:?}"
+        );
+    }
 }

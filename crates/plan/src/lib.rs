@@ -31,7 +31,6 @@ pub use lifetimes::{
 };
 pub use matching::{measured_offsets, MatchReport, MinedPair};
 pub use mcu::{mcu_catalogue, Mcu};
-pub use operators::{describe, DescribedOperator};
 pub use overlaps::{
     allowances, analyse_layers, LayerAnalysis, LayerPair, MeasuredOffsets, MeasuredOperator,
     OffsetSource, OffsetsProvenance, PairOffsets,

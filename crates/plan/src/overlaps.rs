@@ -4,7 +4,7 @@
 
 use crate::checker::OverlapAllowance;
 use crate::lifetimes::{align_up, ArenaBuffer, BufferSource, Scope};
-use crate::operators::{describe, simulation_work, MAX_SIMULATED_ACCESSES};
+use crate::operators::{simulation_work, MAX_SIMULATED_ACCESSES};
 use dmo_ops::{KernelFamily, LoopOrders, OverlapModel};
 use dmo_tflite::{BuiltinCode, Model};
 use rayon::prelude::*;
@@ -216,7 +216,7 @@ fn analyse_layer(
     orders: LoopOrders,
 ) -> LayerAnalysis {
     let kind = model.operators[index].code.to_string();
-    let described = match describe(model, index) {
+    let described = match dmo_ops::describe_tflite_operator(model, index) {
         Ok(described) if simulation_work(&described.description) > MAX_SIMULATED_ACCESSES => {
             return LayerAnalysis {
                 operator: index,
@@ -235,7 +235,7 @@ fn analyse_layer(
                 kind,
                 output_tensor: model.operators[index].outputs.first().copied(),
                 pairs: Vec::new(),
-                not_modelled: Some(reason),
+                not_modelled: Some(reason.to_string()),
             }
         }
     };

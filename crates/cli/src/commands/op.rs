@@ -4,9 +4,8 @@
 use anyhow::{bail, Context};
 use clap::{Args as ClapArgs, ValueEnum};
 use dmo_ops::{
-    Conv2dParams, DepthwiseConv2dParams, ElementType, ElementwiseBinaryParams,
-    FullyConnectedParams, InputOverlap, Method, OpDescription, OpKind, OpParams, OverlapModel,
-    Padding, Pool2dParams, TensorShape, Window,
+    ActivationInputs, ElementType, InputOverlap, Method, OpDescription, OpKind, OpParams,
+    OperatorSpec, OverlapModel, Padding, TensorShape, Window,
 };
 use dmo_overlap::{Direction, PairOverlap, Placement, Witness};
 use std::process::ExitCode;
@@ -153,122 +152,60 @@ fn describe(args: &Args) -> anyhow::Result<OpDescription> {
         padding: args.padding,
     };
     let kind = args.kind;
-    let expected_inputs = match kind {
-        OpKind::Add | OpKind::Mul => Some(2),
-        OpKind::Concatenation => None,
-        _ => Some(1),
-    };
-    if let Some(expected) = expected_inputs {
-        if inputs.len() != expected {
-            bail!("{kind} takes {expected} --input, got {}", inputs.len());
+    // The registry owns the rule; this only phrases it in terms of flags.
+    match kind.activation_inputs() {
+        ActivationInputs::Exactly(expected) if inputs.len() != expected => {
+            bail!("{kind} takes {expected} --input, got {}", inputs.len())
         }
+        _ => {}
     }
-    let mut inputs = inputs.into_iter();
-    let first = inputs.next().context("at least one --input is required")?;
-    let description = match kind {
-        OpKind::Conv2d => OpDescription::conv2d(Conv2dParams {
-            input: first,
-            output,
-            window,
-            filter_input_channels: args.filter_input_channels,
-        }),
-        OpKind::DepthwiseConv2d => OpDescription::depthwise_conv2d(DepthwiseConv2dParams {
-            input: first,
-            output,
-            window,
-            depth_multiplier: args.depth_multiplier,
-        }),
-        OpKind::FullyConnected => {
-            let accumulation_depth = args
-                .accumulation_depth
-                .unwrap_or_else(|| first.dims().last().copied().unwrap_or(1));
-            OpDescription::fully_connected(FullyConnectedParams {
-                input: first,
-                output,
-                accumulation_depth,
-            })
-        }
-        OpKind::AveragePool2d => OpDescription::average_pool2d(Pool2dParams {
-            input: first,
-            output,
-            window,
-        }),
-        OpKind::MaxPool2d => OpDescription::max_pool2d(Pool2dParams {
-            input: first,
-            output,
-            window,
-        }),
-        OpKind::Add | OpKind::Mul => {
-            let params = ElementwiseBinaryParams {
-                input1: first,
-                input2: inputs.next().context("a second --input is required")?,
-                output,
-            };
-            if kind == OpKind::Add {
-                OpDescription::add(params)
-            } else {
-                OpDescription::mul(params)
-            }
-        }
-        OpKind::Softmax => {
-            let rank = first.rank() as i64;
-            let axis = args.axis.unwrap_or(-1);
-            let axis = if axis < 0 { axis + rank } else { axis };
-            if axis < 0 {
-                bail!("--axis {} is outside rank {rank}", args.axis.unwrap_or(-1));
-            }
-            OpDescription::softmax(first, output, axis as usize)
-        }
-        OpKind::Reshape => OpDescription::reshape(first, output),
-        OpKind::Pad => {
-            let text = args
-                .paddings
-                .as_deref()
-                .context("PAD needs --paddings before:after,...")?;
-            let paddings = text
-                .split(',')
-                .map(|pair| {
-                    let (before, after) = pair
-                        .split_once(':')
-                        .with_context(|| format!("--paddings `{pair}` is not before:after"))?;
-                    Ok((
-                        before
-                            .trim()
-                            .parse::<usize>()
-                            .with_context(|| format!("--paddings `{pair}`"))?,
-                        after
-                            .trim()
-                            .parse::<usize>()
-                            .with_context(|| format!("--paddings `{pair}`"))?,
-                    ))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            OpDescription::pad(first, output, paddings)
-        }
-        OpKind::Concatenation => {
-            let all: Vec<TensorShape> = std::iter::once(first).chain(inputs).collect();
-            OpDescription::concatenation(all, output, args.axis.unwrap_or(-1))
-        }
-        OpKind::Mean => {
-            let axes = args
-                .axes
+    let paddings = match (kind, args.paddings.as_deref()) {
+        (OpKind::Pad, None) => bail!("PAD needs --paddings before:after,..."),
+        (OpKind::Pad, Some(text)) => Some(parse_paddings(text)?),
+        _ => None,
+    };
+    let axes = match kind {
+        OpKind::Mean => Some(
+            args.axes
                 .split(',')
                 .map(|axis| {
                     axis.trim()
                         .parse::<i64>()
                         .with_context(|| format!("--axes `{}`", args.axes))
                 })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            OpDescription::mean(first, output, &axes, args.keep_dims)
-        }
-        OpKind::Quantize
-        | OpKind::Dequantize
-        | OpKind::Logistic
-        | OpKind::Tanh
-        | OpKind::Relu
-        | OpKind::Relu6 => OpDescription::elementwise_unary(kind, first, output),
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        ),
+        _ => None,
     };
-    Ok(description?)
+    let spec = OperatorSpec {
+        window: Some(window),
+        depth_multiplier: Some(args.depth_multiplier),
+        filter_input_channels: args.filter_input_channels,
+        accumulation_depth: args.accumulation_depth,
+        axis: args.axis,
+        axes,
+        keep_dims: args.keep_dims,
+        paddings,
+        ..OperatorSpec::new(kind, inputs, output)
+    };
+    Ok(spec.describe()?)
+}
+
+/// `before:after,...`, one pair per dimension.
+fn parse_paddings(text: &str) -> anyhow::Result<Vec<(usize, usize)>> {
+    text.split(',')
+        .map(|pair| {
+            let (before, after) = pair
+                .split_once(':')
+                .with_context(|| format!("--paddings `{pair}` is not before:after"))?;
+            let number = |part: &str| {
+                part.trim()
+                    .parse::<usize>()
+                    .with_context(|| format!("--paddings `{pair}`"))
+            };
+            Ok((number(before)?, number(after)?))
+        })
+        .collect()
 }
 
 fn direction_word(placement: &Placement) -> String {
