@@ -42,6 +42,8 @@ enum Command {
     Analyse(commands::analyse::Args),
     /// Re-run one op with its output placed over its input: check s_min (safe) and s_min - 1 (clobbered).
     Verify(commands::verify::Args),
+    /// Run a firmware and report every read of an op's input byte after the op overwrote it (a broken arena plan).
+    Check(commands::check::Args),
     /// Paper-style figures of a trace (PNG/SVG): access pattern, liveness, overlap, layout.
     Plot(commands::plot::Args),
 }
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => commands::compare::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Analyse(args) => commands::analyse::run(args),
+        Command::Check(args) => commands::check::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Plot(args) => commands::plot::run(args),
     };

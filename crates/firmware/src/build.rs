@@ -39,6 +39,9 @@ pub struct BuildOptions {
     pub source_folder: Option<PathBuf>,
     /// The compiler (default `arm-none-eabi-gcc`).
     pub compiler: String,
+    /// Place tensors at these offsets (an `OfflineMemoryAllocation`: one per
+    /// tensor of all subgraphs) instead of TFLM's greedy plan.
+    pub offline_plan: Option<Vec<i32>>,
 }
 
 impl BuildOptions {
@@ -48,6 +51,7 @@ impl BuildOptions {
             output,
             source_folder: None,
             compiler: "arm-none-eabi-gcc".to_owned(),
+            offline_plan: None,
         }
     }
 }
@@ -78,9 +82,11 @@ pub fn build_firmware(
         })
     })?;
     let generated =
-        generate_source(&parsed, &contents).map_err(|source| FirmwareError::Generate {
-            path: model.to_path_buf(),
-            problem: source,
+        generate_source(&parsed, &contents, options.offline_plan.as_deref()).map_err(|source| {
+            FirmwareError::Generate {
+                path: model.to_path_buf(),
+                problem: source,
+            }
         })?;
     let source_folder = options
         .source_folder

@@ -23,6 +23,7 @@ mod metadata;
 mod pairs;
 mod ranges;
 mod reader;
+mod sanitizer;
 mod writer;
 
 pub use discovery::BufferDiscovery;
@@ -33,4 +34,5 @@ pub use metadata::TraceMetadata;
 pub use pairs::{PairMiner, PairResult};
 pub use ranges::ByteRange;
 pub use reader::{BlockStream, Events, TraceReader};
+pub use sanitizer::{clobbered_reads, ClobberFinding, ClobberSanitizer, ClobberedAccess};
 pub use writer::{TraceOptions, TraceSummary, TraceWriter};

@@ -2,10 +2,13 @@
 //! weights in flash, dmo's reference kernels in model order, each op wrapped in markers).
 
 use super::text::refuse_overwrite;
+use anyhow::{bail, Context};
 use clap::Args as ClapArgs;
 use dmo_core::CpuModel;
 use dmo_firmware::{build_firmware, BuildOptions, INPUT_SYMBOL};
-use std::path::PathBuf;
+use dmo_plan::PlanRecord;
+use dmo_tflite::Model;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(ClapArgs, Debug)]
@@ -38,6 +41,41 @@ pub struct Args {
     /// The C compiler.
     #[arg(long, default_value = "arm-none-eabi-gcc", value_name = "PROGRAM")]
     pub compiler: String,
+
+    /// Place the tensors where this planned copy of the model (`dmo plan --emit-tflite`) puts
+    /// them, instead of TFLM's greedy plan: the plan's saving then shows in the emulated
+    /// firmware, and `dmo check` shows whether the firmware's kernels keep it safe.
+    #[arg(long, value_name = "PLANNED.tflite")]
+    pub plan: Option<PathBuf>,
+}
+
+/// The kernel family of the generated firmware: dmo's C kernels follow TFLM's
+/// reference loop orders.
+const FIRMWARE_KERNELS: &str = "reference";
+
+/// The offline plan of `planned` and what it was made for, after checking
+/// that it is a planned copy of `model`.
+fn read_plan(model: &Path, planned: &Path) -> anyhow::Result<(Vec<i32>, String)> {
+    let original = Model::read(model)?;
+    let planned_model = Model::read(planned)?;
+    if planned_model.tensors != original.tensors || planned_model.operators != original.operators {
+        bail!(
+            "{} is not a planned copy of {}: their tensors or operators differ",
+            planned.display(),
+            model.display()
+        );
+    }
+    let offsets = planned_model.offline_plan.clone().with_context(|| {
+        format!(
+            "{} holds no OfflineMemoryAllocation (write one with `dmo plan --emit-tflite`)",
+            planned.display()
+        )
+    })?;
+    let made_for = match PlanRecord::of_model(&planned_model)? {
+        Some(record) => record.offsets_from.to_string(),
+        None => "unknown kernels (no dmo_plan record)".to_owned(),
+    };
+    Ok((offsets, made_for))
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -50,9 +88,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut options = BuildOptions::new(args.cpu, args.output);
     options.source_folder = Some(source_folder);
     options.compiler = args.compiler;
+    let mut placement = "TFLM greedy".to_owned();
+    if let Some(planned) = &args.plan {
+        let (offsets, made_for) = read_plan(&args.model, planned)?;
+        options.offline_plan = Some(offsets);
+        placement = format!("offline plan of {}, made for {made_for}", planned.display());
+        if !made_for.starts_with(FIRMWARE_KERNELS) {
+            eprintln!(
+                "warning: the plan was made for {made_for}, but this firmware runs the {FIRMWARE_KERNELS} kernels; run `dmo check` on it to see which ops it breaks"
+            );
+        }
+    }
     let built = build_firmware(&args.model, &options)?;
     println!(
-        "{}: {} operators, arena {} bytes (TFLM greedy), input {} bytes in {INPUT_SYMBOL}, {}",
+        "{}: {} operators, arena {} bytes ({placement}), input {} bytes in {INPUT_SYMBOL}, {}, {FIRMWARE_KERNELS} kernels",
         built.elf.display(),
         built.generated.operators.len(),
         built.generated.arena_bytes,

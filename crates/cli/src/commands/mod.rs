@@ -1,5 +1,7 @@
 //! One module per subcommand: `Args` (clap) and `run(args) -> anyhow::Result<ExitCode>`.
 pub mod analyse;
+pub mod check;
+pub mod clobbers;
 pub mod compare;
 pub mod dump;
 pub mod firmware;
