@@ -199,10 +199,32 @@ fn verify_rejects_an_unsafe_offset() {
         "1",
     ]);
     assert_eq!(run.status.code(), Some(1), "{}", text(&run.stdout));
-    assert!(text(&run.stdout).contains("NOT CONFIRMED"));
+    assert!(text(&run.stdout).contains("NOT SAFE"));
     let missing = dmo(&["verify", &fixture("tiny_cnn"), "--op", "nope"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).contains("no op named `nope`"));
+}
+
+#[test]
+fn an_explicit_offset_is_checked_on_its_own() {
+    // conv1x1 (DESIGN.md): s_mono = 18439, so 18440 is safe too. Its
+    // "one byte less" (18439) is also safe: checking it as a mined claim
+    // would wrongly fail, so an explicit offset is checked alone.
+    let run = dmo(&[
+        "verify",
+        &fixture("conv1x1"),
+        "--op",
+        "conv1x1",
+        "--offset",
+        "18440",
+        "--seeds",
+        "1",
+    ]);
+    let stdout = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{stdout}{}", text(&run.stderr));
+    assert!(stdout.contains("checking offset 18440"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("SAFE"), "{stdout}");
+    assert!(!stdout.contains("expected unsafe"), "{stdout}");
 }
 
 #[test]

@@ -161,7 +161,7 @@ pub struct PairVerification {
     pub claim: Claim,
     /// The offset checked, and every run there.
     pub at: OffsetCheck,
-    /// One byte less (absent when the offset is 0).
+    /// One byte less (absent when the offset is 0 or was given explicitly).
     pub below: Option<OffsetCheck>,
 }
 
@@ -214,7 +214,9 @@ pub fn verify(
             offset,
             runs: Vec::new(),
         };
-        let mut below = (offset > 0).then(|| OffsetCheck {
+        // "One byte less is unsafe" is part of a mined claim only: an
+        // offset the user gives is checked on its own.
+        let mut below = (request.offset.is_none() && offset > 0).then(|| OffsetCheck {
             offset: offset - 1,
             runs: Vec::new(),
         });

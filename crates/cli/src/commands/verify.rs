@@ -33,8 +33,9 @@ pub struct Args {
     #[arg(long, default_value = "s_min", value_parser = parse_claim)]
     pub claim: Claim,
 
-    /// Check this offset instead of the mined one, in the claim's direction (e.g. S for
-    /// the output placed S bytes below the input).
+    /// Check only this offset, in the claim's direction (e.g. S for the output placed S
+    /// bytes below the input): safe or not, without the mined claim's "one byte less is
+    /// unsafe" half.
     #[arg(long, value_name = "S")]
     pub offset: Option<u64>,
 
@@ -70,7 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let verification = verify(&firmware, &config, &request)?;
     let mut all_confirmed = true;
     for pair in &verification.pairs {
-        print_pair(pair);
+        print_pair(pair, args.offset.is_some());
         all_confirmed &= pair.confirmed();
     }
     if let Some(path) = &args.json {
@@ -89,7 +90,7 @@ fn parse_claim(text: &str) -> Result<Claim, String> {
     text.parse()
 }
 
-fn print_pair(pair: &PairVerification) {
+fn print_pair(pair: &PairVerification, explicit: bool) {
     println!(
         "op {} ({}) {}->{}: mined s_min {}, s_mono {}, u_min {}, u_mono {}; checking {} ({})",
         pair.op_name,
@@ -100,7 +101,11 @@ fn print_pair(pair: &PairVerification) {
         pair.mined_s_mono,
         pair.mined_u_min,
         pair.mined_u_mono,
-        pair.claim.name(),
+        if explicit {
+            format!("offset {}", pair.at.offset)
+        } else {
+            pair.claim.name().to_owned()
+        },
         match pair.claim {
             Claim::SMin | Claim::SMono => "output below the input",
             Claim::UMin | Claim::UMono => "output above the input",
@@ -110,14 +115,13 @@ fn print_pair(pair: &PairVerification) {
     if let Some(below) = &pair.below {
         print_offset(below, "unsafe");
     }
-    println!(
-        "  {}",
-        if pair.confirmed() {
-            "CONFIRMED"
-        } else {
-            "NOT CONFIRMED"
-        }
-    );
+    let verdict = match (explicit, pair.confirmed()) {
+        (false, true) => "CONFIRMED",
+        (false, false) => "NOT CONFIRMED",
+        (true, true) => "SAFE",
+        (true, false) => "NOT SAFE",
+    };
+    println!("  {verdict}");
 }
 
 fn print_offset(check: &OffsetCheck, expected: &str) {
