@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FirmwareError {
-    #[error("{}: cannot read: {source}", path.display())]
+    /// The cause is the `source`, not repeated in the message.
+    #[error("{}: cannot read", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,

@@ -167,11 +167,23 @@ impl Firmware {
         })?;
 
         let mut segments = Vec::new();
-        for program_header in elf
+        for (index, program_header) in elf
             .program_headers
             .iter()
-            .filter(|ph| ph.p_type == program_header::PT_LOAD && ph.p_memsz > 0)
+            .enumerate()
+            .filter(|(_, ph)| ph.p_type == program_header::PT_LOAD && ph.p_memsz > 0)
         {
+            if program_header.p_filesz > program_header.p_memsz {
+                // Unicorn would fail later with "WRITE_UNMAPPED", naming
+                // neither the file nor the segment.
+                return Err(FirmwareError::Malformed {
+                    path: path_buf,
+                    detail: format!(
+                        "segment {index} (PT_LOAD at 0x{:08x}) has {} bytes in the file but only {} in memory (p_filesz > p_memsz)",
+                        program_header.p_vaddr, program_header.p_filesz, program_header.p_memsz
+                    ),
+                });
+            }
             let start = program_header.p_offset as usize;
             let end = start.checked_add(program_header.p_filesz as usize);
             let data = end

@@ -73,6 +73,9 @@ pub struct BuildOptions {
     pub source_folder: Option<PathBuf>,
     /// The compiler (default `arm-none-eabi-gcc`).
     pub compiler: String,
+    /// Replace an existing ELF (a regular file only). Without it the final
+    /// rename refuses to replace anything (`dmo_fsio::AtomicFile`).
+    pub overwrite: bool,
 }
 
 impl BuildOptions {
@@ -82,6 +85,7 @@ impl BuildOptions {
             output,
             source_folder: None,
             compiler: "arm-none-eabi-gcc".to_owned(),
+            overwrite: false,
         }
     }
 }
@@ -101,10 +105,7 @@ pub fn build_firmware(
     options: &BuildOptions,
 ) -> Result<BuiltFirmware, FirmwareError> {
     let parsed = dmo_tflite::Model::read(model)?;
-    let bytes = std::fs::read(model).map_err(|source| FirmwareError::Io {
-        path: model.to_path_buf(),
-        problem: source,
-    })?;
+    let bytes = dmo_fsio::read_input(model, dmo_fsio::MAX_INPUT_BYTES)?;
     let contents = dmo_tflite::tensor_contents(&bytes).map_err(|source| {
         FirmwareError::Read(dmo_tflite::ModelError::Format {
             path: model.to_path_buf(),
@@ -160,7 +161,9 @@ pub fn compile(source_folder: &Path, options: &BuildOptions) -> Result<(), Firmw
         .map(|(name, _)| source_folder.join(name))
         .collect();
     sources.push(source_folder.join("model.c"));
-    let partial = options.output.with_extension("elf.partial");
+    // A random temporary name beside the ELF, removed if the link fails or
+    // on SIGINT/SIGTERM; the compiler writes it by path.
+    let partial = dmo_fsio::AtomicFile::create(&options.output, options.overwrite)?;
     let result = Command::new(&options.compiler)
         .args(options.cpu.compiler_flags())
         .args([
@@ -180,7 +183,7 @@ pub fn compile(source_folder: &Path, options: &BuildOptions) -> Result<(), Firmw
         .args(&sources)
         .arg("-lm")
         .arg("-o")
-        .arg(&partial)
+        .arg(partial.temporary_path())
         .output();
     let output = match result {
         Ok(output) => output,
@@ -197,7 +200,7 @@ pub fn compile(source_folder: &Path, options: &BuildOptions) -> Result<(), Firmw
         }
     };
     if !output.status.success() {
-        let _ = std::fs::remove_file(&partial);
+        // Dropping `partial` removes whatever the compiler left.
         return Err(FirmwareError::CompilerFailed {
             compiler: options.compiler.clone(),
             output: options.output.clone(),
@@ -205,8 +208,5 @@ pub fn compile(source_folder: &Path, options: &BuildOptions) -> Result<(), Firmw
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         });
     }
-    std::fs::rename(&partial, &options.output).map_err(|source| FirmwareError::Io {
-        path: options.output.clone(),
-        problem: source,
-    })
+    Ok(partial.commit()?)
 }

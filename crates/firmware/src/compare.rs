@@ -111,7 +111,9 @@ pub fn compare_methods(
         path: elf.display().to_string(),
         problem,
     };
-    let firmware = Firmware::load(elf).map_err(|e| firmware_error(e.to_string()))?;
+    let bytes = dmo_fsio::read_input(elf, dmo_fsio::MAX_INPUT_BYTES)
+        .map_err(|e| firmware_error(e.to_string()))?;
+    let firmware = Firmware::parse(elf, &bytes).map_err(|e| firmware_error(e.to_string()))?;
 
     let started = Instant::now();
     let mut miner = PairMiner::new();

@@ -113,6 +113,35 @@ pub struct OpError {
     pub problem: String,
 }
 
+/// The largest tensor an operator may have, in bytes: TFLite's own limit
+/// (tensor sizes are 32-bit signed there), 2^31.
+pub const MAX_TENSOR_BYTES: u64 = 1 << 31;
+
+/// Refuses a tensor whose size overflows or exceeds [`MAX_TENSOR_BYTES`].
+fn check_shape(kind: OpKind, what: &str, shape: &TensorShape) -> Result<(), OpError> {
+    match shape.checked_bytes() {
+        Some(bytes) if bytes <= MAX_TENSOR_BYTES => Ok(()),
+        Some(bytes) => invalid(
+            kind,
+            format!("{what} {shape} is {bytes} bytes, more than TFLite's limit of 2^31 bytes per tensor"),
+        ),
+        None => invalid(
+            kind,
+            format!("{what} {shape} has more bytes than 64 bits can count (TFLite's limit is 2^31)"),
+        ),
+    }
+}
+
+/// Every description goes out through here: its tensors are checked, so
+/// `bytes()` and `elements()` cannot wrap anywhere downstream.
+fn checked(op: OpDescription) -> Result<OpDescription, OpError> {
+    for (index, input) in op.inputs.iter().enumerate() {
+        check_shape(op.kind, &format!("input {index}"), input)?;
+    }
+    check_shape(op.kind, "output", &op.output)?;
+    Ok(op)
+}
+
 fn invalid<T>(kind: OpKind, problem: impl Into<String>) -> Result<T, OpError> {
     Err(OpError {
         kind,
@@ -280,6 +309,15 @@ impl OpDescription {
         let input_channels = input.dims()[3];
         let output_channels = output.dims()[3];
         let filter_input_channels = filter_input_channels.unwrap_or(input_channels);
+        if input_channels == 0 || output_channels == 0 {
+            // Would make 0 groups and divide by them below.
+            return invalid(
+                kind,
+                format!(
+                    "the input has {input_channels} and the output {output_channels} channels; a convolution needs at least one of each"
+                ),
+            );
+        }
         if filter_input_channels == 0 || input_channels % filter_input_channels != 0 {
             return invalid(
                 kind,
@@ -299,7 +337,7 @@ impl OpDescription {
                 ),
             );
         }
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -330,7 +368,7 @@ impl OpDescription {
                 ),
             );
         }
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -369,7 +407,7 @@ impl OpDescription {
                 ),
             );
         }
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -406,7 +444,7 @@ impl OpDescription {
             );
         }
         same_element_type(kind, &input, &output)?;
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -455,7 +493,7 @@ impl OpDescription {
                 );
             }
         }
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input1, input2],
             output,
@@ -495,7 +533,7 @@ impl OpDescription {
             }
             _ => {}
         }
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -526,7 +564,7 @@ impl OpDescription {
                 ),
             );
         }
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -543,7 +581,7 @@ impl OpDescription {
             );
         }
         same_element_type(kind, &input, &output)?;
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -584,7 +622,7 @@ impl OpDescription {
             }
         }
         same_element_type(kind, &input, &output)?;
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -636,7 +674,7 @@ impl OpDescription {
                 ),
             );
         }
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs,
             output,
@@ -679,7 +717,7 @@ impl OpDescription {
                 format!("output {output} is not input {input} reduced over axes {resolved:?} (expected {expected:?})"),
             );
         }
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -740,9 +778,48 @@ fn resolve_window(
         ("dilation height", window.dilation_height),
         ("dilation width", window.dilation_width),
     ];
+    check_shape(kind, "input", input)?;
+    check_shape(kind, "output", output)?;
     for (name, value) in parts {
         if value == 0 {
             return invalid(kind, format!("{name} must be at least 1"));
+        }
+    }
+    // The dilated window may not be larger than the input padded by the
+    // input's own size on each side (2 * input + 1 elements): beyond that
+    // SAME padding would put more padding than input on one side, and the
+    // window would mostly read padding. Real layers are far inside it (a 3x3
+    // window over a 1x1 input is the tightest: 3 <= 3). This also bounds
+    // every number the padding arithmetic below sees (input <= 2^31) and
+    // refuses `--dilation 4294967295` and `--filter 1x1073741824`.
+    for (name, in_size, filter, dilation) in [
+        (
+            "height",
+            input.dims()[1],
+            window.filter_height,
+            window.dilation_height,
+        ),
+        (
+            "width",
+            input.dims()[2],
+            window.filter_width,
+            window.dilation_width,
+        ),
+    ] {
+        let extent = (filter as u128 - 1) * dilation as u128 + 1;
+        let padded = 2 * in_size as u128 + 1;
+        if extent > padded {
+            return invalid(
+                kind,
+                format!(
+                    "the window's {name}, filter {filter} with dilation {dilation} ({extent} \
+                     elements), is larger than the input {name} {in_size} padded by {in_size} on \
+                     each side"
+                ),
+            );
+        }
+        if window.stride_height.max(window.stride_width) as u128 > MAX_TENSOR_BYTES as u128 {
+            return invalid(kind, "stride larger than 2^31");
         }
     }
     if input.dims()[0] != output.dims()[0] {

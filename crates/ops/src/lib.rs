@@ -25,6 +25,7 @@ mod simulate;
 mod tests;
 
 pub use analytic::analytic;
+pub use description::MAX_TENSOR_BYTES;
 pub use description::{
     Conv2dParams, DepthwiseConv2dParams, ElementwiseBinaryParams, FullyConnectedParams,
     OpDescription, OpError, OpKind, OpParams, Pool2dParams, ResolvedWindow, Window,
@@ -33,7 +34,10 @@ pub use padding::{
     compute_padding_height_width, tflite_axis_padding, AxisPadding, Padding, PaddingValues,
 };
 pub use shape::{ElementType, TensorShape};
-pub use simulate::{simulate_access_times, AccessTimes, NotModelled};
+pub use simulate::{
+    check_cost, simulate_access_times, AccessTimes, NotModelled, MAX_MODELLED_BYTES,
+    MAX_MODELLED_STEPS,
+};
 
 use dmo_core::ByteCount;
 use dmo_overlap::{best_placement, PairOverlap, Placement, SafeOffset};

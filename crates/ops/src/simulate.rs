@@ -47,6 +47,73 @@ pub struct NotModelled {
     pub reason: String,
 }
 
+/// The most activation bytes (all inputs plus the output) the loop-nest
+/// simulation and the analytic formulas take on: 2^25 (32 MiB). The walk
+/// keeps 8 bytes per byte and its result 16, so memory stays under 1 GiB.
+/// Microcontroller tensors are kilobytes to a few megabytes.
+pub const MAX_MODELLED_BYTES: u64 = 1 << 25;
+
+/// The most loop iterations (window taps plus output elements, an upper
+/// bound of what the walk visits) a simulation may cost: 2^32, a few
+/// seconds.
+pub const MAX_MODELLED_STEPS: u64 = 1 << 32;
+
+/// An upper bound of the loop iterations the walk of `op` makes.
+fn steps(op: &OpDescription) -> u128 {
+    let output = op.output();
+    let activation: u128 = op
+        .inputs()
+        .iter()
+        .chain([output])
+        .map(|shape| shape.elements() as u128)
+        .sum();
+    let window_steps = |window: &ResolvedWindow| -> u128 {
+        let [batch, height, width, channels] = nhwc(output);
+        let input_channels = op.inputs()[0].dims()[3];
+        (batch * height * width) as u128
+            * window.window.filter_height as u128
+            * window.window.filter_width as u128
+            * input_channels.max(channels) as u128
+    };
+    let loops = match op.params() {
+        OpParams::Conv2d { window, .. }
+        | OpParams::DepthwiseConv2d { window, .. }
+        | OpParams::Pool2d { window } => window_steps(window),
+        OpParams::FullyConnected { accumulation_depth } => {
+            output.elements() as u128 * *accumulation_depth as u128
+        }
+        _ => 0,
+    };
+    loops + 4 * activation
+}
+
+/// Refuses an operator too large to model (see [`MAX_MODELLED_BYTES`] and
+/// [`MAX_MODELLED_STEPS`]) before anything is allocated.
+pub fn check_cost(op: &OpDescription) -> Result<(), NotModelled> {
+    let bytes: u64 = op
+        .inputs()
+        .iter()
+        .chain([op.output()])
+        .map(|shape| shape.bytes() as u64)
+        .sum();
+    if bytes > MAX_MODELLED_BYTES {
+        return Err(NotModelled {
+            reason: format!(
+                "its tensors hold {bytes} bytes, more than dmo models ({MAX_MODELLED_BYTES} bytes)"
+            ),
+        });
+    }
+    let steps = steps(op);
+    if steps > MAX_MODELLED_STEPS as u128 {
+        return Err(NotModelled {
+            reason: format!(
+                "its loops take about {steps} steps, more than dmo simulates ({MAX_MODELLED_STEPS})"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Sentinel for "no access yet" in the working arrays.
 const NEVER: u64 = u64::MAX;
 
@@ -136,6 +203,7 @@ const MEAN_REASON: &str = "TFLM's MEAN takes different code paths by version, ax
 /// Simulates TFLM's reference kernel of `op` and returns the per-byte times,
 /// or why the kind has no exact model.
 pub fn simulate_access_times(op: &OpDescription) -> Result<AccessTimes, NotModelled> {
+    check_cost(op)?;
     let mut recorder = Recorder::new(op);
     let events = match op.params() {
         OpParams::Conv2d {

@@ -39,11 +39,11 @@ pub enum FormatError {
 /// A model file that could not be read, written or understood, naming the file.
 #[derive(Debug, Error)]
 pub enum ModelError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: not a valid .tflite model: {source}")]
+    /// Not a regular file, too large, or unreadable (the cause is the
+    /// helper error's source).
+    #[error(transparent)]
+    File(#[from] dmo_fsio::FsioError),
+    /// The cause is the `source`, not repeated in the message.
+    #[error("{path}: not a valid .tflite model")]
     Format { path: PathBuf, source: FormatError },
 }

@@ -33,5 +33,5 @@ pub use metadata::{
 };
 pub use pairs::{PairMiner, PairResult};
 pub use ranges::ByteRange;
-pub use reader::{BlockStream, Events, TraceReader};
+pub use reader::{BlockStream, Events, TraceReader, MAX_MAPPED_BYTES, MAX_PAIR_BYTES};
 pub use writer::{TraceOptions, TraceSummary, TraceWriter};

@@ -40,7 +40,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| metadata.elf_path.clone());
     // Symbols come from the trace; code bytes for disassembly from the ELF,
     // if it is still there and is the same file.
-    let firmware = match Firmware::load(&elf_path) {
+    let firmware = match super::text::load_firmware(&elf_path) {
         Ok(firmware) if firmware.sha256 == metadata.elf_sha256 => Some(firmware),
         Ok(_) => {
             eprintln!(
@@ -53,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             if args.elf.is_some() {
                 return Err(error).context("--elf");
             }
-            eprintln!("warning: {error}; no disassembly (give the ELF with --elf)");
+            eprintln!("warning: {error:#}; no disassembly (give the ELF with --elf)");
             None
         }
     };

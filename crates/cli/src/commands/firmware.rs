@@ -54,6 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut options = BuildOptions::new(args.cpu, args.output);
     options.source_folder = Some(source_folder);
     options.compiler = args.compiler;
+    options.overwrite = args.force;
     let built = build_firmware(&args.model, &options)?;
     println!(
         "{}: {} operators, arena {} bytes (TFLM greedy), input {} bytes in {INPUT_SYMBOL}, {}",
