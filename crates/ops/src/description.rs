@@ -785,36 +785,32 @@ fn resolve_window(
             return invalid(kind, format!("{name} must be at least 1"));
         }
     }
-    // The dilated window may not be larger than the input padded by the
-    // input's own size on each side (2 * input + 1 elements): beyond that
-    // SAME padding would put more padding than input on one side, and the
-    // window would mostly read padding. Real layers are far inside it (a 3x3
-    // window over a 1x1 input is the tightest: 3 <= 3). This also bounds
-    // every number the padding arithmetic below sees (input <= 2^31) and
-    // refuses `--dilation 4294967295` and `--filter 1x1073741824`.
+    // TFLite computes the dilated extent `(filter - 1) * dilation + 1` and
+    // the padding in 32-bit ints: an extent past 2^31 - 1 is refused (this
+    // bounds every number the padding arithmetic below sees and refuses
+    // `--dilation 4294967295`). A VALID window larger than the input has no
+    // padding to fit in.
     for (name, in_size, filter, dilation) in [
-        (
-            "height",
-            input.dims()[1],
-            window.filter_height,
-            window.dilation_height,
-        ),
-        (
-            "width",
-            input.dims()[2],
-            window.filter_width,
-            window.dilation_width,
-        ),
+        ("height", input.dims()[1], window.filter_height, window.dilation_height),
+        ("width", input.dims()[2], window.filter_width, window.dilation_width),
     ] {
         let extent = (filter as u128 - 1) * dilation as u128 + 1;
-        let padded = 2 * in_size as u128 + 1;
-        if extent > padded {
+        if extent > i32::MAX as u128 {
             return invalid(
                 kind,
                 format!(
-                    "the window's {name}, filter {filter} with dilation {dilation} ({extent} \
-                     elements), is larger than the input {name} {in_size} padded by {in_size} on \
-                     each side"
+                    "the window's {name}, filter {filter} with dilation {dilation}, spans \
+                     {extent} elements, more than TFLite's 32-bit arithmetic allows"
+                ),
+            );
+        }
+        if window.padding == Padding::Valid && extent > in_size as u128 {
+            return invalid(
+                kind,
+                format!(
+                    "the window's {name} ({extent} elements: filter {filter}, dilation \
+                     {dilation}) is larger than the input {name} {in_size}, and VALID padding \
+                     adds none"
                 ),
             );
         }
@@ -896,6 +892,61 @@ mod tests {
             window,
             filter_input_channels: None,
         })
+    }
+
+    #[test]
+    fn hostile_shapes_are_errors_not_panics() {
+        // Issue 12 cases 4 and 5, each a panic, abort or silent wrap before.
+        // 0 input channels: 0 % 4 == 0 made 0 groups, then
+        // `output_channels % 0` panicked ("remainder with a divisor of zero").
+        let error = OpDescription::conv2d(Conv2dParams {
+            input: TensorShape::int8(&[1, 8, 8, 0]),
+            output: TensorShape::int8(&[1, 8, 8, 4]),
+            window: Window::square(1, 1, Padding::Same),
+            filter_input_channels: Some(4),
+        })
+        .unwrap_err();
+        assert!(error.problem.contains("0 and the output 4 channels"), "{error}");
+        // 2^32 * 2^32 wrapped to 0 bytes ("(0 B)"); 2^64 - 1 elements made
+        // the simulation's vec! panic with "capacity overflow".
+        for dims in [[1 << 32, 1 << 32], [usize::MAX, 2]] {
+            let error = OpDescription::elementwise_unary(
+                OpKind::Relu,
+                TensorShape::int8(&dims),
+                TensorShape::int8(&dims),
+            )
+            .unwrap_err();
+            assert!(error.problem.contains("64 bits"), "{error}");
+        }
+        // 1x100000x100000x1000 int8 = 10^13 bytes > 2^31 (TFLite's limit),
+        // while 1x2x1024x1024 int8 = 2^31 bytes exactly is a valid tensor.
+        let error = conv(
+            &[1, 100_000, 100_000, 1000],
+            &[1, 100_000, 100_000, 1000],
+            Window::square(1, 1, Padding::Valid),
+        )
+        .unwrap_err();
+        assert!(error.problem.contains("10000000000000 bytes"), "{error}");
+        assert!(conv(
+            &[1, 2, 1024, 1024],
+            &[1, 2, 1024, 1024],
+            Window::square(1, 1, Padding::Valid)
+        )
+        .is_ok());
+        // Dilation 2^32 - 1: extent (3 - 1) * (2^32 - 1) + 1 = 8589934591
+        // > 2^31 - 1; before, SAME padding printed pad_top 4294967295.
+        let mut window = Window::square(3, 1, Padding::Same);
+        window.dilation_height = u32::MAX as usize;
+        let error = conv(&[1, 8, 8, 4], &[1, 8, 8, 4], window).unwrap_err();
+        assert!(error.problem.contains("8589934591"), "{error}");
+        // A VALID 9-wide window over an 8-wide input: nothing to pad it with.
+        let error = conv(
+            &[1, 8, 8, 4],
+            &[1, 1, 1, 4],
+            Window::square(9, 1, Padding::Valid),
+        )
+        .unwrap_err();
+        assert!(error.problem.contains("VALID padding adds none"), "{error}");
     }
 
     #[test]

@@ -54,9 +54,9 @@ pub struct NotModelled {
 pub const MAX_MODELLED_BYTES: u64 = 1 << 25;
 
 /// The most loop iterations (window taps plus output elements, an upper
-/// bound of what the walk visits) a simulation may cost: 2^32, a few
-/// seconds.
-pub const MAX_MODELLED_STEPS: u64 = 1 << 32;
+/// bound of what the walk visits) a simulation may cost: 2^28, a second or
+/// two. MobileNetV2-224's largest layer needs under 2^23.
+pub const MAX_MODELLED_STEPS: u64 = 1 << 28;
 
 /// An upper bound of the loop iterations the walk of `op` makes.
 fn steps(op: &OpDescription) -> u128 {
@@ -600,4 +600,43 @@ fn walk_concatenation(op: &OpDescription, axis: usize, recorder: &mut Recorder) 
         }
     }
     time
+}
+
+#[cfg(test)]
+mod cost_tests {
+    use super::*;
+    use crate::{Conv2dParams, Padding, Window};
+
+    fn conv(side: usize, channels: usize, filter: (usize, usize)) -> OpDescription {
+        let mut window = Window::square(1, 1, Padding::Same);
+        (window.filter_height, window.filter_width) = filter;
+        OpDescription::conv2d(Conv2dParams {
+            input: TensorShape::int8(&[1, side, side, channels]),
+            output: TensorShape::int8(&[1, side, side, channels]),
+            window,
+            filter_input_channels: None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn cost_is_bounded_before_allocating() {
+        // Issue 12 case 5: 1x1000x1000x64 in and out = 128,000,000 bytes >
+        // MAX_MODELLED_BYTES = 2^25 (it used 4 GB); a 1x2^30 filter over a
+        // 1x1 input: 2^30 taps > MAX_MODELLED_STEPS = 2^28 (ran for minutes).
+        let reason = simulate_access_times(&conv(1000, 64, (3, 3)))
+            .unwrap_err()
+            .reason;
+        assert!(reason.contains("128000000 bytes"), "{reason}");
+        let reason = simulate_access_times(&conv(1, 1, (1, 1 << 30)))
+            .unwrap_err()
+            .reason;
+        assert!(reason.contains("steps"), "{reason}");
+        // person_detect's largest conv (48x48x8 -> 48x48x16 class) is far inside.
+        assert!(check_cost(&conv(48, 16, (3, 3))).is_ok());
+        match &crate::analytic(&conv(1000, 64, (3, 3)))[0].result {
+            crate::OverlapModel::NotModelled { reason } => assert!(reason.contains("bytes")),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -225,7 +225,7 @@ fn random_streams_round_trip() {
                 }
             })
             .collect();
-        let options = TraceOptions { events_per_block: block, ..TraceOptions::default() };
+        let options = TraceOptions { events_per_block: block, overwrite: true, ..TraceOptions::default() };
         let mut writer = TraceWriter::create(&path, options).unwrap();
         for event in &events {
             writer.event(event);
