@@ -791,8 +791,18 @@ fn resolve_window(
     // `--dilation 4294967295`). A VALID window larger than the input has no
     // padding to fit in.
     for (name, in_size, filter, dilation) in [
-        ("height", input.dims()[1], window.filter_height, window.dilation_height),
-        ("width", input.dims()[2], window.filter_width, window.dilation_width),
+        (
+            "height",
+            input.dims()[1],
+            window.filter_height,
+            window.dilation_height,
+        ),
+        (
+            "width",
+            input.dims()[2],
+            window.filter_width,
+            window.dilation_width,
+        ),
     ] {
         let extent = (filter as u128 - 1) * dilation as u128 + 1;
         if extent > i32::MAX as u128 {
@@ -906,7 +916,10 @@ mod tests {
             filter_input_channels: Some(4),
         })
         .unwrap_err();
-        assert!(error.problem.contains("0 and the output 4 channels"), "{error}");
+        assert!(
+            error.problem.contains("0 and the output 4 channels"),
+            "{error}"
+        );
         // 2^32 * 2^32 wrapped to 0 bytes ("(0 B)"); 2^64 - 1 elements made
         // the simulation's vec! panic with "capacity overflow".
         for dims in [[1 << 32, 1 << 32], [usize::MAX, 2]] {
