@@ -106,10 +106,10 @@ pub fn build_firmware(
 ) -> Result<BuiltFirmware, FirmwareError> {
     let parsed = dmo_tflite::Model::read(model)?;
     let bytes = dmo_fsio::read_input(model, dmo_fsio::MAX_INPUT_BYTES)?;
-    let contents = dmo_tflite::tensor_contents(&bytes).map_err(|source| {
+    let contents = dmo_tflite::tensor_contents(&bytes).map_err(|problem| {
         FirmwareError::Read(dmo_tflite::ModelError::Format {
             path: model.to_path_buf(),
-            source,
+            problem,
         })
     })?;
     let generated =

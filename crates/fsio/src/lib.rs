@@ -56,22 +56,31 @@ pub enum FsioError {
     #[error("{}: is {kind}, not a regular file; dmo never replaces it (not even with --force)", path.display())]
     NotRegularOutput { path: PathBuf, kind: &'static str },
 
-    /// The cause is the `source`; it is not repeated in the message.
-    #[error("{}: {action}", path.display())]
+    /// The OS error is a leaf: it is part of the message and deliberately
+    /// not a `source()`, so a caller that chains causes (`{:#}`) and one
+    /// that flattens the message both print it exactly once.
+    #[error("{}: {action}: {cause}", path.display())]
     Io {
         path: PathBuf,
         action: &'static str,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
 impl FsioError {
-    fn io(path: &Path, action: &'static str, source: std::io::Error) -> FsioError {
+    fn io(path: &Path, action: &'static str, cause: std::io::Error) -> FsioError {
         FsioError::Io {
             path: path.to_path_buf(),
             action,
-            source,
+            cause,
+        }
+    }
+
+    /// The underlying I/O error, if this is one.
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        match self {
+            FsioError::Io { cause, .. } => Some(cause),
+            _ => None,
         }
     }
 }

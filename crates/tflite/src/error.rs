@@ -43,7 +43,8 @@ pub enum ModelError {
     /// helper error's source).
     #[error(transparent)]
     File(#[from] dmo_fsio::FsioError),
-    /// The cause is the `source`, not repeated in the message.
-    #[error("{path}: not a valid .tflite model")]
-    Format { path: PathBuf, source: FormatError },
+    /// The format error is a leaf: part of the message, not a `source()`,
+    /// so chaining and flattening callers both print it once.
+    #[error("{path}: not a valid .tflite model: {problem}")]
+    Format { path: PathBuf, problem: FormatError },
 }

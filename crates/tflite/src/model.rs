@@ -124,9 +124,9 @@ impl Model {
         // A regular file of at most MAX_INPUT_BYTES; `/dev/zero` or a FIFO
         // is refused before it is opened.
         let bytes = dmo_fsio::read_input(path, dmo_fsio::MAX_INPUT_BYTES)?;
-        Model::parse(&bytes).map_err(|source| ModelError::Format {
+        Model::parse(&bytes).map_err(|problem| ModelError::Format {
             path: path.to_path_buf(),
-            source,
+            problem,
         })
     }
 
