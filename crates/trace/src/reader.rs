@@ -265,9 +265,9 @@ impl<'a> Markers<'a> {
 pub const MAX_PAIR_BYTES: u64 = 1 << 24;
 
 /// The most bytes of flash, RAM and stack a trace's memory map may hold,
-/// 256 MiB: more than any Cortex-M part has, and what bounds the per-byte
-/// tables of buffer discovery and liveness (8 to 9 bytes per byte).
-pub const MAX_MAPPED_BYTES: u64 = 1 << 28;
+/// 64 MiB: more than any Cortex-M part has, and what bounds the per-byte
+/// tables of buffer discovery (about 9 bytes per byte, under 600 MiB).
+pub const MAX_MAPPED_BYTES: u64 = 1 << 26;
 
 /// Sizes read from the footer, checked before anything is allocated from
 /// them: a forged buffer length of 2^32 - 1 made `report` try to allocate

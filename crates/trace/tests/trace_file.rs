@@ -527,7 +527,7 @@ fn buffer_and_memory_sizes_from_the_footer_are_checked_before_allocating() {
 
     // A memory map of 4 GiB of RAM (what discovery sizes its tables by) is
     // refused the same way: flash 1 MiB + stack 256 B + RAM must stay within
-    // MAX_MAPPED_BYTES = 2^28.
+    // MAX_MAPPED_BYTES = 2^26.
     let path = directory.path().join("ram.dmotrace");
     write_with_sizes(&path, 16, u32::MAX);
     let error = TraceReader::open(&path).unwrap_err();
