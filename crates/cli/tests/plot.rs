@@ -79,7 +79,7 @@ fn every_kind_renders_for_tiny_cnn_in_png_and_svg() {
         png.to_str().unwrap(),
     ]);
     assert!(!run.status.success());
-    assert!(text(&run.stderr).contains("file exists (pass --force to overwrite)"));
+    assert!(text(&run.stderr).contains("already exists; pass --force to overwrite it"));
     assert_eq!(std::fs::read(&png).unwrap(), before);
     let run = dmo(&[
         "plot",

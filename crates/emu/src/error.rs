@@ -8,6 +8,7 @@ use std::path::PathBuf;
 /// Why a file is not a firmware ELF the emulator can run.
 #[derive(Debug, thiserror::Error)]
 pub enum ElfError {
+    /// The cause is the `source`, not repeated in the message.
     #[error("{}: cannot read", path.display())]
     Read {
         path: PathBuf,
@@ -64,6 +65,17 @@ pub enum ElfError {
         path.display()
     )]
     NoLoadableSegments { path: PathBuf },
+    #[error(
+        "{}: malformed ELF: segment {index} (PT_LOAD at 0x{virtual_address:08x}) has {file_size} bytes in the file but only {memory_size} in memory (p_filesz > p_memsz)",
+        path.display()
+    )]
+    FileSizeOverMemorySize {
+        path: PathBuf,
+        index: usize,
+        virtual_address: u64,
+        file_size: u64,
+        memory_size: u64,
+    },
 }
 
 /// Why a run cannot start: the ELF, the options or unicorn said no.

@@ -162,11 +162,23 @@ impl Firmware {
         })?;
 
         let mut segments = Vec::new();
-        for program_header in elf
+        for (index, program_header) in elf
             .program_headers
             .iter()
-            .filter(|ph| ph.p_type == program_header::PT_LOAD && ph.p_memsz > 0)
+            .enumerate()
+            .filter(|(_, ph)| ph.p_type == program_header::PT_LOAD && ph.p_memsz > 0)
         {
+            if program_header.p_filesz > program_header.p_memsz {
+                // Unicorn would fail later with "WRITE_UNMAPPED", naming
+                // neither the file nor the segment.
+                return Err(ElfError::FileSizeOverMemorySize {
+                    path: path_buf,
+                    index,
+                    virtual_address: program_header.p_vaddr,
+                    file_size: program_header.p_filesz,
+                    memory_size: program_header.p_memsz,
+                });
+            }
             let start = program_header.p_offset as usize;
             let end = start.checked_add(program_header.p_filesz as usize);
             let data = end.and_then(|end| bytes.get(start..end)).ok_or_else(|| {

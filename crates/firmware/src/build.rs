@@ -42,6 +42,9 @@ pub struct BuildOptions {
     /// Place tensors at these offsets (an `OfflineMemoryAllocation`: one per
     /// tensor of all subgraphs) instead of TFLM's greedy plan.
     pub offline_plan: Option<Vec<i32>>,
+    /// Replace an existing ELF (a regular file only). Without it the final
+    /// rename refuses to replace anything (`dmo_fsio::AtomicFile`).
+    pub overwrite: bool,
 }
 
 impl BuildOptions {
@@ -52,6 +55,7 @@ impl BuildOptions {
             source_folder: None,
             compiler: "arm-none-eabi-gcc".to_owned(),
             offline_plan: None,
+            overwrite: false,
         }
     }
 }
@@ -71,14 +75,11 @@ pub fn build_firmware(
     options: &BuildOptions,
 ) -> Result<BuiltFirmware, FirmwareError> {
     let parsed = dmo_tflite::Model::read(model)?;
-    let bytes = std::fs::read(model).map_err(|source| FirmwareError::Io {
-        path: model.to_path_buf(),
-        problem: source,
-    })?;
-    let contents = dmo_tflite::tensor_contents(&bytes).map_err(|source| {
+    let bytes = dmo_fsio::read_input(model, dmo_fsio::MAX_INPUT_BYTES)?;
+    let contents = dmo_tflite::tensor_contents(&bytes).map_err(|problem| {
         FirmwareError::Read(dmo_tflite::ModelError::Format {
             path: model.to_path_buf(),
-            source,
+            problem,
         })
     })?;
     let generated =
@@ -132,7 +133,9 @@ pub fn compile(source_folder: &Path, options: &BuildOptions) -> Result<(), Firmw
         .map(|(name, _)| source_folder.join(name))
         .collect();
     sources.push(source_folder.join("model.c"));
-    let partial = options.output.with_extension("elf.partial");
+    // A random temporary name beside the ELF, removed if the link fails or
+    // on SIGINT/SIGTERM; the compiler writes it by path.
+    let partial = dmo_fsio::AtomicFile::create(&options.output, options.overwrite)?;
     let result = Command::new(&options.compiler)
         .args(compiler_flags(options.cpu))
         .args([
@@ -152,7 +155,7 @@ pub fn compile(source_folder: &Path, options: &BuildOptions) -> Result<(), Firmw
         .args(&sources)
         .arg("-lm")
         .arg("-o")
-        .arg(&partial)
+        .arg(partial.temporary_path())
         .output();
     let output = match result {
         Ok(output) => output,
@@ -169,7 +172,7 @@ pub fn compile(source_folder: &Path, options: &BuildOptions) -> Result<(), Firmw
         }
     };
     if !output.status.success() {
-        let _ = std::fs::remove_file(&partial);
+        // Dropping `partial` removes whatever the compiler left.
         return Err(FirmwareError::CompilerFailed {
             compiler: options.compiler.clone(),
             output: options.output.clone(),
@@ -177,8 +180,5 @@ pub fn compile(source_folder: &Path, options: &BuildOptions) -> Result<(), Firmw
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         });
     }
-    std::fs::rename(&partial, &options.output).map_err(|source| FirmwareError::Io {
-        path: options.output.clone(),
-        problem: source,
-    })
+    Ok(partial.commit()?)
 }

@@ -22,6 +22,9 @@ pub enum CompareError {
     /// names the file and keeps the cause.
     #[error(transparent)]
     Emulator(#[from] dmo_emu::EmuError),
+    /// The ELF is not a readable regular file of bounded size.
+    #[error(transparent)]
+    Input(#[from] dmo_fsio::FsioError),
     #[error("{path}: {problem}")]
     Firmware { path: String, problem: String },
 }
@@ -115,7 +118,8 @@ pub fn compare_methods(
         path: elf.display().to_string(),
         problem,
     };
-    let firmware = Firmware::load(elf).map_err(dmo_emu::EmuError::from)?;
+    let bytes = dmo_fsio::read_input(elf, dmo_fsio::MAX_INPUT_BYTES)?;
+    let firmware = Firmware::parse(elf, &bytes).map_err(dmo_emu::EmuError::from)?;
 
     let started = Instant::now();
     let mut miner = PairMiner::new();

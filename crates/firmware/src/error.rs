@@ -29,6 +29,9 @@ pub enum GenerateError {
 pub enum FirmwareError {
     #[error(transparent)]
     Read(#[from] dmo_tflite::ModelError),
+    /// An input or output file refused or failed by `dmo_fsio`.
+    #[error(transparent)]
+    File(#[from] dmo_fsio::FsioError),
     // Fields are not named `source`: the message already includes the cause, and a source
     // would make anyhow print it twice.
     #[error("{path}: {problem}")]

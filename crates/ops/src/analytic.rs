@@ -30,6 +30,18 @@ use dmo_overlap::SafeOffset;
 
 /// The analytic result of each activation input of `op`.
 pub fn analytic(op: &OpDescription) -> Vec<InputOverlap> {
+    // The formulas walk each axis's windows and allocate per input row:
+    // the same bound as the simulation.
+    if let Err(crate::NotModelled { reason }) = crate::simulate::check_cost(op) {
+        return (0..op.inputs().len())
+            .map(|input_index| InputOverlap {
+                input_index,
+                result: OverlapModel::NotModelled {
+                    reason: reason.clone(),
+                },
+            })
+            .collect();
+    }
     (0..op.inputs().len())
         .map(|input_index| InputOverlap {
             input_index,

@@ -113,6 +113,35 @@ pub struct OpError {
     pub problem: String,
 }
 
+/// The largest tensor an operator may have, in bytes: TFLite's own limit
+/// (tensor sizes are 32-bit signed there), 2^31.
+pub const MAX_TENSOR_BYTES: u64 = 1 << 31;
+
+/// Refuses a tensor whose size overflows or exceeds [`MAX_TENSOR_BYTES`].
+fn check_shape(kind: OpKind, what: &str, shape: &TensorShape) -> Result<(), OpError> {
+    match shape.checked_bytes() {
+        Some(bytes) if bytes <= MAX_TENSOR_BYTES => Ok(()),
+        Some(bytes) => invalid(
+            kind,
+            format!("{what} {shape} is {bytes} bytes, more than TFLite's limit of 2^31 bytes per tensor"),
+        ),
+        None => invalid(
+            kind,
+            format!("{what} {shape} has more bytes than 64 bits can count (TFLite's limit is 2^31)"),
+        ),
+    }
+}
+
+/// Every description goes out through here: its tensors are checked, so
+/// `bytes()` and `elements()` cannot wrap anywhere downstream.
+fn checked(op: OpDescription) -> Result<OpDescription, OpError> {
+    for (index, input) in op.inputs.iter().enumerate() {
+        check_shape(op.kind, &format!("input {index}"), input)?;
+    }
+    check_shape(op.kind, "output", &op.output)?;
+    Ok(op)
+}
+
 fn invalid<T>(kind: OpKind, problem: impl Into<String>) -> Result<T, OpError> {
     Err(OpError {
         kind,
@@ -280,6 +309,15 @@ impl OpDescription {
         let input_channels = input.dims()[3];
         let output_channels = output.dims()[3];
         let filter_input_channels = filter_input_channels.unwrap_or(input_channels);
+        if input_channels == 0 || output_channels == 0 {
+            // Would make 0 groups and divide by them below.
+            return invalid(
+                kind,
+                format!(
+                    "the input has {input_channels} and the output {output_channels} channels; a convolution needs at least one of each"
+                ),
+            );
+        }
         if filter_input_channels == 0 || input_channels % filter_input_channels != 0 {
             return invalid(
                 kind,
@@ -299,7 +337,7 @@ impl OpDescription {
                 ),
             );
         }
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -330,7 +368,7 @@ impl OpDescription {
                 ),
             );
         }
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -369,7 +407,7 @@ impl OpDescription {
                 ),
             );
         }
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -406,7 +444,7 @@ impl OpDescription {
             );
         }
         same_element_type(kind, &input, &output)?;
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -455,7 +493,7 @@ impl OpDescription {
                 );
             }
         }
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input1, input2],
             output,
@@ -495,7 +533,7 @@ impl OpDescription {
             }
             _ => {}
         }
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -526,7 +564,7 @@ impl OpDescription {
                 ),
             );
         }
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -543,7 +581,7 @@ impl OpDescription {
             );
         }
         same_element_type(kind, &input, &output)?;
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -584,7 +622,7 @@ impl OpDescription {
             }
         }
         same_element_type(kind, &input, &output)?;
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -636,7 +674,7 @@ impl OpDescription {
                 ),
             );
         }
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs,
             output,
@@ -679,7 +717,7 @@ impl OpDescription {
                 format!("output {output} is not input {input} reduced over axes {resolved:?} (expected {expected:?})"),
             );
         }
-        Ok(OpDescription {
+        checked(OpDescription {
             kind,
             inputs: vec![input],
             output,
@@ -740,9 +778,54 @@ fn resolve_window(
         ("dilation height", window.dilation_height),
         ("dilation width", window.dilation_width),
     ];
+    check_shape(kind, "input", input)?;
+    check_shape(kind, "output", output)?;
     for (name, value) in parts {
         if value == 0 {
             return invalid(kind, format!("{name} must be at least 1"));
+        }
+    }
+    // TFLite computes the dilated extent `(filter - 1) * dilation + 1` and
+    // the padding in 32-bit ints: an extent past 2^31 - 1 is refused (this
+    // bounds every number the padding arithmetic below sees and refuses
+    // `--dilation 4294967295`). A VALID window larger than the input has no
+    // padding to fit in.
+    for (name, in_size, filter, dilation) in [
+        (
+            "height",
+            input.dims()[1],
+            window.filter_height,
+            window.dilation_height,
+        ),
+        (
+            "width",
+            input.dims()[2],
+            window.filter_width,
+            window.dilation_width,
+        ),
+    ] {
+        let extent = (filter as u128 - 1) * dilation as u128 + 1;
+        if extent > i32::MAX as u128 {
+            return invalid(
+                kind,
+                format!(
+                    "the window's {name}, filter {filter} with dilation {dilation}, spans \
+                     {extent} elements, more than TFLite's 32-bit arithmetic allows"
+                ),
+            );
+        }
+        if window.padding == Padding::Valid && extent > in_size as u128 {
+            return invalid(
+                kind,
+                format!(
+                    "the window's {name} ({extent} elements: filter {filter}, dilation \
+                     {dilation}) is larger than the input {name} {in_size}, and VALID padding \
+                     adds none"
+                ),
+            );
+        }
+        if window.stride_height.max(window.stride_width) as u128 > MAX_TENSOR_BYTES as u128 {
+            return invalid(kind, "stride larger than 2^31");
         }
     }
     if input.dims()[0] != output.dims()[0] {
@@ -819,6 +902,64 @@ mod tests {
             window,
             filter_input_channels: None,
         })
+    }
+
+    #[test]
+    fn hostile_shapes_are_errors_not_panics() {
+        // Issue 12 cases 4 and 5, each a panic, abort or silent wrap before.
+        // 0 input channels: 0 % 4 == 0 made 0 groups, then
+        // `output_channels % 0` panicked ("remainder with a divisor of zero").
+        let error = OpDescription::conv2d(Conv2dParams {
+            input: TensorShape::int8(&[1, 8, 8, 0]),
+            output: TensorShape::int8(&[1, 8, 8, 4]),
+            window: Window::square(1, 1, Padding::Same),
+            filter_input_channels: Some(4),
+        })
+        .unwrap_err();
+        assert!(
+            error.problem.contains("0 and the output 4 channels"),
+            "{error}"
+        );
+        // 2^32 * 2^32 wrapped to 0 bytes ("(0 B)"); 2^64 - 1 elements made
+        // the simulation's vec! panic with "capacity overflow".
+        for dims in [[1 << 32, 1 << 32], [usize::MAX, 2]] {
+            let error = OpDescription::elementwise_unary(
+                OpKind::Relu,
+                TensorShape::int8(&dims),
+                TensorShape::int8(&dims),
+            )
+            .unwrap_err();
+            assert!(error.problem.contains("64 bits"), "{error}");
+        }
+        // 1x100000x100000x1000 int8 = 10^13 bytes > 2^31 (TFLite's limit),
+        // while 1x2x1024x1024 int8 = 2^31 bytes exactly is a valid tensor.
+        let error = conv(
+            &[1, 100_000, 100_000, 1000],
+            &[1, 100_000, 100_000, 1000],
+            Window::square(1, 1, Padding::Valid),
+        )
+        .unwrap_err();
+        assert!(error.problem.contains("10000000000000 bytes"), "{error}");
+        assert!(conv(
+            &[1, 2, 1024, 1024],
+            &[1, 2, 1024, 1024],
+            Window::square(1, 1, Padding::Valid)
+        )
+        .is_ok());
+        // Dilation 2^32 - 1: extent (3 - 1) * (2^32 - 1) + 1 = 8589934591
+        // > 2^31 - 1; before, SAME padding printed pad_top 4294967295.
+        let mut window = Window::square(3, 1, Padding::Same);
+        window.dilation_height = u32::MAX as usize;
+        let error = conv(&[1, 8, 8, 4], &[1, 8, 8, 4], window).unwrap_err();
+        assert!(error.problem.contains("8589934591"), "{error}");
+        // A VALID 9-wide window over an 8-wide input: nothing to pad it with.
+        let error = conv(
+            &[1, 8, 8, 4],
+            &[1, 1, 1, 4],
+            Window::square(9, 1, Padding::Valid),
+        )
+        .unwrap_err();
+        assert!(error.problem.contains("VALID padding adds none"), "{error}");
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod tests;
 mod tflite;
 
 pub use analytic::analytic;
+pub use description::MAX_TENSOR_BYTES;
 pub use description::{
     Conv2dParams, DepthwiseConv2dParams, ElementwiseBinaryParams, FullyConnectedParams,
     OpDescription, OpError, OpKind, OpParams, Pool2dParams, ResolvedWindow, Window,
@@ -38,7 +39,10 @@ pub use padding::{
 };
 pub use registry::{ActivationInputs, OperatorSpec};
 pub use shape::{ElementType, TensorShape};
-pub use simulate::{simulate_access_times, AccessTimes, NotModelled};
+pub use simulate::{
+    check_cost, simulate_access_times, AccessTimes, NotModelled, MAX_MODELLED_BYTES,
+    MAX_MODELLED_STEPS,
+};
 pub use tflite::{describe_tflite_operator, kind_of, tensor_shape, DescribeError, TfliteOperator};
 
 use dmo_core::ByteCount;

@@ -91,6 +91,17 @@ impl TensorShape {
         self.dims.iter().product()
     }
 
+    /// Size of the tensor's buffer in bytes, or `None` if it does not fit in
+    /// 64 bits. Every [`crate::OpDescription`] has checked its tensors with
+    /// this, so [`Self::bytes`] cannot wrap for them.
+    pub fn checked_bytes(&self) -> Option<u64> {
+        self.dims
+            .iter()
+            .try_fold(self.element.size_bytes() as u64, |bytes, &dim| {
+                bytes.checked_mul(u64::try_from(dim).ok()?)
+            })
+    }
+
     /// Size of the tensor's buffer in bytes.
     pub fn bytes(&self) -> usize {
         self.elements() * self.element.size_bytes()
@@ -132,6 +143,18 @@ mod tests {
         assert_eq!(shape.elements(), 24);
         assert_eq!(shape.bytes(), 96);
         assert_eq!(TensorShape::int8(&[]).elements(), 1);
+    }
+
+    #[test]
+    fn checked_bytes_never_wraps() {
+        // Issue 12: `--input 4294967296x4294967296` printed "(0 B)" because
+        // 2^32 * 2^32 wrapped to 0 in usize.
+        let shape = TensorShape::int8(&[1 << 32, 1 << 32]);
+        assert_eq!(shape.checked_bytes(), None);
+        let shape = TensorShape::new(vec![2, 3], ElementType::Int16);
+        assert_eq!(shape.checked_bytes(), Some(12));
+        assert_eq!(TensorShape::int8(&[usize::MAX, 2]).checked_bytes(), None);
+        assert_eq!(TensorShape::int8(&[usize::MAX, 0]).checked_bytes(), Some(0));
     }
 
     #[test]

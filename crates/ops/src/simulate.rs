@@ -47,6 +47,73 @@ pub struct NotModelled {
     pub reason: String,
 }
 
+/// The most activation bytes (all inputs plus the output) the loop-nest
+/// simulation and the analytic formulas take on: 2^25 (32 MiB). The walk
+/// keeps 8 bytes per byte and its result 16, so memory stays under 1 GiB.
+/// Microcontroller tensors are kilobytes to a few megabytes.
+pub const MAX_MODELLED_BYTES: u64 = 1 << 25;
+
+/// The most loop iterations (window taps plus output elements, an upper
+/// bound of what the walk visits) a simulation may cost: 2^28, a second or
+/// two. MobileNetV2-224's largest layer needs under 2^23.
+pub const MAX_MODELLED_STEPS: u64 = 1 << 28;
+
+/// An upper bound of the loop iterations the walk of `op` makes.
+fn steps(op: &OpDescription) -> u128 {
+    let output = op.output();
+    let activation: u128 = op
+        .inputs()
+        .iter()
+        .chain([output])
+        .map(|shape| shape.elements() as u128)
+        .sum();
+    let window_steps = |window: &ResolvedWindow| -> u128 {
+        let [batch, height, width, channels] = nhwc(output);
+        let input_channels = op.inputs()[0].dims()[3];
+        (batch * height * width) as u128
+            * window.window.filter_height as u128
+            * window.window.filter_width as u128
+            * input_channels.max(channels) as u128
+    };
+    let loops = match op.params() {
+        OpParams::Conv2d { window, .. }
+        | OpParams::DepthwiseConv2d { window, .. }
+        | OpParams::Pool2d { window } => window_steps(window),
+        OpParams::FullyConnected { accumulation_depth } => {
+            output.elements() as u128 * *accumulation_depth as u128
+        }
+        _ => 0,
+    };
+    loops + 4 * activation
+}
+
+/// Refuses an operator too large to model (see [`MAX_MODELLED_BYTES`] and
+/// [`MAX_MODELLED_STEPS`]) before anything is allocated.
+pub fn check_cost(op: &OpDescription) -> Result<(), NotModelled> {
+    let bytes: u64 = op
+        .inputs()
+        .iter()
+        .chain([op.output()])
+        .map(|shape| shape.bytes() as u64)
+        .sum();
+    if bytes > MAX_MODELLED_BYTES {
+        return Err(NotModelled {
+            reason: format!(
+                "its tensors hold {bytes} bytes, more than dmo models ({MAX_MODELLED_BYTES} bytes)"
+            ),
+        });
+    }
+    let steps = steps(op);
+    if steps > MAX_MODELLED_STEPS as u128 {
+        return Err(NotModelled {
+            reason: format!(
+                "its loops take about {steps} steps, more than dmo simulates ({MAX_MODELLED_STEPS})"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Sentinel for "no access yet" in the working arrays.
 const NEVER: u64 = u64::MAX;
 
@@ -136,6 +203,7 @@ const MEAN_REASON: &str = "TFLM's MEAN takes different code paths by version, ax
 /// Simulates TFLM's reference kernel of `op` and returns the per-byte times,
 /// or why the kind has no exact model.
 pub fn simulate_access_times(op: &OpDescription) -> Result<AccessTimes, NotModelled> {
+    check_cost(op)?;
     let mut recorder = Recorder::new(op);
     let events = match op.params() {
         OpParams::Conv2d {
@@ -532,4 +600,43 @@ fn walk_concatenation(op: &OpDescription, axis: usize, recorder: &mut Recorder) 
         }
     }
     time
+}
+
+#[cfg(test)]
+mod cost_tests {
+    use super::*;
+    use crate::{Conv2dParams, Padding, Window};
+
+    fn conv(side: usize, channels: usize, filter: (usize, usize)) -> OpDescription {
+        let mut window = Window::square(1, 1, Padding::Same);
+        (window.filter_height, window.filter_width) = filter;
+        OpDescription::conv2d(Conv2dParams {
+            input: TensorShape::int8(&[1, side, side, channels]),
+            output: TensorShape::int8(&[1, side, side, channels]),
+            window,
+            filter_input_channels: None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn cost_is_bounded_before_allocating() {
+        // Issue 12 case 5: 1x1000x1000x64 in and out = 128,000,000 bytes >
+        // MAX_MODELLED_BYTES = 2^25 (it used 4 GB); a 1x2^30 filter over a
+        // 1x1 input: 2^30 taps > MAX_MODELLED_STEPS = 2^28 (ran for minutes).
+        let reason = simulate_access_times(&conv(1000, 64, (3, 3)))
+            .unwrap_err()
+            .reason;
+        assert!(reason.contains("128000000 bytes"), "{reason}");
+        let reason = simulate_access_times(&conv(1, 1, (1, 1 << 30)))
+            .unwrap_err()
+            .reason;
+        assert!(reason.contains("steps"), "{reason}");
+        // person_detect's largest conv (48x48x8 -> 48x48x16 class) is far inside.
+        assert!(check_cost(&conv(48, 16, (3, 3))).is_ok());
+        match &crate::analytic(&conv(1000, 64, (3, 3)))[0].result {
+            crate::OverlapModel::NotModelled { reason } => assert!(reason.contains("bytes")),
+            other => panic!("{other:?}"),
+        }
+    }
 }

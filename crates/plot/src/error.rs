@@ -8,9 +8,12 @@ pub enum PlotError {
     Trace(#[from] dmo_trace::TraceError),
     #[error("{path}: unsupported figure file type (use .png or .svg)")]
     UnsupportedFormat { path: PathBuf },
-    #[error("{path}: file exists (pass --force to overwrite)")]
-    OutputExists { path: PathBuf },
-    #[error("{path}: {action}: {source}")]
+    /// Refused or failed by `dmo_fsio` (exists without --force, not a
+    /// regular file, rename failed).
+    #[error(transparent)]
+    File(#[from] dmo_fsio::FsioError),
+    /// The cause is the `source`, not repeated in the message.
+    #[error("{path}: {action}")]
     Io {
         path: PathBuf,
         action: &'static str,

@@ -14,12 +14,28 @@ use dmo_core::{Address, EventSink};
 use dmo_trace::{ByteRange, LivenessTracker, TraceReader};
 use plotters::prelude::*;
 
+/// The most bytes the liveness figure tracks: 16 MiB of address space
+/// (224 MiB of tracker state), far more than a Cortex-M's RAM.
+pub const MAX_TRACKED_BYTES: u64 = 1 << 24;
+
 pub fn draw<DB: DrawingBackend>(
     root: &Area<DB>,
     reader: &TraceReader,
     request: &FigureRequest,
 ) -> Result<FigureSummary, PlotError> {
     let view = view_of(reader, request)?;
+    // The tracker keeps 14 bytes of state per tracked byte: bound the view
+    // before allocating (a forged buffer at 0xffffffff made it span 4 GiB
+    // and allocate 56 GiB).
+    if view.high - view.low > MAX_TRACKED_BYTES {
+        return Err(PlotError::NothingToPlot {
+            trace: reader.path().to_path_buf(),
+            problem: format!(
+                "the view spans {} bytes, more than the liveness figure tracks ({MAX_TRACKED_BYTES}); choose one op with --op",
+                view.high - view.low
+            ),
+        });
+    }
     let title = format!("Live bytes: {}", view.subject);
     let subtitle = vec![format!(
         "share of each cell's bytes x time holding a live value (write to last read); {} bytes from {}, t = {}..{}",

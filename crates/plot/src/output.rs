@@ -33,8 +33,8 @@ impl ImageFormat {
 
     fn suffix(self) -> &'static str {
         match self {
-            ImageFormat::Png => ".png",
-            ImageFormat::Svg => ".svg",
+            ImageFormat::Png => ".partial.png",
+            ImageFormat::Svg => ".partial.svg",
         }
     }
 }
@@ -53,16 +53,11 @@ pub fn render_to_file(
         return Err(PlotError::BadSize { width, height });
     }
     let format = ImageFormat::of_path(path)?;
-    if path.exists() && !overwrite {
-        return Err(PlotError::OutputExists {
-            path: path.to_path_buf(),
-        });
-    }
+    // Refuses an existing target without `overwrite`, and any non-regular
+    // file, before the drawing work.
+    // The PNG encoder picks its format from the temporary name's extension.
+    let mut temporary = dmo_fsio::AtomicFile::create_with_suffix(path, overwrite, format.suffix())?;
     register_fonts();
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
     let io_error = |action: &'static str| {
         move |source| PlotError::Io {
             path: path.to_path_buf(),
@@ -70,11 +65,6 @@ pub fn render_to_file(
             source,
         }
     };
-    let temporary = tempfile::Builder::new()
-        .prefix(".dmo-plot-")
-        .suffix(format.suffix())
-        .tempfile_in(directory)
-        .map_err(io_error("cannot create a temporary file beside it"))?;
     let with_path = |error: PlotError| match error {
         PlotError::Draw { message, .. } => PlotError::Draw {
             path: path.to_path_buf(),
@@ -84,7 +74,8 @@ pub fn render_to_file(
     };
     let summary = match format {
         ImageFormat::Png => {
-            let root = BitMapBackend::new(temporary.path(), (width, height)).into_drawing_area();
+            let root =
+                BitMapBackend::new(temporary.temporary_path(), (width, height)).into_drawing_area();
             let summary = draw(&root, reader, request).map_err(with_path)?;
             root.present()
                 .map_err(|e| with_path(crate::frame::draw_error(e)))?;
@@ -99,26 +90,14 @@ pub fn render_to_file(
                     .map_err(|e| with_path(crate::frame::draw_error(e)))?;
                 summary
             };
-            std::fs::write(temporary.path(), text).map_err(io_error("cannot write"))?;
+            std::io::Write::write_all(&mut temporary, text.as_bytes())
+                .map_err(io_error("cannot write"))?;
             summary
         }
     };
-    // Temporary files are private (0600); a figure is an ordinary file.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(temporary.path(), std::fs::Permissions::from_mode(0o644))
-            .map_err(io_error("cannot set permissions"))?;
-    }
-    if overwrite {
-        temporary
-            .persist(path)
-            .map_err(|e| io_error("cannot move the finished figure into place")(e.error))?;
-    } else {
-        temporary
-            .persist_noclobber(path)
-            .map_err(|e| io_error("cannot move the finished figure into place")(e.error))?;
-    }
+    // Renamed into place with no-clobber unless `overwrite`; dropped (and
+    // removed) on any error above.
+    temporary.commit()?;
     Ok(summary)
 }
 

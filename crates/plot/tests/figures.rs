@@ -169,7 +169,10 @@ fn existing_files_are_kept_and_failures_leave_nothing_behind() {
     std::fs::write(&path, b"keep me").unwrap();
     let request = FigureRequest::new(FigureKind::Access);
     let error = render_to_file(&reader, &request, &path, false).unwrap_err();
-    assert!(matches!(error, PlotError::OutputExists { .. }), "{error}");
+    assert!(
+        matches!(error, PlotError::File(dmo_fsio::FsioError::Exists { .. })),
+        "{error}"
+    );
     assert_eq!(std::fs::read(&path).unwrap(), b"keep me");
 
     let mut missing_op = FigureRequest::new(FigureKind::Overlap);

@@ -150,10 +150,16 @@ fn table(report: &Report) -> String {
             if column > 0 {
                 text.push_str("  ");
             }
+            // Padded by hand: `{:<width$}` panics ("Formatting argument
+            // out of range") for widths above 65535, and names come from
+            // the trace file.
+            let padding = " ".repeat(width.saturating_sub(cell.chars().count()));
             if (1..=3).contains(&column) {
-                let _ = write!(text, "{cell:<width$}");
+                text.push_str(cell);
+                text.push_str(&padding);
             } else {
-                let _ = write!(text, "{cell:>width$}");
+                text.push_str(&padding);
+                text.push_str(cell);
             }
         }
         text.trim_end().to_owned()
@@ -370,5 +376,45 @@ mod tests {
             render(&empty_report(), Format::Csv).unwrap(),
             format!("{CSV_HEADER}\n")
         );
+    }
+
+    #[test]
+    fn a_name_longer_than_a_format_width_is_printed_not_panicked_on() {
+        // Issue 12 case 3: a 70,000-character op name (from a trace file)
+        // made `write!("{cell:<width$}")` panic with "Formatting argument out
+        // of range": std's format widths stop at 65535.
+        let name = "n".repeat(70_000);
+        let mut report = empty_report();
+        report.rows.push(PairRow {
+            op_index: 0,
+            op_name: name.clone(),
+            op_kind: "CONV_2D".into(),
+            input_name: "in".into(),
+            input_address: dmo_core::Address(0x2000_0000),
+            input_bytes: 4,
+            output_name: "out".into(),
+            output_address: dmo_core::Address(0x2000_0010),
+            output_bytes: 4,
+            s_min: 0,
+            s_mono: 0,
+            u_min: 0,
+            u_mono: 0,
+            best_direction: Direction::Down,
+            best_offset: 0,
+            footprint: 4,
+            naive: 8,
+            saving_bytes: 4,
+            saving_percent: 50.0,
+            witness: None,
+        });
+        report.summary.ops = 1;
+        report.summary.pairs = 1;
+        let text = render(&report, Format::Table).unwrap();
+        // The heading line pads "op" to the name's width: 70,000 columns.
+        let heading = text.lines().nth(1).unwrap();
+        assert!(heading.starts_with("#  op "), "{}", &heading[..40]);
+        assert!(text.contains(&name));
+        let row = text.lines().nth(2).unwrap();
+        assert_eq!(row.find(" CONV_2D"), heading.find(" kind"));
     }
 }

@@ -39,11 +39,12 @@ pub enum FormatError {
 /// A model file that could not be read, written or understood, naming the file.
 #[derive(Debug, Error)]
 pub enum ModelError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: not a valid .tflite model: {source}")]
-    Format { path: PathBuf, source: FormatError },
+    /// Not a regular file, too large, or unreadable (the cause is the
+    /// helper error's source).
+    #[error(transparent)]
+    File(#[from] dmo_fsio::FsioError),
+    /// The format error is a leaf: part of the message, not a `source()`,
+    /// so chaining and flattening callers both print it once.
+    #[error("{path}: not a valid .tflite model: {problem}")]
+    Format { path: PathBuf, problem: FormatError },
 }

@@ -125,13 +125,12 @@ pub struct Model {
 impl Model {
     /// Reads and parses a `.tflite` file; errors name the file.
     pub fn read(path: &Path) -> Result<Model, ModelError> {
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+        // A regular file of at most MAX_INPUT_BYTES; `/dev/zero` or a FIFO
+        // is refused before it is opened.
+        let bytes = dmo_fsio::read_input(path, dmo_fsio::MAX_INPUT_BYTES)?;
+        Model::parse(&bytes).map_err(|problem| ModelError::Format {
             path: path.to_path_buf(),
-            source,
-        })?;
-        Model::parse(&bytes).map_err(|source| ModelError::Format {
-            path: path.to_path_buf(),
-            source,
+            problem,
         })
     }
 

@@ -87,7 +87,7 @@ fn empty_and_foreign_files_are_clear_errors() {
 fn read_errors_name_the_file() {
     let missing = models_dir().join("no_such_model.tflite");
     let err = Model::read(&missing).unwrap_err();
-    assert!(matches!(err, ModelError::Io { .. }));
+    assert!(matches!(err, ModelError::File(_)));
     assert!(err.to_string().contains("no_such_model.tflite"), "{err}");
 
     let directory = tempdir();

@@ -359,20 +359,24 @@ impl BlockDecoder {
     ) -> Result<(), DecodeError> {
         self.predictor.reset();
         out.clear();
-        out.reserve(event_count as usize);
+        // The count comes from the file: reserve only what the payload can
+        // hold (a run byte stands for at most MAX_RUN events), so a block
+        // that claims 2^32 - 1 events costs no more than its payload.
+        let holdable = (payload.len() as u64).saturating_mul(MAX_RUN as u64);
+        out.reserve((event_count as u64).min(holdable) as usize);
         let mut time = first_time;
         let mut position = 0usize;
-        let limit = first_time + event_count as u64;
+        let limit = first_time.saturating_add(event_count as u64);
         while position < payload.len() {
             let tag_at = position;
             let tag = payload[position];
             position += 1;
             if tag & RUN_FLAG != 0 {
                 let run = (tag & !RUN_FLAG) as u64 + 1;
-                if time + run > limit {
+                if time.saturating_add(run) > limit {
                     return Err(DecodeError::CountMismatch {
                         expected: event_count,
-                        found: time + run - first_time,
+                        found: time.saturating_add(run) - first_time,
                     });
                 }
                 for _ in 0..run {
@@ -509,6 +513,26 @@ mod tests {
             .decode(&payload, first, events.len() as u32, &mut decoded)
             .unwrap();
         (payload, decoded)
+    }
+
+    #[test]
+    fn a_block_claiming_four_billion_events_allocates_what_its_payload_holds() {
+        // Issue 12 case 1: `out.reserve(event_count)` with a forged count of
+        // 0xFFFFFFFF asked for 0xFFFFFFFF * 24 B = 103079215080 B and aborted
+        // the process. One payload byte holds at most one run of MAX_RUN =
+        // 128 events, so 128 events are the most worth reserving; decoding
+        // then fails cleanly (a run before any history).
+        let mut decoded = Vec::new();
+        let error = BlockDecoder::new()
+            .decode(&[0x80], 0, u32::MAX, &mut decoded)
+            .unwrap_err();
+        assert_eq!(error, DecodeError::RunWithoutHistory { at: 0 });
+        assert!(decoded.capacity() <= 128, "{}", decoded.capacity());
+        // A first time near u64::MAX does not overflow the limit either.
+        let error = BlockDecoder::new()
+            .decode(&[0x80], u64::MAX - 1, u32::MAX, &mut decoded)
+            .unwrap_err();
+        assert_eq!(error, DecodeError::RunWithoutHistory { at: 0 });
     }
 
     #[test]

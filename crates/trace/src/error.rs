@@ -20,7 +20,8 @@ impl std::fmt::Display for BlockPosition {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    #[error("{path}: {action}: {source}")]
+    /// The cause is the `source`, not repeated in the message.
+    #[error("{path}: {action}")]
     Io {
         path: PathBuf,
         action: &'static str,
@@ -54,6 +55,10 @@ pub enum TraceError {
         byte_offset: u64,
         detail: String,
     },
+
+    /// Refused or failed by the file helper (not a regular file, exists, ...).
+    #[error(transparent)]
+    File(#[from] dmo_fsio::FsioError),
 
     #[error("{path}: cannot encode trace metadata: {detail}")]
     Encode { path: PathBuf, detail: String },

@@ -33,6 +33,6 @@ pub use liveness::{LiveWindow, LivenessReport, LivenessTracker};
 pub use metadata::TraceMetadata;
 pub use pairs::{PairMiner, PairResult};
 pub use ranges::ByteRange;
-pub use reader::{BlockStream, Events, TraceReader};
+pub use reader::{BlockStream, Events, TraceReader, MAX_MAPPED_BYTES, MAX_PAIR_BYTES};
 pub use sanitizer::{clobbered_reads, ClobberFinding, ClobberSanitizer, ClobberedAccess};
 pub use writer::{TraceOptions, TraceSummary, TraceWriter};

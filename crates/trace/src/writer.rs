@@ -6,10 +6,9 @@ use crate::error::TraceError;
 use crate::format::{self, BlockHeader, Trailer, FORMAT_VERSION};
 use crate::metadata::{BlockIndexEntry, Footer, TraceMetadata};
 use dmo_core::{Buffer, Event, EventSink, EventTime, OpSegment, TimeRange};
-use std::fs::File;
+use dmo_fsio::AtomicFile;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use tempfile::NamedTempFile;
 
 /// How a trace is written.
 #[derive(Clone, Copy, Debug)]
@@ -18,6 +17,9 @@ pub struct TraceOptions {
     pub keep_partial: bool,
     /// Events per block: the unit of checksumming, skipping and memory use.
     pub events_per_block: u32,
+    /// Replace an existing (regular) file at the path. Without it the
+    /// final rename refuses to replace anything (`dmo_fsio::AtomicFile`).
+    pub overwrite: bool,
 }
 
 impl Default for TraceOptions {
@@ -25,6 +27,7 @@ impl Default for TraceOptions {
         TraceOptions {
             keep_partial: false,
             events_per_block: 1 << 16,
+            overwrite: false,
         }
     }
 }
@@ -63,7 +66,7 @@ impl TraceSummary {
 pub struct TraceWriter {
     final_path: PathBuf,
     options: TraceOptions,
-    output: Option<BufWriter<NamedTempFile>>,
+    output: Option<BufWriter<AtomicFile>>,
     /// Bytes written so far: the offset of the next block.
     position: u64,
     encoder: BlockEncoder,
@@ -82,28 +85,9 @@ impl TraceWriter {
     /// Starts a trace that will end up at `final_path`.
     pub fn create(final_path: impl AsRef<Path>, options: TraceOptions) -> Result<Self, TraceError> {
         let final_path = final_path.as_ref().to_path_buf();
-        let directory = match final_path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let file_name = final_path
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "trace".to_string());
-        let prefix = format!(".{file_name}.");
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(&prefix).suffix(".partial");
-        // A trace is an ordinary output file, not a secret (tempfile's
-        // default is 0600); the umask still applies.
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-        let temporary = builder.tempfile_in(&directory).map_err(|source| {
-            TraceError::io(
-                &final_path,
-                "cannot create the temporary trace file",
-                source,
-            )
-        })?;
+        // A temporary file beside the final path, removed on failure and on
+        // SIGINT/SIGTERM; the rename refuses to clobber without `overwrite`.
+        let temporary = AtomicFile::create(&final_path, options.overwrite)?;
         let mut output = BufWriter::with_capacity(1 << 20, temporary);
         output
             .write_all(&format::header_bytes())
@@ -197,19 +181,7 @@ impl TraceWriter {
         let temporary = output
             .into_inner()
             .map_err(|error| TraceError::io(&path, "cannot flush the trace", error.into_error()))?;
-        temporary
-            .as_file()
-            .sync_all()
-            .map_err(|source| TraceError::io(&path, "cannot sync the trace to disk", source))?;
-        temporary.persist(&path).map_err(|error| {
-            TraceError::io(&path, "cannot rename the trace into place", error.error)
-        })?;
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            // Makes the rename durable; not all platforms can open directories.
-            if let Ok(directory) = File::open(parent) {
-                let _ = directory.sync_all();
-            }
-        }
+        temporary.commit()?;
         let file_bytes = trailer.footer_offset + trailer.footer_len + format::TRAILER_LEN;
         Ok(TraceSummary {
             path,

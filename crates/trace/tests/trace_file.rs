@@ -223,7 +223,7 @@ fn random_streams_round_trip() {
                 }
             })
             .collect();
-        let options = TraceOptions { events_per_block: block, ..TraceOptions::default() };
+        let options = TraceOptions { events_per_block: block, overwrite: true, ..TraceOptions::default() };
         let mut writer = TraceWriter::create(&path, options).unwrap();
         for event in &events {
             writer.event(event);
@@ -467,4 +467,67 @@ fn unwritable_directory_is_an_error_naming_the_path() {
             .contains("/nonexistent-dmo-dir/x.dmotrace"),
         "{error}"
     );
+}
+
+/// A trace with one op whose input is `input_len` bytes, its output 16, and
+/// a memory map of `ram_len` bytes of RAM.
+fn write_with_sizes(path: &Path, input_len: u32, ram_len: u32) {
+    let mut writer = TraceWriter::create(path, TraceOptions::default()).unwrap();
+    writer.op_begin(EventTime(0), "conv", "CONV_2D");
+    for (name, start, len, role) in [
+        ("in", 0x2000_0000, input_len, BufferRole::Input),
+        ("out", 0x2000_0000, 16, BufferRole::Output),
+    ] {
+        writer.op_buffer(&Buffer {
+            name: name.to_string(),
+            start: Address(start),
+            len,
+            role,
+        });
+    }
+    writer.event(&Event {
+        time: EventTime(0),
+        pc: Address(0x100),
+        address: Address(0x2000_0000),
+        size: 1,
+        kind: AccessKind::Read,
+    });
+    writer.op_end(EventTime(1));
+    let mut metadata = sample_metadata();
+    metadata.memory_map[1].len = ram_len;
+    writer.finish(metadata).unwrap();
+}
+
+#[test]
+fn buffer_and_memory_sizes_from_the_footer_are_checked_before_allocating() {
+    // Issue 12 case 2: AccessRecorder::new allocated 16 B per buffer byte
+    // from the footer's lengths: 2^32 - 1 aborted `report` (64 GiB), 2^27
+    // took 4 GB. The reader now refuses an op whose pairs need more than
+    // MAX_PAIR_BYTES = 2^24 tracked bytes: input 2^24 - 16 plus output 16 is
+    // exactly the limit and opens; one byte more does not.
+    let directory = tempfile::tempdir().unwrap();
+    for input_len in [u32::MAX, 1 << 27, (1 << 24) - 15] {
+        let path = directory.path().join(format!("{input_len}.dmotrace"));
+        write_with_sizes(&path, input_len, 0xff00);
+        let error = TraceReader::open(&path).unwrap_err();
+        assert!(
+            matches!(error, TraceError::CorruptMetadata { .. })
+                && error.to_string().contains("more than dmo mines"),
+            "{error}"
+        );
+    }
+    let path = directory.path().join("limit.dmotrace");
+    write_with_sizes(&path, (1 << 24) - 16, 0xff00);
+    let reader = TraceReader::open(&path).unwrap();
+    assert_eq!(dmo_trace::MAX_PAIR_BYTES, 1 << 24);
+    let pairs = dmo_trace::PairMiner::of_trace(&reader, reader.segments()).unwrap();
+    assert_eq!(pairs.len(), 1);
+
+    // A memory map of 4 GiB of RAM (what discovery sizes its tables by) is
+    // refused the same way: flash 1 MiB + stack 256 B + RAM must stay within
+    // MAX_MAPPED_BYTES = 2^26.
+    let path = directory.path().join("ram.dmotrace");
+    write_with_sizes(&path, 16, u32::MAX);
+    let error = TraceReader::open(&path).unwrap_err();
+    assert!(error.to_string().contains("memory map"), "{error}");
 }

@@ -7,7 +7,7 @@ use super::text::{print_fault, print_firmware_output, refuse_overwrite};
 use anyhow::Context;
 use clap::Args as ClapArgs;
 use dmo_core::CountingSink;
-use dmo_emu::{Firmware, RunStatus};
+use dmo_emu::RunStatus;
 use dmo_trace::{TraceOptions, TraceWriter};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,14 +43,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.keep_trace {
         refuse_overwrite(path, args.output.force)?;
     }
-    let mut firmware = Firmware::load(&args.elf)?;
+    let mut firmware = super::text::load_firmware(&args.elf)?;
     if let Ok(absolute) = std::fs::canonicalize(&args.elf) {
         firmware.path = absolute;
     }
     let config = args.emulator.run_config()?;
     let (analysis, writer) = match &args.keep_trace {
         Some(path) => {
-            let mut writer = TraceWriter::create(path, TraceOptions::default())?;
+            let options = TraceOptions {
+                overwrite: args.output.force,
+                ..TraceOptions::default()
+            };
+            let mut writer = TraceWriter::create(path, options)?;
             let analysis = {
                 let mut sink = ProgressSink::new(&mut writer, "analysing");
                 let analysis = dmo_report::analyse(&firmware, &config, &mut sink)?;

@@ -40,7 +40,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| metadata.elf_path.clone());
     // Symbols come from the trace; code bytes for disassembly from the ELF,
     // if it is still there and is the same file.
-    let firmware = match Firmware::load(&elf_path) {
+    let firmware = match super::text::load_firmware(&elf_path) {
         Ok(firmware) if firmware.sha256 == metadata.elf_sha256 => Some(firmware),
         Ok(_) => {
             eprintln!(
@@ -55,7 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             eprintln!(
                 "warning: {}; no disassembly (give the ELF with --elf)",
-                error_chain(&error)
+                error_chain(error.as_ref())
             );
             None
         }

@@ -88,6 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut options = BuildOptions::new(args.cpu, args.output);
     options.source_folder = Some(source_folder);
     options.compiler = args.compiler;
+    options.overwrite = args.force;
     let mut placement = "TFLM greedy".to_owned();
     if let Some(planned) = &args.plan {
         let (offsets, made_for) = read_plan(&args.model, planned)?;

@@ -44,8 +44,10 @@ impl EmulatorArgs {
                 bail!("--poke {spec}: expected SYMBOL=FILE");
             };
             let source = PathBuf::from(file);
-            let bytes = std::fs::read(&source)
-                .with_context(|| format!("--poke {spec}: cannot read {}", source.display()))?;
+            // A regular file of at most MAX_INPUT_BYTES: `/dev/zero` or a
+            // FIFO is refused before it is opened.
+            let bytes = dmo_fsio::read_input(&source, dmo_fsio::MAX_INPUT_BYTES)
+                .with_context(|| format!("--poke {spec}"))?;
             pokes.push(Poke {
                 symbol: symbol.to_owned(),
                 bytes,

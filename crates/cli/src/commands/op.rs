@@ -298,6 +298,10 @@ fn print_results(method: Method, op: &OpDescription, results: &[InputOverlap]) {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let op = describe(&args)?;
+    // Bounded cost: an op too large to model is bad input, not a long run.
+    if let Err(dmo_ops::NotModelled { reason }) = dmo_ops::check_cost(&op) {
+        anyhow::bail!("{}: too large to model: {reason}", op.kind());
+    }
     let methods: &[Method] = match args.method {
         MethodChoice::Analytic => &[Method::Analytic],
         MethodChoice::Simulate => &[Method::Simulate],

@@ -487,17 +487,11 @@ fn emit(source: &Path, model: &Model, plan: &ModelPlan, out: &Path) -> anyhow::R
         bail!("internal error: the emitted plan does not pass the checker; nothing written");
     }
 
-    let directory = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = out
-        .file_name()
-        .with_context(|| format!("{}: not a file path", out.display()))?;
-    let temporary = directory.join(format!(".{}.tmp", file_name.to_string_lossy()));
-    std::fs::write(&temporary, &emitted)
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    std::fs::rename(&temporary, out).with_context(|| format!("{}", out.display()))?;
+    // A random temporary name beside `out`, removed on error and on
+    // SIGINT/SIGTERM; never renamed over a device. `run` has refused an
+    // existing `out` without --force already; `emit` does not get the flag,
+    // so the rename may replace a regular file created since.
+    dmo_fsio::write_atomically(out, &emitted, true)?;
     Ok(())
 }
 

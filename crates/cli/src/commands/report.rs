@@ -3,7 +3,6 @@
 use super::text::refuse_overwrite;
 use anyhow::Context;
 use clap::Args as ClapArgs;
-use dmo_emu::Firmware;
 use dmo_report::{render, report_of_trace, Format, Report};
 use dmo_trace::TraceReader;
 use std::io::Write;
@@ -47,7 +46,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // The traced ELF names and disassembles the witness instructions; use it
     // only if it is still the same file.
     let metadata = reader.metadata();
-    let firmware = Firmware::load(&metadata.elf_path)
+    // Read only if it is a regular file (a FIFO would hang, /dev/zero never
+    // end), at most MAX_INPUT_BYTES.
+    let firmware = super::text::load_firmware(&metadata.elf_path)
         .ok()
         .filter(|firmware| firmware.sha256 == metadata.elf_sha256);
     if firmware.is_none() {
@@ -76,27 +77,9 @@ pub fn write_report(report: &Report, output: &OutputArgs) -> anyhow::Result<()> 
     }
 }
 
-/// Writes a temporary file beside `path` and renames it over `path`, so no
-/// half-written file is left; refuses to replace an existing file unless `force`.
+/// Writes `bytes` to `path` through a temporary file renamed into place
+/// (`dmo_fsio::AtomicFile`): no half-written file, no existing file replaced
+/// unless `force`, never a device.
 pub fn write_atomically(path: &Path, bytes: &[u8], force: bool) -> anyhow::Result<()> {
-    refuse_overwrite(path, force)?;
-    let directory = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .with_context(|| format!("{}: not a file path", path.display()))?;
-    let temporary = directory.join(format!(
-        ".{}.{}.tmp",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::write(&temporary, bytes)
-        .with_context(|| format!("writing {}", temporary.display()))?;
-    std::fs::rename(&temporary, path).with_context(|| {
-        let _ = std::fs::remove_file(&temporary);
-        format!("writing {}", path.display())
-    })?;
-    Ok(())
+    Ok(dmo_fsio::write_atomically(path, bytes, force)?)
 }

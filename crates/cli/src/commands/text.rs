@@ -23,15 +23,18 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     links.join(": ")
 }
 
-/// Refuses to replace an existing file unless `force`.
+/// Refuses to replace an existing file (or symlink, even a dangling one)
+/// unless `force`, and anything that is not a regular file even with it. An
+/// early check so no work is wasted; the final rename checks again.
 pub fn refuse_overwrite(path: &Path, force: bool) -> anyhow::Result<()> {
-    if path.exists() && !force {
-        anyhow::bail!(
-            "{} already exists; pass --force to overwrite it",
-            path.display()
-        );
-    }
-    Ok(())
+    Ok(dmo_fsio::check_output(path, force)?)
+}
+
+/// Reads a firmware ELF: a regular file of at most
+/// [`dmo_fsio::MAX_INPUT_BYTES`], refused before opening otherwise.
+pub fn load_firmware(path: &Path) -> anyhow::Result<Firmware> {
+    let bytes = dmo_fsio::read_input(path, dmo_fsio::MAX_INPUT_BYTES)?;
+    Ok(Firmware::parse(path, &bytes)?)
 }
 
 /// Echoes the firmware's console output.

@@ -5,7 +5,7 @@ use super::progress::ProgressSink;
 use super::text::{print_fault, print_firmware_output, print_run_summary, refuse_overwrite};
 use anyhow::Context;
 use clap::Args as ClapArgs;
-use dmo_emu::{Firmware, RunStatus};
+use dmo_emu::RunStatus;
 use dmo_trace::{TraceMetadata, TraceOptions, TraceWriter};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,7 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         PathBuf::from(stem).with_extension("dmotrace")
     });
     refuse_overwrite(&output, args.force)?;
-    let mut firmware = Firmware::load(&args.elf)?;
+    let mut firmware = super::text::load_firmware(&args.elf)?;
     if let Ok(absolute) = std::fs::canonicalize(&args.elf) {
         firmware.path = absolute;
     }
@@ -59,6 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &output,
         TraceOptions {
             keep_partial: args.keep_partial,
+            overwrite: args.force,
             ..TraceOptions::default()
         },
     )?;

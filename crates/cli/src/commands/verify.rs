@@ -5,7 +5,6 @@ use super::firmware_args::EmulatorArgs;
 use super::report::write_atomically;
 use anyhow::Context;
 use clap::Args as ClapArgs;
-use dmo_emu::Firmware;
 use dmo_report::{verify, Claim, OffsetCheck, PairVerification, VerifyRequest};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.json {
         super::text::refuse_overwrite(path, args.force)?;
     }
-    let firmware = Firmware::load(&args.elf)?;
+    let firmware = super::text::load_firmware(&args.elf)?;
     let config = args.emulator.run_config()?;
     let request = VerifyRequest {
         op_name: args.op.clone(),

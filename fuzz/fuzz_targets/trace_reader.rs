@@ -1,0 +1,44 @@
+//! The trace reader and what `report`, `dump` and `info` do with a trace:
+//! open (header, trailer, footer, block index, size checks), decode every
+//! block, replay, mine and render the report. Built by cargo-fuzz with
+//! `--cfg fuzzing`, under which the reader ignores CRC mismatches so that
+//! mutations reach the decoders (the mutation test recomputes them instead).
+#![no_main]
+
+use dmo_core::CountingSink;
+use libfuzzer_sys::fuzz_target;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// One file per process, on tmpfs when there is one: the reader takes a path.
+fn scratch() -> &'static PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let directory = if std::path::Path::new("/dev/shm").is_dir() {
+            PathBuf::from("/dev/shm")
+        } else {
+            std::env::temp_dir()
+        };
+        directory.join(format!("dmo-fuzz-{}.dmotrace", std::process::id()))
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let path = scratch();
+    std::fs::write(path, data).unwrap();
+    let Ok(reader) = dmo_trace::TraceReader::open(path) else {
+        return;
+    };
+    if let Ok(events) = reader.events() {
+        for event in events {
+            if event.is_err() {
+                break;
+            }
+        }
+    }
+    let _ = reader.replay(&mut CountingSink::default());
+    if let Ok(report) = dmo_report::report_of_trace(&reader, None) {
+        let _ = dmo_report::render(&report, dmo_report::Format::Table);
+        let _ = dmo_report::render(&report, dmo_report::Format::Json);
+    }
+});
