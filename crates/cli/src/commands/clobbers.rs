@@ -19,6 +19,15 @@ fn site(pc: Address, firmware: Option<&Firmware>, disassembler: &Disassembler) -
     }
 }
 
+/// [`print_clobbers`] when there is anything to print.
+pub fn print_clobbers_if_any(
+    findings: &[ClobberFinding],
+    ops: usize,
+    firmware: Option<&Firmware>,
+) -> bool {
+    !findings.is_empty() && print_clobbers(findings, ops, firmware)
+}
+
 /// Prints one error line per finding (and its first clobbered read) to
 /// standard error, then a summary line; returns whether there were any.
 pub fn print_clobbers(

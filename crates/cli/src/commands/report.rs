@@ -1,10 +1,12 @@
 //! `dmo report`: the per-layer overlap report of a recorded trace.
 
+use super::clobbers::print_clobbers_if_any;
 use super::text::refuse_overwrite;
 use anyhow::Context;
 use clap::Args as ClapArgs;
+use dmo_core::BufferRole;
 use dmo_report::{render, report_of_trace, Format, Report};
-use dmo_trace::TraceReader;
+use dmo_trace::{clobbered_reads, BufferDiscovery, TraceReader};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -60,7 +62,37 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let report = report_of_trace(&reader, firmware.as_ref())
         .with_context(|| format!("reporting {}", args.trace.display()))?;
     write_report(&report, &args.output)?;
+    warn_about_placed_overlaps(&reader)?;
+    // A planned arena that breaks an op shows as reads of bytes the op had
+    // overwritten: errors, and a failing exit status.
+    let findings = clobbered_reads(&reader)
+        .with_context(|| format!("checking {} for clobbered reads", args.trace.display()))?;
+    if print_clobbers_if_any(&findings, reader.segments().len(), firmware.as_ref()) {
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Pairs whose input and output already share bytes as placed (a planned
+/// arena): their mined offsets describe the aliased run, not the kernel.
+fn warn_about_placed_overlaps(reader: &TraceReader) -> anyhow::Result<()> {
+    for (index, segment) in BufferDiscovery::segments_to_mine(reader)?
+        .iter()
+        .enumerate()
+    {
+        for input in segment.buffers_with_role(BufferRole::Input) {
+            for output in segment.buffers_with_role(BufferRole::Output) {
+                if input.start < output.end() && output.start < input.end() {
+                    let placed = i64::from(output.start.0) - i64::from(input.start.0);
+                    eprintln!(
+                        "note: op {index} `{}`: output `{}` already overlaps input `{}` as placed (output at input {placed:+} B): its offsets are measured on shared memory, not the kernel's own; run the firmware with separate buffers to mine them",
+                        segment.name, output.name, input.name
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Renders `report` and writes it to the chosen file (atomically) or stdout.
