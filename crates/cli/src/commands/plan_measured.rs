@@ -3,12 +3,12 @@
 //! kernel family's model predicts.
 
 use anyhow::{bail, Context};
+use dmo_core::RunEnd;
 use dmo_plan::{
     analyse_layers, measured_offsets, tflm_baseline, LayerAnalysis, MatchReport, MeasuredOffsets,
     MinedPair, OffsetSource,
 };
 use dmo_tflite::Model;
-use dmo_core::RunEnd;
 use dmo_trace::{BufferDiscovery, PairMiner, TraceReader};
 use serde::Serialize;
 use std::path::Path;
