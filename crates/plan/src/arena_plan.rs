@@ -311,3 +311,115 @@ pub fn plan_buffers(
         dmo_search: search,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tensor(index: usize, bytes: u64, first: u32, last: u32) -> ArenaBuffer {
+        ArenaBuffer {
+            source: BufferSource::Tensor(index),
+            bytes: ByteCount(bytes),
+            first_scope: Scope(first),
+            last_scope: Scope(last),
+        }
+    }
+
+    fn offsets(n_in: u64, n_out: u64, s_min: u64, s_mono: u64, u_mono: u64) -> PairOffsets {
+        PairOffsets {
+            input_bytes: n_in,
+            output_bytes: n_out,
+            s_min,
+            s_mono,
+            u_min: u_mono,
+            u_mono,
+        }
+    }
+
+    /// Input 0 (100 B, dies at op 0 = scope 1), output 1 (100 B, born there).
+    fn copy_pair(kind: &str) -> (Vec<ArenaBuffer>, OverlapCandidate<'_>) {
+        let buffers = vec![tensor(0, 100, 0, 1), tensor(1, 100, 1, 2)];
+        let pair = OverlapCandidate {
+            operator: 0,
+            operator_kind: kind,
+            input: 0,
+            output: 1,
+            // A forward copy: every s >= 0 and every u >= 0 is safe.
+            offsets: offsets(100, 100, 0, 0, 0),
+        };
+        (buffers, pair)
+    }
+
+    #[test]
+    fn a_reshape_shares_its_input_exactly_or_not_at_all() {
+        let (buffers, reshape) = copy_pair("RESHAPE");
+        let rule = allowance(&buffers, &reshape).unwrap();
+        assert_eq!(
+            (rule.down, rule.up, &rule.exact_down[..]),
+            (None, None, &[0][..])
+        );
+        // Output 16 B below its input: a memcpy between overlapping
+        // buffers, which DESIGN.md forbids; at the same offset TFLM skips it.
+        assert_eq!(check_plan(&buffers, &[16, 0], &[rule.clone()]).len(), 1);
+        assert!(check_plan(&buffers, &[0, 0], &[rule]).is_empty());
+        let plan = plan_buffers(buffers.clone(), &[reshape], SearchEffort::default()).unwrap();
+        assert_eq!(plan.dmo.offsets, [0, 0]);
+        assert_eq!(plan.dmo.head, ByteCount(112));
+        // Control: the same offsets under another kind allow d = -16.
+        let (_, add) = copy_pair("ADD");
+        let rule = allowance(&buffers, &add).unwrap();
+        assert_eq!((rule.down, rule.up), (Some(0), Some(0)));
+        assert!(check_plan(&buffers, &[16, 0], &[rule]).is_empty());
+        // A reshape between buffers of two sizes may not overlap at all.
+        let mut longer = buffers;
+        longer[1].bytes = ByteCount(120);
+        assert_eq!(allowance(&longer, &reshape), None);
+    }
+
+    #[test]
+    fn offsets_are_rounded_up_to_the_alignment_and_s_min_kept_when_aligned() {
+        let buffers = vec![tensor(0, 256, 0, 1), tensor(1, 256, 1, 2)];
+        let pair = |s_min, s_mono, u_mono| OverlapCandidate {
+            operator: 0,
+            operator_kind: "DEPTHWISE_CONV_2D",
+            input: 0,
+            output: 1,
+            offsets: offsets(256, 256, s_min, s_mono, u_mono),
+        };
+        // ceil16(40) = 48, ceil16(1) = 16; s_min 32 is aligned and below 48.
+        let rule = allowance(&buffers, &pair(32, 40, 1)).unwrap();
+        assert_eq!((rule.down, rule.up), (Some(48), Some(16)));
+        assert_eq!(rule.exact_down, [32]);
+        // s_min 33 is not aligned; s_min 48 = ceil16(s_mono) adds nothing.
+        assert!(allowance(&buffers, &pair(33, 40, 1))
+            .unwrap()
+            .exact_down
+            .is_empty());
+        assert!(allowance(&buffers, &pair(48, 48, 1))
+            .unwrap()
+            .exact_down
+            .is_empty());
+    }
+
+    #[test]
+    fn only_an_input_dying_at_the_operator_may_be_overwritten() {
+        // Input read again by op 1 (scope 2): no overlap.
+        let buffers = vec![tensor(0, 64, 0, 2), tensor(1, 64, 1, 2)];
+        assert_eq!(
+            lifetimes_forbid_overlap(&buffers, 0, 0, 1),
+            Some(Unusable::ReadLater)
+        );
+        // Control: the same pair with the input dying at op 0.
+        let buffers = vec![tensor(0, 64, 0, 1), tensor(1, 64, 1, 2)];
+        assert_eq!(lifetimes_forbid_overlap(&buffers, 0, 0, 1), None);
+        // Output born at op 0 but the pair named for op 1.
+        assert_eq!(
+            lifetimes_forbid_overlap(&buffers, 1, 0, 1),
+            Some(Unusable::ReadLater)
+        );
+        assert_eq!(
+            lifetimes_forbid_overlap(&[tensor(0, 64, 0, 2), tensor(1, 64, 1, 2)], 1, 0, 1),
+            Some(Unusable::OutputCreatedEarlier)
+        );
+    }
+}

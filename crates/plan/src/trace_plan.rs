@@ -149,3 +149,111 @@ pub fn plan_trace<'a>(
         plan,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dmo_core::{Buffer, EventTime, TimeRange};
+    use dmo_overlap::{best_placement, PairOverlap, SafeOffset};
+
+    fn buffer(name: &str, start: u32, len: u32, role: BufferRole) -> Buffer {
+        Buffer {
+            name: name.into(),
+            start: Address(start),
+            len,
+            role,
+        }
+    }
+
+    fn segment(name: &str, kind: &str, buffers: Vec<Buffer>) -> OpSegment {
+        OpSegment {
+            name: name.into(),
+            kind: kind.into(),
+            time: TimeRange {
+                start: EventTime(0),
+                end: EventTime(0),
+            },
+            buffers,
+        }
+    }
+
+    fn overlap(n_in: u64, n_out: u64, s: u64, u: u64) -> PairOverlap {
+        let (input_len, output_len) = (ByteCount(n_in), ByteCount(n_out));
+        PairOverlap {
+            input_len,
+            output_len,
+            s_min: SafeOffset(s),
+            s_mono: SafeOffset(s),
+            u_min: SafeOffset(u),
+            u_mono: SafeOffset(u),
+            best: best_placement(input_len, output_len, SafeOffset(s), SafeOffset(u)),
+            witness_down: None,
+            witness_up: None,
+            witness_down_mono: None,
+            witness_up_mono: None,
+        }
+    }
+
+    #[test]
+    fn conv_then_relu_plans_as_derived_by_hand() {
+        // conv (1x1, 8 pixels, 8 -> 16 channels): input 64 B at base + 0x80,
+        // output 128 B at the base, s_min = s_mono = 8 * 7 + 15 = 71,
+        // u = nI = 64. relu: in place elementwise, s = u = 0, output 128 B
+        // at base + 0x100. Weights are not planned.
+        let base = 0x2000_0000;
+        let segments = vec![
+            segment(
+                "conv",
+                "CONV_2D",
+                vec![
+                    buffer("input", base + 0x80, 64, BufferRole::Input),
+                    buffer("filter", 0x0800_0000, 128, BufferRole::Weights),
+                    buffer("output", base, 128, BufferRole::Output),
+                ],
+            ),
+            segment(
+                "relu",
+                "RELU",
+                vec![
+                    buffer("input", base, 128, BufferRole::Input),
+                    buffer("output", base + 0x100, 128, BufferRole::Output),
+                ],
+            ),
+        ];
+        let conv = overlap(64, 128, 71, 64);
+        let relu = overlap(128, 128, 0, 0);
+        let pairs = [
+            MinedPair {
+                segment_index: 0,
+                input: &segments[0].buffers[0],
+                output: &segments[0].buffers[2],
+                overlap: &conv,
+            },
+            MinedPair {
+                segment_index: 1,
+                input: &segments[1].buffers[0],
+                output: &segments[1].buffers[1],
+                overlap: &relu,
+            },
+        ];
+        let plan = plan_trace(&segments, pairs, SearchEffort::default()).unwrap();
+        let names: Vec<&str> = plan.buffers.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["conv.input", "conv.output", "relu.output"]);
+        assert!(plan.buffers[0].model_input);
+        assert_eq!((plan.buffers[1].first_op, plan.buffers[1].last_op), (0, 1));
+        assert_eq!(plan.base, Address(base));
+        // Firmware: relu.output ends at 0x100 + 128 = 384.
+        assert_eq!(plan.firmware_peak, ByteCount(384));
+        // Greedy: conv.output and relu.output (128 each) live together at
+        // op 1 -> 256; conv.input fits below them at op 0.
+        assert_eq!(plan.plan.baseline.head, ByteCount(256));
+        // DMO: conv.output ceil16(71) = 80 below conv.input -> 80 + 64 =
+        // 144; relu.output on conv.output exactly (s = 0) -> 144.
+        assert_eq!(plan.plan.dmo.head, ByteCount(144));
+        assert_eq!(plan.plan.allowances.len(), 2);
+
+        // Control: without the mined pairs the DMO plan is the greedy one.
+        let none = plan_trace(&segments, [], SearchEffort::default()).unwrap();
+        assert_eq!(none.plan.dmo.head, ByteCount(256));
+    }
+}

@@ -13,7 +13,7 @@ use crate::frame::{self, draw_error, header, Area};
 use crate::style::{self, PEAK};
 use crate::{FigureSummary, PlotError};
 use dmo_core::ByteCount;
-use dmo_plan::{plan_trace, ArenaPlan, MinedPair, ModelPlan, SearchEffort, TracePlan};
+use dmo_plan::{plan_trace, ArenaPlan, MinedPair, ModelPlan, Peak, SearchEffort, TracePlan};
 use dmo_trace::{PairMiner, TraceReader};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -169,11 +169,17 @@ pub fn model_layout(
 ) -> LayoutFigure {
     let (greedy, dmo) = (plan.baseline.head.0, plan.dmo.head.0);
     let op_names: Vec<String> = plan.layers.iter().map(|l| l.kind.clone()).collect();
+    let at = |peak: &Peak| match peak.operator {
+        Some(op) => format!(" at op #{op} {}", op_names[op]),
+        None => " before the first op".to_string(),
+    };
     let mut subtitle = vec![
         format!(
-            "arena head: TFLM greedy {}, DMO plan {} ({:.1}% smaller)",
+            "arena head: TFLM greedy {}{}, DMO plan {}{} ({:.1}% smaller)",
             bytes_text(greedy),
+            at(&plan.baseline_peak),
             bytes_text(dmo),
+            at(&plan.dmo_peak),
             plan.saving_percent()
         ),
         format!("the DMO plan holds only for: {offsets_for}"),
@@ -201,7 +207,7 @@ pub fn model_layout(
         })
         .collect();
     LayoutFigure {
-        title: format!("Arena layout: {model}, TFLM greedy vs DMO ({offsets_for})"),
+        title: format!("Arena layout: {model}, TFLM greedy vs DMO plan"),
         subtitle,
         op_names,
         buffers,
@@ -280,9 +286,14 @@ fn draw_panel<DB: DrawingBackend>(
         .y_label_area_size(70)
         .build_cartesian_2d(0.0..ops, 0.0..y_top)
         .map_err(draw_error)?;
+    // Every op's number while they fit (16 or fewer), else every k-th.
+    let label_every = layout.op_names.len().div_ceil(16).max(1);
     let op_label = |x: &f64| {
         let index = x.floor() as usize;
-        if (x - x.floor() - 0.5).abs() < 1e-6 && index < layout.op_names.len() {
+        if (x - x.floor() - 0.5).abs() < 1e-6
+            && index < layout.op_names.len()
+            && index % label_every == 0
+        {
             format!("#{index}")
         } else {
             String::new()
