@@ -360,7 +360,10 @@ mod tests {
         );
         // Output 16 B below its input: a memcpy between overlapping
         // buffers, which DESIGN.md forbids; at the same offset TFLM skips it.
-        assert_eq!(check_plan(&buffers, &[16, 0], &[rule.clone()]).len(), 1);
+        assert_eq!(
+            check_plan(&buffers, &[16, 0], std::slice::from_ref(&rule)).len(),
+            1
+        );
         assert!(check_plan(&buffers, &[0, 0], &[rule]).is_empty());
         let plan = plan_buffers(buffers.clone(), &[reshape], SearchEffort::default()).unwrap();
         assert_eq!(plan.dmo.offsets, [0, 0]);
