@@ -1,7 +1,6 @@
 //! Errors of the planners.
 
 use crate::checker::Conflict;
-use crate::record::RecordError;
 use thiserror::Error;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -20,8 +19,6 @@ pub enum PlanError {
     Catalogue(String),
     #[error(transparent)]
     Kernels(#[from] dmo_ops::KernelFamilyError),
-    #[error(transparent)]
-    Record(#[from] RecordError),
 }
 
 /// Which of the two plans of [`plan_buffers`](crate::plan_buffers) a

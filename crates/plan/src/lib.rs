@@ -22,6 +22,7 @@ mod greedy;
 mod lifetimes;
 mod matching;
 mod mcu;
+mod model_buffers;
 mod model_plan;
 mod operators;
 mod overlaps;
@@ -39,11 +40,10 @@ pub use dmo_planner::{
 };
 pub use error::{InvalidPlan, PlanError, PlanSide};
 pub use greedy::{greedy_offsets, head_size, PlannerRequest};
-pub use lifetimes::{
-    align_up, arena_buffers, scratch_requests, ArenaBuffer, BufferSource, Scope, BUFFER_ALIGNMENT,
-};
+pub use lifetimes::{align_up, ArenaBuffer, BufferSource, Scope, BUFFER_ALIGNMENT};
 pub use matching::{measured_offsets, MatchReport, MinedPair};
 pub use mcu::{mcu_catalogue, Mcu};
+pub use model_buffers::{arena_buffers, scratch_requests};
 pub use model_plan::{plan_model, ModelPlan};
 pub use operators::{describe, DescribedOperator};
 pub use overlaps::{

@@ -5,7 +5,7 @@ use crate::arena_plan::{plan_buffers, ArenaPlan, BufferPlan, Peak};
 use crate::checker::OverlapAllowance;
 use crate::dmo_planner::{DmoSearchResult, SearchEffort};
 use crate::error::PlanError;
-use crate::lifetimes::arena_buffers;
+use crate::model_buffers::arena_buffers;
 use crate::overlaps::{
     analyse_layers, overlap_candidates, LayerAnalysis, OffsetSource, OffsetsProvenance,
 };
