@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{dmo, fixture, text};
+use common::{dmo, fixture, model, text};
 use std::path::Path;
 
 /// Width and height from a PNG's IHDR chunk (bytes 16..24, big-endian).
@@ -135,4 +135,76 @@ fn a_file_that_is_not_a_trace_is_refused_without_output() {
     );
     assert!(!out.exists());
     assert!(!text(&run.stderr).contains("panicked"));
+}
+
+#[test]
+fn a_model_alone_gets_the_layout_figure_with_tflms_heads_and_its_kernels() {
+    let dir = tempfile::tempdir().unwrap();
+    let person = model("person_detect.tflite");
+    let svg = dir.path().join("layout.svg");
+    let run = dmo(&[
+        "plot",
+        "--model",
+        &person,
+        "--kind",
+        "layout",
+        "--kernels",
+        "reference",
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let figure = std::fs::read_to_string(&svg).unwrap();
+    // shared/models/README.md: TFLM's own head for person_detect, and the
+    // head of the DMO plan TFLM ran with the reference kernels.
+    assert!(
+        figure.contains("TFLM greedy 54.0 KB (55296 B)"),
+        "TFLM head"
+    );
+    assert!(figure.contains("DMO plan 36.0 KB (36880 B)"), "DMO head");
+    assert!(figure.contains("holds only for: reference kernels"));
+    assert!(!figure.contains("(assumed)"));
+
+    // Without --kernels the figure says the kernels are assumed.
+    let assumed = dir.path().join("assumed.svg");
+    let run = dmo(&[
+        "plot",
+        "--model",
+        &person,
+        "--kind",
+        "layout",
+        "-o",
+        assumed.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let figure = std::fs::read_to_string(&assumed).unwrap();
+    assert!(figure.contains("reference kernels"));
+    assert!(figure.contains("(assumed)"));
+
+    // Controls: a family without a model is refused, as is a figure that
+    // needs a trace; neither leaves a file.
+    for (kind, kernels, expected) in [
+        ("layout", "cmsis-nn", "cmsis-nn"),
+        ("access", "reference", "needs a trace"),
+    ] {
+        let out = dir.path().join(format!("{kind}-{kernels}.png"));
+        let run = dmo(&[
+            "plot",
+            "--model",
+            &person,
+            "--kind",
+            kind,
+            "--kernels",
+            kernels,
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(run.status.code(), Some(2), "{kind} {kernels}");
+        assert!(
+            text(&run.stderr).contains(expected),
+            "{}",
+            text(&run.stderr)
+        );
+        assert!(!out.exists());
+    }
 }

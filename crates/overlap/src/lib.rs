@@ -132,14 +132,20 @@ impl PairOverlap {
     }
 }
 
-/// Footprint of the down placement at `s`: `max(nO, s + nI)`.
-pub fn footprint_down(input_len: ByteCount, output_len: ByteCount, s: SafeOffset) -> ByteCount {
-    ByteCount(output_len.0.max(s.0 + input_len.0))
-}
-
-/// Footprint of the up placement at `u`: `max(nI, u + nO)`.
-pub fn footprint_up(input_len: ByteCount, output_len: ByteCount, u: SafeOffset) -> ByteCount {
-    ByteCount(input_len.0.max(u.0 + output_len.0))
+/// Bytes an (input, output) pair spans when the output is placed `offset`
+/// bytes below (`Down`, `O = I - s`: `max(nO, s + nI)`) or above (`Up`,
+/// `O = I + u`: `max(nI, u + nO)`) the input. The one footprint rule of the
+/// project: planners pass aligned sizes and offsets, the miner exact ones.
+pub fn footprint(
+    input_len: ByteCount,
+    output_len: ByteCount,
+    direction: Direction,
+    offset: SafeOffset,
+) -> ByteCount {
+    match direction {
+        Direction::Down => ByteCount(output_len.0.max(offset.0 + input_len.0)),
+        Direction::Up => ByteCount(input_len.0.max(offset.0 + output_len.0)),
+    }
 }
 
 /// Down at `s` versus up at `u`: the smaller footprint, down on a tie.
@@ -149,8 +155,8 @@ pub fn best_placement(
     s: SafeOffset,
     u: SafeOffset,
 ) -> Placement {
-    let down = footprint_down(input_len, output_len, s);
-    let up = footprint_up(input_len, output_len, u);
+    let down = footprint(input_len, output_len, Direction::Down, s);
+    let up = footprint(input_len, output_len, Direction::Up, u);
     if up < down {
         Placement {
             direction: Direction::Up,

@@ -12,6 +12,8 @@
 use crate::checker::OverlapAllowance;
 use crate::greedy::{greedy_offsets, head_size, PlannerRequest};
 use crate::lifetimes::{ArenaBuffer, BufferSource, Scope};
+use dmo_core::ByteCount;
+use dmo_overlap::{footprint, Direction, SafeOffset};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -395,7 +397,9 @@ pub fn no_smaller_plan_exists(
             .saturating_sub(input + output)
             .saturating_sub(other_savings);
         let apart = others + input + output;
-        let upwards = rule.up.map_or(apart, |up| others + input.max(up + output));
+        let upwards = rule.up.map_or(apart, |up| {
+            others + pair_footprint(input, output, Direction::Up, up)
+        });
         if apart > limit && upwards > limit {
             // x[output] - x[input] <= -down
             edges.push((rule.input, rule.output, -(down as i64)));
@@ -423,13 +427,28 @@ fn best_pair_saving(buffers: &[ArenaBuffer], rule: &OverlapAllowance) -> u64 {
     let output = buffers[rule.output].aligned_bytes();
     let mut footprints = vec![input + output];
     if let Some(down) = rule.down {
-        footprints.push(output.max(down + input));
+        footprints.push(pair_footprint(input, output, Direction::Down, down));
     }
     if let Some(up) = rule.up {
-        footprints.push(input.max(up + output));
+        footprints.push(pair_footprint(input, output, Direction::Up, up));
     }
-    footprints.extend(rule.exact_down.iter().map(|&e| output.max(e + input)));
+    footprints.extend(
+        rule.exact_down
+            .iter()
+            .map(|&e| pair_footprint(input, output, Direction::Down, e)),
+    );
     input + output - footprints.into_iter().min().unwrap_or(input + output)
+}
+
+/// [`dmo_overlap::footprint`] of aligned sizes and offsets, in bytes.
+fn pair_footprint(input: u64, output: u64, direction: Direction, offset: u64) -> u64 {
+    footprint(
+        ByteCount(input),
+        ByteCount(output),
+        direction,
+        SafeOffset(offset),
+    )
+    .0
 }
 
 /// Heap's algorithm.

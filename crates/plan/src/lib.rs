@@ -1,14 +1,20 @@
 //! Arena planning for TensorFlow Lite Micro (`shared/DESIGN.md`, "Arena
 //! planning").
 //!
-//! - [`arena_buffers`]: the tensors and scratch buffers TFLM plans, with
-//!   lifetimes in TFLM's scopes.
+//! - [`plan_buffers`]: the one planning entry point. Buffers with lifetimes
+//!   and the pairs with known safe offsets, from any source, in; TFLM's
+//!   greedy plan and the DMO plan, both checked, out. It owns the step from
+//!   a pair to an allowance (alignment, the lifetime and RESHAPE rules).
+//! - [`plan_model`]: a `.tflite` model's buffers ([`arena_buffers`]) and
+//!   per-layer overlaps (dmo-ops' models of a kernel family, or offsets
+//!   measured on a trace), planned by `plan_buffers`.
+//! - [`plan_trace`]: a trace's activation buffers and mined pairs, planned
+//!   by `plan_buffers`, beside the firmware's own placement.
 //! - [`tflm_baseline`]: TFLM's own greedy plan, reproduced exactly.
-//! - [`plan_model`]: the per-layer overlaps (from dmo-ops), the baseline and
-//!   the DMO plan, and where the remaining peak comes from.
 //! - [`check_plan`]: an independent checker every printed or written plan
 //!   passes.
 
+mod arena_plan;
 mod checker;
 mod dmo_planner;
 mod error;
@@ -16,222 +22,39 @@ mod greedy;
 mod lifetimes;
 mod matching;
 mod mcu;
+mod model_buffers;
+mod model_plan;
 mod operators;
 mod overlaps;
+mod pair_offsets;
 mod record;
+mod trace_plan;
 
+pub use arena_plan::{
+    allowance, lifetimes_forbid_overlap, peak_of, plan_buffers, tflm_baseline, tflm_greedy,
+    tflm_with_offline_tensors, ArenaPlan, BufferPlan, OverlapCandidate, Peak, Unusable,
+};
 pub use checker::{check_plan, Conflict, OverlapAllowance};
 pub use dmo_planner::{
     lower_bound, no_smaller_plan_exists, plan_dmo, scope_lower_bound, DmoSearchResult, SearchEffort,
 };
-pub use error::PlanError;
+pub use error::{InvalidPlan, PlanError, PlanSide};
 pub use greedy::{greedy_offsets, head_size, PlannerRequest};
-pub use lifetimes::{
-    align_up, arena_buffers, scratch_requests, ArenaBuffer, BufferSource, Scope, BUFFER_ALIGNMENT,
-};
+pub use lifetimes::{align_up, ArenaBuffer, BufferSource, Scope, BUFFER_ALIGNMENT};
 pub use matching::{measured_offsets, MatchReport, MinedPair};
 pub use mcu::{mcu_catalogue, Mcu};
+pub use model_buffers::{arena_buffers, scratch_requests};
+pub use model_plan::{plan_model, ModelPlan};
 pub use overlaps::{
-    allowances, analyse_layers, LayerAnalysis, LayerPair, MeasuredOffsets, MeasuredOperator,
-    OffsetSource, OffsetsProvenance, PairOffsets,
+    analyse_layers, overlap_candidates, LayerAnalysis, LayerPair, MeasuredOffsets,
+    MeasuredOperator, NoOffsets, OffsetSource, OffsetsProvenance,
 };
-pub use record::{PlanRecord, RecordedPair, PLAN_RECORD_METADATA};
+pub use pair_offsets::PairOffsets;
+pub use record::{PlanRecord, RecordError, RecordedPair, PLAN_RECORD_METADATA};
+pub use trace_plan::{plan_trace, TraceBuffer, TracePlan};
 
-use dmo_core::ByteCount;
+#[cfg(test)]
 use dmo_tflite::Model;
-use serde::Serialize;
-
-/// Buffers with their offsets in the arena head.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
-pub struct ArenaPlan {
-    pub buffers: Vec<ArenaBuffer>,
-    /// Offset of each buffer from the start of the head.
-    pub offsets: Vec<u64>,
-    /// The head size: the largest end offset.
-    pub head: ByteCount,
-}
-
-impl ArenaPlan {
-    /// The offline plan TFLM reads: one offset per tensor of all subgraphs,
-    /// -1 for tensors it plans itself (constants, variables, other
-    /// subgraphs). Scratch buffers are not in it: TFLM places them.
-    /// Fails if an offset does not fit the format's int32.
-    pub fn offline_offsets(&self, model: &Model) -> Result<Vec<i32>, PlanError> {
-        let mut offsets = vec![-1i32; model.total_tensor_count()];
-        for (buffer, &offset) in self.buffers.iter().zip(&self.offsets) {
-            if let BufferSource::Tensor(index) = buffer.source {
-                offsets[index] = i32::try_from(offset).map_err(|_| PlanError::Tensor {
-                    tensor: index,
-                    name: model.tensors[index].name.clone(),
-                    problem: format!("offset {offset} does not fit an int32 offline plan"),
-                })?;
-            }
-        }
-        Ok(offsets)
-    }
-}
-
-fn requests(buffers: &[ArenaBuffer], fixed: impl Fn(usize) -> Option<u64>) -> Vec<PlannerRequest> {
-    buffers
-        .iter()
-        .enumerate()
-        .map(|(index, buffer)| PlannerRequest {
-            size: buffer.aligned_bytes(),
-            first_scope: buffer.first_scope,
-            last_scope: buffer.last_scope,
-            offline_offset: fixed(index),
-        })
-        .collect()
-}
-
-/// TFLM's greedy plan of subgraph 0.
-pub fn tflm_baseline(model: &Model) -> Result<ArenaPlan, PlanError> {
-    let buffers = arena_buffers(model)?;
-    let requests = requests(&buffers, |_| None);
-    let offsets = greedy_offsets(&requests);
-    let head = ByteCount(head_size(&requests, &offsets));
-    Ok(ArenaPlan {
-        buffers,
-        offsets,
-        head,
-    })
-}
-
-/// What TFLM does with an offline plan: tensors at the given offsets, scratch
-/// buffers placed first-fit around them. `tensor_offsets` gives the offset of
-/// each tensor buffer (by buffer index; scratch entries are ignored).
-pub fn tflm_with_offline_tensors(buffers: Vec<ArenaBuffer>, tensor_offsets: &[u64]) -> ArenaPlan {
-    let requests = requests(&buffers, |index| match buffers[index].source {
-        BufferSource::Tensor(_) => Some(tensor_offsets[index]),
-        BufferSource::Scratch { .. } => None,
-    });
-    let offsets = greedy_offsets(&requests);
-    let head = ByteCount(head_size(&requests, &offsets));
-    ArenaPlan {
-        buffers,
-        offsets,
-        head,
-    }
-}
-
-/// The live buffers at the scope where a plan reaches its head.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
-pub struct Peak {
-    /// The operator running then; `None` if the peak is before the first
-    /// operator (scope 0: only the model inputs).
-    pub operator: Option<usize>,
-    /// Buffer indices alive then, lowest offset first.
-    pub live_buffers: Vec<usize>,
-}
-
-/// Where `plan` reaches its head: among the scopes whose live buffers end at
-/// the head, the one that needs the most memory by its own lower bound (the
-/// operator that really forces the peak, not one that merely reaches it).
-pub fn peak_of(plan: &ArenaPlan, allowances: &[OverlapAllowance]) -> Peak {
-    let last = plan
-        .buffers
-        .iter()
-        .map(|b| b.last_scope.0)
-        .max()
-        .unwrap_or(0);
-    let live_at = |scope: u32| -> Vec<usize> {
-        (0..plan.buffers.len())
-            .filter(|&i| {
-                plan.buffers[i].first_scope.0 <= scope && scope <= plan.buffers[i].last_scope.0
-            })
-            .collect()
-    };
-    let reaching_head = (0..=last).filter(|&scope| {
-        live_at(scope)
-            .iter()
-            .map(|&i| plan.offsets[i] + plan.buffers[i].aligned_bytes())
-            .max()
-            == Some(plan.head.0)
-    });
-    // max_by_key keeps the last maximum; reverse so the earliest scope wins ties.
-    let scope = reaching_head
-        .rev()
-        .max_by_key(|&scope| scope_lower_bound(&plan.buffers, allowances, Scope(scope)));
-    match scope {
-        Some(scope) => {
-            let mut live = live_at(scope);
-            live.sort_by_key(|&i| plan.offsets[i]);
-            Peak {
-                operator: scope.checked_sub(1).map(|s| s as usize),
-                live_buffers: live,
-            }
-        }
-        None => Peak {
-            operator: None,
-            live_buffers: Vec::new(),
-        },
-    }
-}
-
-/// Everything `dmo plan` reports about one model.
-#[derive(Clone, PartialEq, Debug, Serialize)]
-pub struct ModelPlan {
-    /// What the overlaps hold for: a kernel family or a traced firmware.
-    pub offsets_from: OffsetsProvenance,
-    pub layers: Vec<LayerAnalysis>,
-    pub allowances: Vec<OverlapAllowance>,
-    pub baseline: ArenaPlan,
-    pub dmo: ArenaPlan,
-    pub dmo_search: DmoSearchResult,
-    pub baseline_peak: Peak,
-    pub dmo_peak: Peak,
-}
-
-impl ModelPlan {
-    /// DMO's saving against the baseline, in percent of the baseline head.
-    pub fn saving_percent(&self) -> f64 {
-        if self.baseline.head.0 == 0 {
-            return 0.0;
-        }
-        100.0 * (self.baseline.head.0 as f64 - self.dmo.head.0 as f64) / self.baseline.head.0 as f64
-    }
-}
-
-/// Plans subgraph 0 of `model`: baseline and DMO, both checked. The DMO plan
-/// holds for the loop orders `source` names, and only for them.
-pub fn plan_model(
-    model: &Model,
-    source: OffsetSource<'_>,
-    effort: SearchEffort,
-) -> Result<ModelPlan, PlanError> {
-    let baseline = tflm_baseline(model)?;
-    let layers = analyse_layers(model, &baseline.buffers, source)?;
-    let allowances = allowances(model, &baseline.buffers, &layers);
-    let search = plan_dmo(&baseline.buffers, &allowances, &baseline.offsets, effort);
-    // The DMO plan as TFLM will see it: its tensor offsets given offline,
-    // scratch buffers placed by TFLM's own rule.
-    let dmo = tflm_with_offline_tensors(baseline.buffers.clone(), &search.offsets);
-    for (name, plan, rules) in [
-        ("baseline", &baseline, &[][..]),
-        ("DMO", &dmo, &allowances[..]),
-    ] {
-        let conflicts = check_plan(&plan.buffers, &plan.offsets, rules);
-        if let Some(conflict) = conflicts.first() {
-            return Err(PlanError::InvalidPlan(format!("{name} plan: {conflict}")));
-        }
-    }
-    if dmo.head != ByteCount(search.head) {
-        return Err(PlanError::InvalidPlan(format!(
-            "DMO head {} differs from TFLM's placement of it, {}",
-            search.head, dmo.head.0
-        )));
-    }
-    Ok(ModelPlan {
-        offsets_from: source.provenance(),
-        baseline_peak: peak_of(&baseline, &[]),
-        dmo_peak: peak_of(&dmo, &allowances),
-        layers,
-        allowances,
-        baseline,
-        dmo,
-        dmo_search: search,
-    })
-}
 
 #[cfg(test)]
 mod tests {

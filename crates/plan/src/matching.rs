@@ -7,7 +7,8 @@
 //! order, so an operator whose activation inputs all differ in size, or come
 //! in the firmware's declaration order, gets each input's own pair.
 
-use crate::overlaps::{MeasuredOffsets, MeasuredOperator, PairOffsets};
+use crate::overlaps::{MeasuredOffsets, MeasuredOperator};
+use crate::pair_offsets::PairOffsets;
 use dmo_core::{Buffer, BufferRole, OpSegment};
 use dmo_overlap::PairOverlap;
 use dmo_tflite::Model;
@@ -122,18 +123,7 @@ fn input_pairs(model: &Model, index: usize, pairs: &[&MinedPair]) -> Vec<(usize,
             continue;
         };
         used[position] = true;
-        let overlap = pairs[position].overlap;
-        matched.push((
-            tensor,
-            PairOffsets {
-                input_bytes: overlap.input_len.0,
-                output_bytes: overlap.output_len.0,
-                s_min: overlap.s_min.0,
-                s_mono: overlap.s_mono.0,
-                u_min: overlap.u_min.0,
-                u_mono: overlap.u_mono.0,
-            },
-        ));
+        matched.push((tensor, PairOffsets::from(pairs[position].overlap)));
     }
     matched
 }

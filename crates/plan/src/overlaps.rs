@@ -1,39 +1,24 @@
-//! Per-layer overlap analysis: the safe offsets of each (input, output) pair
-//! from the dmo-ops models, whether a plan may use them, and the allowances
-//! that the DMO planner and the checker work with.
+//! Per-layer overlap analysis of a `.tflite` model: the safe offsets of
+//! each (input, output) pair from the dmo-ops models or a trace, whether a
+//! plan may use them, and the pairs handed to
+//! [`plan_buffers`](crate::plan_buffers).
 
-use crate::checker::OverlapAllowance;
-use crate::lifetimes::{align_up, ArenaBuffer, BufferSource, Scope};
+use crate::arena_plan::{lifetimes_forbid_overlap, OverlapCandidate, Unusable};
+use crate::lifetimes::{ArenaBuffer, BufferSource};
 use crate::operators::{simulation_work, MAX_SIMULATED_ACCESSES};
+use crate::pair_offsets::PairOffsets;
 use dmo_ops::{KernelFamily, LoopOrders, OverlapModel};
-use dmo_tflite::{BuiltinCode, Model};
+use dmo_tflite::Model;
 use rayon::prelude::*;
 use serde::Serialize;
 
-/// Safe offsets of one (input, output) pair, in bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, serde::Deserialize)]
-pub struct PairOffsets {
-    pub input_bytes: u64,
-    pub output_bytes: u64,
-    pub s_min: u64,
-    pub s_mono: u64,
-    pub u_min: u64,
-    pub u_mono: u64,
-}
-
-impl PairOffsets {
-    /// Bytes the pair spans at the better monotone placement (down at
-    /// `s_mono` or up at `u_mono`), unaligned, as the paper counts it.
-    pub fn footprint(&self) -> u64 {
-        let down = self.output_bytes.max(self.s_mono + self.input_bytes);
-        let up = self.input_bytes.max(self.u_mono + self.output_bytes);
-        down.min(up)
-    }
-
-    /// `nI + nO - footprint`.
-    pub fn saving(&self) -> u64 {
-        self.input_bytes + self.output_bytes - self.footprint()
-    }
+/// Why a pair has no safe offsets.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, thiserror::Error)]
+pub enum NoOffsets {
+    /// The kernel family's model has no exact model of this kernel (dmo-ops'
+    /// reason): no overlap is claimed.
+    #[error("{reason}")]
+    NotModelled { reason: String },
 }
 
 /// One activation input of a layer and what may be done with it.
@@ -41,9 +26,9 @@ impl PairOffsets {
 pub struct LayerPair {
     pub input_tensor: usize,
     /// The safe offsets, or why the operator is not modelled.
-    pub offsets: Result<PairOffsets, String>,
+    pub offsets: Result<PairOffsets, NoOffsets>,
     /// `None` if a plan may overlap this pair, else why not.
-    pub unusable_because: Option<String>,
+    pub unusable_because: Option<Unusable>,
 }
 
 /// One operator of the model with its pairs.
@@ -179,14 +164,13 @@ fn measured_layer(
             not_modelled: Some(reason),
         };
     };
-    let scope = Scope::of_operator(index);
     let pairs = found
         .pairs
         .iter()
         .map(|&(input_tensor, offsets)| LayerPair {
             input_tensor,
             offsets: Ok(offsets),
-            unusable_because: usability(model, buffers, buffer_of, scope, input_tensor, output),
+            unusable_because: usability(model, buffers, buffer_of, index, input_tensor, output),
         })
         .collect();
     LayerAnalysis {
@@ -240,21 +224,13 @@ fn analyse_layer(
         }
     };
     let results = dmo_ops::simulate_for(&described.description, orders);
-    let scope = Scope::of_operator(index);
     let output_tensor = described.output_tensor;
     let pairs = results
         .into_iter()
         .map(|result| {
             let input_tensor = described.input_tensors[result.input_index];
             let offsets = match &result.result {
-                OverlapModel::Modelled(pair) => Ok(PairOffsets {
-                    input_bytes: pair.input_len.0,
-                    output_bytes: pair.output_len.0,
-                    s_min: pair.s_min.0,
-                    s_mono: pair.s_mono.0,
-                    u_min: pair.u_min.0,
-                    u_mono: pair.u_mono.0,
-                }),
+                OverlapModel::Modelled(pair) => Ok(PairOffsets::from(pair)),
                 OverlapModel::Analytic(pair) => Ok(PairOffsets {
                     input_bytes: pair.input_len.0,
                     output_bytes: pair.output_len.0,
@@ -263,13 +239,15 @@ fn analyse_layer(
                     u_min: pair.u_mono.0,
                     u_mono: pair.u_mono.0,
                 }),
-                OverlapModel::NotModelled { reason } => Err(reason.clone()),
+                OverlapModel::NotModelled { reason } => Err(NoOffsets::NotModelled {
+                    reason: reason.clone(),
+                }),
             };
             let unusable_because = usability(
                 model,
                 buffers,
                 buffer_of,
-                scope,
+                index,
                 input_tensor,
                 output_tensor,
             );
@@ -289,49 +267,41 @@ fn analyse_layer(
     }
 }
 
-/// Why the output may not overlap this input, if it may not.
+/// Why the output may not overlap this input, if it may not: the model's
+/// own rules, then the lifetime rule every plan obeys.
 fn usability(
     model: &Model,
     buffers: &[ArenaBuffer],
     buffer_of: &[Option<usize>],
-    scope: Scope,
+    operator: usize,
     input: usize,
     output: usize,
-) -> Option<String> {
+) -> Option<Unusable> {
     if input == output {
-        return Some("input and output are one tensor".into());
+        return Some(Unusable::SameTensor);
     }
     if model.outputs.contains(&input) {
-        return Some("input is a model output".into());
+        return Some(Unusable::ModelOutput);
     }
     let (Some(input_buffer), Some(output_buffer)) = (buffer_of[input], buffer_of[output]) else {
-        return Some("input or output is not planned in the arena".into());
+        return Some(Unusable::NotInArena);
     };
-    if buffers[input_buffer].last_scope != scope {
-        return Some("input is read by a later operator".into());
-    }
-    if buffers[output_buffer].first_scope != scope {
-        return Some("output is created earlier".into());
-    }
-    None
+    lifetimes_forbid_overlap(buffers, operator, input_buffer, output_buffer)
 }
 
-/// The allowances a DMO plan may use: usable, modelled pairs. `down` and
-/// `up` are rounded up to 16; `s_min` is added as an exact offset when it is
-/// a multiple of 16 below the rounded `s_mono`. A RESHAPE may only share its
-/// input's offset exactly (TFLM then skips the copy).
-pub fn allowances(
+/// The pairs of `layers` a plan may overlap (usable, with offsets), by
+/// buffer index, for [`plan_buffers`](crate::plan_buffers).
+pub fn overlap_candidates<'a>(
     model: &Model,
     buffers: &[ArenaBuffer],
-    layers: &[LayerAnalysis],
-) -> Vec<OverlapAllowance> {
+    layers: &'a [LayerAnalysis],
+) -> Vec<OverlapCandidate<'a>> {
     let buffer_of = tensor_buffer_index(model, buffers);
-    let mut allowances = Vec::new();
+    let mut candidates = Vec::new();
     for layer in layers {
         let Some(output_tensor) = layer.output_tensor else {
             continue;
         };
-        let is_reshape = model.operators[layer.operator].builtin() == Some(BuiltinCode::RESHAPE);
         for pair in &layer.pairs {
             let (Ok(offsets), None) = (&pair.offsets, &pair.unusable_because) else {
                 continue;
@@ -341,36 +311,14 @@ pub fn allowances(
             else {
                 continue;
             };
-            let allowance = if is_reshape {
-                if buffers[input].bytes != buffers[output].bytes {
-                    continue;
-                }
-                OverlapAllowance {
-                    operator: layer.operator,
-                    input,
-                    output,
-                    down: None,
-                    up: None,
-                    exact_down: vec![0],
-                }
-            } else {
-                let down = align_up(offsets.s_mono);
-                let up = align_up(offsets.u_mono);
-                let mut exact_down = Vec::new();
-                if offsets.s_min % 16 == 0 && offsets.s_min < down {
-                    exact_down.push(offsets.s_min);
-                }
-                OverlapAllowance {
-                    operator: layer.operator,
-                    input,
-                    output,
-                    down: Some(down),
-                    up: Some(up),
-                    exact_down,
-                }
-            };
-            allowances.push(allowance);
+            candidates.push(OverlapCandidate {
+                operator: layer.operator,
+                operator_kind: &layer.kind,
+                input,
+                output,
+                offsets: *offsets,
+            });
         }
     }
-    allowances
+    candidates
 }

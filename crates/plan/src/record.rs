@@ -4,10 +4,10 @@
 //! hold for, so a planned model can always be traced back to the kernels it
 //! is safe with.
 
-use crate::error::PlanError;
 use crate::lifetimes::BufferSource;
-use crate::overlaps::{OffsetsProvenance, PairOffsets};
-use crate::ModelPlan;
+use crate::model_plan::ModelPlan;
+use crate::overlaps::OffsetsProvenance;
+use crate::pair_offsets::PairOffsets;
 use dmo_tflite::Model;
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,16 @@ pub const PLAN_RECORD_METADATA: &str = "dmo_plan";
 
 /// The record's format version; readers refuse others.
 const RECORD_FORMAT: u32 = 1;
+
+/// Why a model's `dmo_plan` metadata cannot be read.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum RecordError {
+    /// Not JSON of a plan record (the JSON parser's message).
+    #[error("{PLAN_RECORD_METADATA}: not a dmo plan record: {0}")]
+    NotARecord(String),
+    #[error("{PLAN_RECORD_METADATA}: format {0} (this dmo reads format {RECORD_FORMAT})")]
+    Format(u32),
+}
 
 /// What a planned model says about its own plan.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -61,7 +71,7 @@ impl PlanRecord {
                 continue;
             };
             for pair in &layer.pairs {
-                let Ok(offsets) = pair.offsets else {
+                let Ok(offsets) = &pair.offsets else {
                     continue;
                 };
                 pairs.push(RecordedPair {
@@ -69,7 +79,7 @@ impl PlanRecord {
                     kind: layer.kind.clone(),
                     input_tensor: pair.input_tensor,
                     output_tensor,
-                    offsets,
+                    offsets: *offsets,
                     placed_output_minus_input: offset_of(output_tensor)
                         .zip(offset_of(pair.input_tensor))
                         .map(|(output, input)| output - input),
@@ -93,21 +103,14 @@ impl PlanRecord {
     }
 
     /// The record a model carries, if any.
-    pub fn of_model(model: &Model) -> Result<Option<PlanRecord>, PlanError> {
+    pub fn of_model(model: &Model) -> Result<Option<PlanRecord>, RecordError> {
         let Some(bytes) = model.metadata_data(PLAN_RECORD_METADATA) else {
             return Ok(None);
         };
-        let record: PlanRecord =
-            serde_json::from_slice(bytes).map_err(|error| PlanError::Record {
-                problem: format!("not a dmo plan record: {error}"),
-            })?;
+        let record: PlanRecord = serde_json::from_slice(bytes)
+            .map_err(|error| RecordError::NotARecord(error.to_string()))?;
         if record.format != RECORD_FORMAT {
-            return Err(PlanError::Record {
-                problem: format!(
-                    "format {} (this dmo reads format {RECORD_FORMAT})",
-                    record.format
-                ),
-            });
+            return Err(RecordError::Format(record.format));
         }
         Ok(Some(record))
     }

@@ -29,6 +29,12 @@ pub enum PlotError {
     },
     #[error("{trace}: {problem}")]
     NothingToPlot { trace: PathBuf, problem: String },
+    #[error("{what}: cannot plan its buffers")]
+    Plan {
+        what: String,
+        #[source]
+        source: dmo_plan::PlanError,
+    },
     #[error("{path}: drawing failed: {message}")]
     Draw { path: PathBuf, message: String },
 }

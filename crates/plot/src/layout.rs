@@ -1,190 +1,221 @@
-//! Memory layout over the run: each activation buffer a rectangle over the
-//! ops that use it (x) at its address range (y), the firmware's own placement
-//! next to a DMO plan of the same buffers, on the same scales, with each
-//! side's peak marked.
+//! Memory layout over the run: each buffer a rectangle over the ops that
+//! use it (x) at its offset range (y), two or more placements of the same
+//! buffers side by side on the same scales, each one's peak marked.
 //!
-//! The DMO plan comes from `dmo_plan` (the planner `dmo plan` uses): the
-//! buffers' lifetimes are the ops that use them, the allowed overlaps are
-//! the mined `s_mono`/`u_mono` (rounded up to 16 bytes, plus `s_min` when it
-//! is a multiple of 16) of every (input, output) pair whose input dies at
-//! that op. The plan is checked with `dmo_plan::check_plan`.
+//! This module only draws the [`LayoutFigure`] it is given. The plans in it
+//! come from `dmo_plan::plan_buffers`, through `dmo_plan::plan_trace` for a
+//! trace ([`trace_layout`]: the firmware's placement next to the DMO plan)
+//! or `dmo_plan::plan_model` for a `.tflite` ([`model_layout`]: TFLM's
+//! greedy plan next to the DMO plan).
 
 use crate::axes::{bytes_text, tick, ByteUnit};
 use crate::frame::{self, draw_error, header, Area};
 use crate::style::{self, PEAK};
 use crate::{FigureSummary, PlotError};
-use dmo_core::{Address, BufferRole, ByteCount};
-use dmo_plan::{
-    align_up, check_plan, greedy_offsets, plan_dmo, ArenaBuffer, BufferSource, OverlapAllowance,
-    PlannerRequest, Scope, SearchEffort,
-};
+use dmo_core::ByteCount;
+use dmo_plan::{plan_trace, ArenaPlan, MinedPair, ModelPlan, Peak, SearchEffort, TracePlan};
 use dmo_trace::{PairMiner, TraceReader};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-/// One activation buffer: what an op wrote (or a model input, or scratch)
-/// and the ops that use it.
+/// A buffer as the layout figure draws it: a rectangle over the ops that
+/// use it.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct LayoutBuffer {
-    /// `op.buffer`, e.g. `conv1.output`.
+pub struct FigureBuffer {
     pub name: String,
-    pub start: Address,
-    pub len: u32,
+    /// First and last op (column) that use it.
     pub first_op: usize,
     pub last_op: usize,
-    /// Not written by any op of the run: its life starts before the first.
-    pub model_input: bool,
+    /// Alive before the first op (a model input): drawn from the left edge.
+    pub before_first_op: bool,
 }
 
-/// The firmware's placement and a DMO plan of the same buffers.
+/// One placement of all buffers.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct TraceLayout {
-    pub buffers: Vec<LayoutBuffer>,
-    pub op_names: Vec<String>,
-    /// The lowest buffer address; firmware offsets count from here.
-    pub base: Address,
-    pub firmware_offsets: Vec<u64>,
-    /// Highest byte any buffer of the firmware's placement ends at.
-    pub firmware_peak: u64,
-    /// TFLM's greedy planner without overlaps (sizes rounded up to 16).
-    pub greedy_peak: u64,
-    pub dmo_offsets: Vec<u64>,
-    pub dmo_peak: u64,
+pub struct LayoutPanel {
+    pub name: String,
+    /// Per buffer: its offset and the bytes it occupies in this placement.
+    pub placed: Vec<(ByteCount, ByteCount)>,
+    /// The highest end offset.
+    pub peak: ByteCount,
 }
 
-/// Buffers and both placements of a trace's ops.
-pub fn layout_of_trace(reader: &TraceReader) -> Result<TraceLayout, PlotError> {
+/// Everything the layout figure shows.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct LayoutFigure {
+    pub title: String,
+    pub subtitle: Vec<String>,
+    pub op_names: Vec<String>,
+    pub buffers: Vec<FigureBuffer>,
+    /// Side by side, left to right.
+    pub panels: Vec<LayoutPanel>,
+}
+
+/// The planned buffers of a trace: what `dmo_trace::PairMiner` mines,
+/// planned by `dmo_plan::plan_trace`.
+pub fn layout_of_trace(reader: &TraceReader) -> Result<TracePlan, PlotError> {
     let segments = reader.segments();
-    let mut buffers: Vec<LayoutBuffer> = Vec::new();
-    // Per op, the layout buffer of each of its (input, output) buffers.
-    let mut op_buffer_index: Vec<Vec<Option<usize>>> = Vec::new();
-    for (op, segment) in segments.iter().enumerate() {
-        let mut indices = Vec::new();
-        for buffer in &segment.buffers {
-            if buffer.role == BufferRole::Weights || buffer.len == 0 {
-                indices.push(None);
-                continue;
-            }
-            let earlier = buffers
-                .iter()
-                .rposition(|b| b.start == buffer.start && b.len == buffer.len);
-            let index = match (buffer.role, earlier) {
-                (BufferRole::Input, Some(index)) => {
-                    buffers[index].last_op = op;
-                    index
-                }
-                (role, _) => {
-                    buffers.push(LayoutBuffer {
-                        name: format!("{}.{}", segment.name, buffer.name),
-                        start: buffer.start,
-                        len: buffer.len,
-                        first_op: op,
-                        last_op: op,
-                        model_input: role == BufferRole::Input,
-                    });
-                    buffers.len() - 1
-                }
-            };
-            indices.push(Some(index));
-        }
-        op_buffer_index.push(indices);
-    }
-    if buffers.is_empty() {
+    let pairs = PairMiner::of_trace(reader, segments)?;
+    let mined = pairs.iter().map(|pair| MinedPair {
+        segment_index: pair.segment_index,
+        input: &pair.input,
+        output: &pair.output,
+        overlap: &pair.overlap,
+    });
+    let plan =
+        plan_trace(segments, mined, SearchEffort::default()).map_err(|source| PlotError::Plan {
+            what: reader.path().display().to_string(),
+            source,
+        })?;
+    if plan.buffers.is_empty() {
         return Err(PlotError::NothingToPlot {
             trace: reader.path().to_path_buf(),
             problem: "no op declares activation buffers: nothing to lay out".to_string(),
         });
     }
-    let base = buffers.iter().map(|b| b.start).min().unwrap_or_default();
-    let firmware_offsets: Vec<u64> = buffers
-        .iter()
-        .map(|b| (b.start.0 - base.0) as u64)
-        .collect();
-    let firmware_peak = buffers
-        .iter()
-        .zip(&firmware_offsets)
-        .map(|(b, &offset)| offset + b.len as u64)
-        .max()
-        .unwrap_or(0);
+    Ok(plan)
+}
 
-    let arena: Vec<ArenaBuffer> = buffers
+/// Each buffer's offset and aligned size in `plan`.
+fn panel(name: &str, plan: &ArenaPlan) -> LayoutPanel {
+    LayoutPanel {
+        name: name.to_string(),
+        placed: (0..plan.buffers.len()).map(|i| plan.placed(i)).collect(),
+        peak: plan.head,
+    }
+}
+
+/// The figure of a trace's plan: the firmware's own placement (exact
+/// sizes) next to the DMO plan (sizes rounded up as TFLM does).
+/// `firmware` names the traced ELF; `base_name` is the symbol at the
+/// lowest buffer address.
+pub fn trace_layout(plan: &TracePlan, firmware: &str, base_name: &str) -> LayoutFigure {
+    let title = format!("Arena layout over the run: {firmware}");
+    let (firmware_peak, greedy_peak, dmo_peak) = (
+        plan.firmware_peak.0,
+        plan.plan.baseline.head.0,
+        plan.plan.dmo.head.0,
+    );
+    let saving = firmware_peak.saturating_sub(dmo_peak);
+    let mut subtitle = vec![
+        format!(
+            "peak: firmware {}, TFLM greedy without overlap {}, DMO plan {} ({:.1}% below the firmware)",
+            bytes_text(firmware_peak),
+            bytes_text(greedy_peak),
+            bytes_text(dmo_peak),
+            100.0 * saving as f64 / firmware_peak.max(1) as f64
+        ),
+        format!(
+            "{} activation buffers over {} ops; offsets from {} (0x{:08x}); DMO sizes rounded up to 16 B as TFLM does",
+            plan.buffers.len(),
+            plan.op_names.len(),
+            base_name,
+            plan.base.0
+        ),
+    ];
+    if let Some(ops) = op_list(&plan.op_names) {
+        subtitle.push(ops);
+    }
+    let firmware_panel = LayoutPanel {
+        name: "firmware placement".to_string(),
+        placed: plan
+            .firmware_offsets
+            .iter()
+            .zip(&plan.buffers)
+            .map(|(&offset, buffer)| (offset, buffer.bytes))
+            .collect(),
+        peak: plan.firmware_peak,
+    };
+    LayoutFigure {
+        title,
+        subtitle,
+        op_names: plan.op_names.clone(),
+        buffers: plan
+            .buffers
+            .iter()
+            .map(|b| FigureBuffer {
+                name: b.name.clone(),
+                first_op: b.first_op,
+                last_op: b.last_op,
+                before_first_op: b.model_input,
+            })
+            .collect(),
+        panels: vec![firmware_panel, panel("DMO plan", &plan.plan.dmo)],
+    }
+}
+
+/// `ops: #0 conv, #1 relu, ...` when there are few enough to read.
+fn op_list(op_names: &[String]) -> Option<String> {
+    if op_names.len() > 12 {
+        return None;
+    }
+    let names: Vec<String> = op_names
         .iter()
         .enumerate()
-        .map(|(index, b)| ArenaBuffer {
-            source: BufferSource::Tensor(index),
-            bytes: ByteCount(b.len as u64),
-            first_scope: if b.model_input {
-                Scope(0)
-            } else {
-                Scope::of_operator(b.first_op)
-            },
-            last_scope: Scope::of_operator(b.last_op),
-        })
+        .map(|(index, name)| format!("#{index} {name}"))
         .collect();
-    let requests: Vec<PlannerRequest> = arena
-        .iter()
-        .map(|b| PlannerRequest {
-            size: b.aligned_bytes(),
-            first_scope: b.first_scope,
-            last_scope: b.last_scope,
-            offline_offset: None,
-        })
-        .collect();
-    let greedy = greedy_offsets(&requests);
-    let greedy_peak = arena
-        .iter()
-        .zip(&greedy)
-        .map(|(b, &o)| o + b.aligned_bytes())
-        .max()
-        .unwrap_or(0);
+    Some(format!("ops: {}", names.join(", ")))
+}
 
-    let mut allowances = Vec::new();
-    for pair in PairMiner::of_trace(reader, segments)? {
-        let op = pair.segment_index;
-        let segment = &segments[op];
-        let find = |wanted: &dmo_core::Buffer| {
-            segment
-                .buffers
-                .iter()
-                .position(|b| b == wanted)
-                .and_then(|position| op_buffer_index[op][position])
-        };
-        let (Some(input), Some(output)) = (find(&pair.input), find(&pair.output)) else {
-            continue;
-        };
-        // Only an input that dies here may be overwritten by the output.
-        if input == output || buffers[input].last_op != op || buffers[output].first_op != op {
-            continue;
-        }
-        let overlap = pair.overlap;
-        let s_min = overlap.s_min.0;
-        allowances.push(OverlapAllowance {
-            operator: op,
-            input,
-            output,
-            down: Some(align_up(overlap.s_mono.0)),
-            up: Some(align_up(overlap.u_mono.0)),
-            exact_down: if s_min % 16 == 0 { vec![s_min] } else { vec![] },
-        });
+/// The figure of a model's plan: TFLM's greedy plan next to the DMO plan,
+/// both as TFLM places them (sizes rounded up to 16 B). `model` names the
+/// model file, `buffer_names` labels each planned buffer, and `offsets_for`
+/// says which kernels the DMO plan holds for (as `dmo plan` prints it).
+pub fn model_layout(
+    plan: &ModelPlan,
+    model: &str,
+    buffer_names: Vec<String>,
+    offsets_for: &str,
+) -> LayoutFigure {
+    let (greedy, dmo) = (plan.baseline.head.0, plan.dmo.head.0);
+    let op_names: Vec<String> = plan.layers.iter().map(|l| l.kind.clone()).collect();
+    let at = |peak: &Peak| match peak.operator {
+        Some(op) => format!(" at op #{op} {}", op_names[op]),
+        None => " before the first op".to_string(),
+    };
+    let mut subtitle = vec![
+        format!(
+            "arena head: TFLM greedy {}{}, DMO plan {}{} ({:.1}% smaller)",
+            bytes_text(greedy),
+            at(&plan.baseline_peak),
+            bytes_text(dmo),
+            at(&plan.dmo_peak),
+            plan.saving_percent()
+        ),
+        format!("the DMO plan holds only for: {offsets_for}"),
+        format!(
+            "{} buffers over {} operators; sizes rounded up to 16 B as TFLM does; model inputs start at the left edge",
+            plan.baseline.buffers.len(),
+            op_names.len()
+        ),
+    ];
+    if let Some(ops) = op_list(&op_names) {
+        subtitle.push(ops);
     }
-    let plan = plan_dmo(&arena, &allowances, &greedy, SearchEffort::default());
-    let conflicts = check_plan(&arena, &plan.offsets, &allowances);
-    if let Some(conflict) = conflicts.first() {
-        return Err(PlotError::NothingToPlot {
-            trace: reader.path().to_path_buf(),
-            problem: format!("the DMO plan of the trace's buffers is invalid: {conflict}"),
-        });
-    }
-    Ok(TraceLayout {
+    let last_op = op_names.len().saturating_sub(1);
+    let buffers = plan
+        .baseline
+        .buffers
+        .iter()
+        .zip(buffer_names)
+        .map(|(b, name)| FigureBuffer {
+            name,
+            // Scope s is operator s - 1; scope 0 is before the first.
+            first_op: (b.first_scope.0 as usize).saturating_sub(1),
+            last_op: (b.last_scope.0 as usize).saturating_sub(1).min(last_op),
+            before_first_op: b.first_scope.0 == 0,
+        })
+        .collect();
+    LayoutFigure {
+        title: format!("Arena layout: {model}, TFLM greedy vs DMO plan"),
+        subtitle,
+        op_names,
         buffers,
-        op_names: segments.iter().map(|s| s.name.clone()).collect(),
-        base,
-        firmware_offsets,
-        firmware_peak,
-        greedy_peak,
-        dmo_offsets: plan.offsets,
-        dmo_peak: plan.head,
-    })
+        panels: vec![
+            panel("TFLM greedy (no overlap)", &plan.baseline),
+            panel("DMO plan", &plan.dmo),
+        ],
+    }
 }
 
 /// ColorBrewer Set2: eight pale, print-friendly qualitative colours.
@@ -199,89 +230,53 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(179, 179, 179),
 ];
 
-pub fn draw<DB: DrawingBackend>(
+/// Draws a trace's layout figure.
+pub fn draw_trace<DB: DrawingBackend>(
     root: &Area<DB>,
     reader: &TraceReader,
 ) -> Result<FigureSummary, PlotError> {
-    let layout = layout_of_trace(reader)?;
+    let plan = layout_of_trace(reader)?;
     let firmware = reader
         .metadata()
         .elf_path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let title = format!("Arena layout over the run: {firmware}");
-    let saving = layout.firmware_peak.saturating_sub(layout.dmo_peak);
-    let mut subtitle = vec![
-        format!(
-            "peak: firmware {}, TFLM greedy without overlap {}, DMO plan {} ({:.1}% below the firmware)",
-            bytes_text(layout.firmware_peak),
-            bytes_text(layout.greedy_peak),
-            bytes_text(layout.dmo_peak),
-            100.0 * saving as f64 / layout.firmware_peak.max(1) as f64
-        ),
-        format!(
-            "{} activation buffers over {} ops; offsets from {} (0x{:08x}); DMO sizes rounded up to 16 B as TFLM does",
-            layout.buffers.len(),
-            layout.op_names.len(),
-            reader.metadata().name_address(layout.base),
-            layout.base.0
-        ),
-    ];
-    if layout.op_names.len() <= 12 {
-        let names: Vec<String> = layout
-            .op_names
-            .iter()
-            .enumerate()
-            .map(|(index, name)| format!("#{index} {name}"))
-            .collect();
-        subtitle.push(format!("ops: {}", names.join(", ")));
-    }
-    let body = header(root, &title, &subtitle, &[])?;
-    let top = layout.firmware_peak.max(layout.dmo_peak);
+    let base_name = reader.metadata().name_address(plan.base);
+    let figure = trace_layout(&plan, &firmware, &base_name);
+    let mut summary = draw(root, &figure)?;
+    summary.events_binned = reader.event_count();
+    Ok(summary)
+}
+
+/// Draws `figure`: its title and captions, then one panel per placement.
+pub fn draw<DB: DrawingBackend>(
+    root: &Area<DB>,
+    figure: &LayoutFigure,
+) -> Result<FigureSummary, PlotError> {
+    let body = header(root, &figure.title, &figure.subtitle, &[])?;
+    let top = figure.panels.iter().map(|p| p.peak.0).max().unwrap_or(0);
     let unit = ByteUnit::for_span(top);
-    let panels = body.split_evenly((1, 2));
-    let aligned = |i: usize| align_up(layout.buffers[i].len as u64);
-    let firmware_size = |i: usize| layout.buffers[i].len as u64;
-    draw_panel(
-        &panels[0],
-        "firmware placement",
-        &layout,
-        &layout.firmware_offsets,
-        &firmware_size,
-        layout.firmware_peak,
-        top,
-        unit,
-    )?;
-    draw_panel(
-        &panels[1],
-        "DMO plan",
-        &layout,
-        &layout.dmo_offsets,
-        &aligned,
-        layout.dmo_peak,
-        top,
-        unit,
-    )?;
+    let areas = body.split_evenly((1, figure.panels.len().max(1)));
+    for (area, panel) in areas.iter().zip(&figure.panels) {
+        draw_panel(area, figure, panel, top, unit)?;
+    }
     Ok(FigureSummary {
-        title,
-        events_binned: reader.event_count(),
+        title: figure.title.clone(),
+        events_binned: 0,
         raster: (0, 0),
         plot_area: None,
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn draw_panel<DB: DrawingBackend>(
     area: &Area<DB>,
-    name: &str,
-    layout: &TraceLayout,
-    offsets: &[u64],
-    size: &dyn Fn(usize) -> u64,
-    peak: u64,
+    layout: &LayoutFigure,
+    panel: &LayoutPanel,
     top: u64,
     unit: ByteUnit,
 ) -> Result<(), PlotError> {
+    let (name, peak) = (panel.name.as_str(), panel.peak.0);
     let ops = layout.op_names.len().max(1) as f64;
     let y_top = unit.of(top as f64) * 1.08;
     let mut chart = ChartBuilder::on(area)
@@ -291,9 +286,14 @@ fn draw_panel<DB: DrawingBackend>(
         .y_label_area_size(70)
         .build_cartesian_2d(0.0..ops, 0.0..y_top)
         .map_err(draw_error)?;
+    // Every op's number while they fit (16 or fewer), else every k-th.
+    let label_every = layout.op_names.len().div_ceil(16).max(1);
     let op_label = |x: &f64| {
         let index = x.floor() as usize;
-        if (x - x.floor() - 0.5).abs() < 1e-6 && index < layout.op_names.len() {
+        if (x - x.floor() - 0.5).abs() < 1e-6
+            && index < layout.op_names.len()
+            && index % label_every == 0
+        {
             format!("#{index}")
         } else {
             String::new()
@@ -318,9 +318,10 @@ fn draw_panel<DB: DrawingBackend>(
     // their names readable.
     let mut labels = Vec::new();
     for (index, buffer) in layout.buffers.iter().enumerate() {
-        let low = unit.of(offsets[index] as f64);
-        let high = unit.of((offsets[index] + size(index)) as f64);
-        let left = if buffer.model_input {
+        let (offset, size) = panel.placed[index];
+        let low = unit.of(offset.0 as f64);
+        let high = unit.of((offset.0 + size.0) as f64);
+        let left = if buffer.before_first_op {
             0.0
         } else {
             buffer.first_op as f64

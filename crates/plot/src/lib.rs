@@ -3,7 +3,9 @@
 //! Four kinds (see [`FigureKind`]): the access pattern (address over time,
 //! where the diagonals of the DMO paper show), a liveness heatmap, the safe
 //! overlap of one operator at its mined `s_min`, and the arena layout of the
-//! firmware next to a DMO plan. Every figure is built by streaming the trace
+//! firmware next to a DMO plan. The layout figure also draws a `.tflite`
+//! model's plan ([`model_layout`], [`render_layout_to_file`]); plans come
+//! from `dmo_plan`'s entry points, this crate only draws them. Every figure is built by streaming the trace
 //! once (twice for `access` without op buffers) and binning events into the
 //! pixels of the plot area, so memory is bounded by the image, not the trace,
 //! and every event counts: none are sampled away.
@@ -26,8 +28,10 @@ mod select;
 mod style;
 
 pub use error::PlotError;
-pub use layout::{layout_of_trace, LayoutBuffer, TraceLayout};
-pub use output::{render_to_file, ImageFormat};
+pub use layout::{
+    layout_of_trace, model_layout, trace_layout, FigureBuffer, LayoutFigure, LayoutPanel,
+};
+pub use output::{render_layout_to_file, render_to_file, ImageFormat};
 pub use select::OpSelector;
 
 /// Which figure to draw.

@@ -1,10 +1,9 @@
 //! Picking the backend from the file name and writing the figure atomically.
 
 use crate::frame::Area;
+use crate::layout::{self, LayoutFigure};
 use crate::style::register_fonts;
-use crate::{
-    access, layout, liveness, overlap, FigureKind, FigureRequest, FigureSummary, PlotError,
-};
+use crate::{access, liveness, overlap, FigureKind, FigureRequest, FigureSummary, PlotError};
 use dmo_trace::TraceReader;
 use plotters::prelude::*;
 use std::path::Path;
@@ -39,6 +38,12 @@ impl ImageFormat {
     }
 }
 
+/// What a render draws from.
+enum Drawing<'a> {
+    Trace(&'a TraceReader, &'a FigureRequest),
+    Layout(&'a LayoutFigure),
+}
+
 /// Draws `request` from `reader` into `path` (PNG or SVG by extension).
 /// The figure is written to a temporary file beside `path` and renamed into
 /// place; an existing `path` is replaced only with `overwrite`.
@@ -48,7 +53,28 @@ pub fn render_to_file(
     path: &Path,
     overwrite: bool,
 ) -> Result<FigureSummary, PlotError> {
-    let (width, height) = (request.width, request.height);
+    let size = (request.width, request.height);
+    render(&Drawing::Trace(reader, request), size, path, overwrite)
+}
+
+/// Draws a layout figure (e.g. [`model_layout`](crate::model_layout)) of
+/// `width` x `height` pixels into `path`, by the rules of
+/// [`render_to_file`].
+pub fn render_layout_to_file(
+    figure: &LayoutFigure,
+    (width, height): (u32, u32),
+    path: &Path,
+    overwrite: bool,
+) -> Result<FigureSummary, PlotError> {
+    render(&Drawing::Layout(figure), (width, height), path, overwrite)
+}
+
+fn render(
+    drawing: &Drawing<'_>,
+    (width, height): (u32, u32),
+    path: &Path,
+    overwrite: bool,
+) -> Result<FigureSummary, PlotError> {
     if !(200..=8000).contains(&width) || !(200..=8000).contains(&height) {
         return Err(PlotError::BadSize { width, height });
     }
@@ -76,7 +102,7 @@ pub fn render_to_file(
         ImageFormat::Png => {
             let root =
                 BitMapBackend::new(temporary.temporary_path(), (width, height)).into_drawing_area();
-            let summary = draw(&root, reader, request).map_err(with_path)?;
+            let summary = draw(&root, drawing).map_err(with_path)?;
             root.present()
                 .map_err(|e| with_path(crate::frame::draw_error(e)))?;
             summary
@@ -85,7 +111,7 @@ pub fn render_to_file(
             let mut text = String::new();
             let summary = {
                 let root = SVGBackend::with_string(&mut text, (width, height)).into_drawing_area();
-                let summary = draw(&root, reader, request).map_err(with_path)?;
+                let summary = draw(&root, drawing).map_err(with_path)?;
                 root.present()
                     .map_err(|e| with_path(crate::frame::draw_error(e)))?;
                 summary
@@ -103,15 +129,18 @@ pub fn render_to_file(
 
 fn draw<DB: DrawingBackend>(
     root: &Area<DB>,
-    reader: &TraceReader,
-    request: &FigureRequest,
+    drawing: &Drawing<'_>,
 ) -> Result<FigureSummary, PlotError> {
     root.fill(&WHITE).map_err(crate::frame::draw_error)?;
+    let (reader, request) = match *drawing {
+        Drawing::Layout(figure) => return layout::draw(root, figure),
+        Drawing::Trace(reader, request) => (reader, request),
+    };
     match request.kind {
         FigureKind::Access => access::draw(root, reader, request),
 
         FigureKind::Liveness => liveness::draw(root, reader, request),
         FigureKind::Overlap => overlap::draw(root, reader, request),
-        FigureKind::Layout => layout::draw(root, reader),
+        FigureKind::Layout => layout::draw_trace(root, reader),
     }
 }

@@ -15,7 +15,7 @@ use crate::frame::{self, draw_error, header, Area, LegendEntry, Swatch};
 use crate::style::{READ, SAVED, WRITE};
 use crate::{FigureRequest, FigureSummary, PlotError};
 use dmo_core::{BufferRole, ByteCount, EventTime, OpSegment, TimeRange};
-use dmo_overlap::{AccessRecorder, PairOverlap};
+use dmo_overlap::{footprint, AccessRecorder, Direction, PairOverlap};
 use dmo_trace::{PairMiner, PairResult, TraceReader};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -38,7 +38,13 @@ pub fn draw<DB: DrawingBackend>(
     let overlap: PairOverlap = pair.overlap;
     let s_min = overlap.s_min.0;
     let (n_in, n_out) = (input.len as u64, output.len as u64);
-    let footprint = n_out.max(s_min + n_in);
+    let footprint = footprint(
+        overlap.input_len,
+        overlap.output_len,
+        Direction::Down,
+        overlap.s_min,
+    )
+    .0;
     let saved = n_in + n_out - footprint;
     let saved_percent = 100.0 * saved as f64 / (n_in + n_out).max(1) as f64;
     let title = format!(
@@ -257,7 +263,7 @@ fn choose_pair(reader: &TraceReader, request: &FigureRequest) -> Result<PairResu
     let pairs = PairMiner::of_trace(reader, &segments)?;
     let saving = |p: &PairResult| {
         let o = &p.overlap;
-        o.input_len.0 + o.output_len.0 - o.output_len.0.max(o.s_min.0 + o.input_len.0)
+        o.naive().0 - footprint(o.input_len, o.output_len, Direction::Down, o.s_min).0
     };
     let mut best: Option<PairResult> = None;
     for pair in pairs {

@@ -65,9 +65,9 @@ fn layout_peaks_match_hand_plans() {
     let names: Vec<&str> = layout.buffers.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(names, ["conv.input", "conv.output", "relu.output"]);
     assert_eq!(layout.buffers[1].last_op, 1);
-    assert_eq!(layout.firmware_peak, 384);
-    assert_eq!(layout.greedy_peak, 256);
-    assert_eq!(layout.dmo_peak, 144);
+    assert_eq!(layout.firmware_peak.0, 384);
+    assert_eq!(layout.plan.baseline.head.0, 256);
+    assert_eq!(layout.plan.dmo.head.0, 144);
 }
 
 /// RGB of pixel `(x, y)`.

@@ -7,7 +7,8 @@ use dmo_ops::{
     ActivationInputs, ElementType, InputOverlap, Method, OpDescription, OpKind, OpParams,
     OperatorSpec, OverlapModel, Padding, TensorShape, Window,
 };
-use dmo_overlap::{Direction, PairOverlap, Placement, Witness};
+use dmo_overlap::{footprint, Direction, PairOverlap, Placement, SafeOffset, Witness};
+use dmo_plan::align_up;
 use std::process::ExitCode;
 
 /// Which method(s) to run.
@@ -248,15 +249,20 @@ fn print_pair(pair: &PairOverlap) {
         naive - monotone.footprint.0
     );
     // What a 16-byte aligned planner (TFLM's) gets from s_mono / u_mono.
-    let ceil16 = |value: u64| value.div_ceil(16) * 16;
-    let input = pair.input_len.0;
-    let output = pair.output_len.0;
-    let down = output.max(ceil16(pair.s_mono.0) + input);
-    let up = input.max(ceil16(pair.u_mono.0) + output);
+    let (down, up) = (align_up(pair.s_mono.0), align_up(pair.u_mono.0));
+    let aligned = |direction, offset| {
+        footprint(
+            pair.input_len,
+            pair.output_len,
+            direction,
+            SafeOffset(offset),
+        )
+        .0
+    };
     println!(
-        "    16-byte aligned: down {} -> footprint {down} B, up {} -> footprint {up} B",
-        ceil16(pair.s_mono.0),
-        ceil16(pair.u_mono.0)
+        "    16-byte aligned: down {down} -> footprint {} B, up {up} -> footprint {} B",
+        aligned(Direction::Down, down),
+        aligned(Direction::Up, up)
     );
     witness_line("why not s_mono - 1", &pair.witness_down_mono);
     if pair.s_min != pair.s_mono {

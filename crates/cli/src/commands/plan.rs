@@ -383,8 +383,8 @@ fn build_report(
                 s_min: offsets.map(|o| o.s_min),
                 s_mono: offsets.map(|o| o.s_mono),
                 u_mono: offsets.map(|o| o.u_mono),
-                pair_footprint: offsets.map(|o| o.footprint()),
-                saving: offsets.map(|o| o.saving()),
+                pair_footprint: offsets.map(|o| o.monotone_footprint().0),
+                saving: offsets.map(|o| o.saving().0),
                 note,
             });
         }

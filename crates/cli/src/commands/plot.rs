@@ -1,9 +1,16 @@
-//! `dmo plot`: paper-style figures of a trace (PNG or SVG).
+//! `dmo plot`: paper-style figures of a trace (PNG or SVG), and the layout
+//! figure of a `.tflite` model's plan.
 
+use anyhow::bail;
 use clap::{Args as ClapArgs, ValueEnum};
-use dmo_plot::{render_to_file, AddressScope, FigureKind, FigureRequest, OpSelector};
+use dmo_plan::{plan_model, BufferSource, OffsetSource, SearchEffort};
+use dmo_plot::{
+    model_layout, render_layout_to_file, render_to_file, AddressScope, FigureKind, FigureRequest,
+    OpSelector,
+};
+use dmo_tflite::Model;
 use dmo_trace::TraceReader;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -22,7 +29,16 @@ pub enum Kind {
 #[derive(ClapArgs, Debug)]
 pub struct Args {
     /// Trace file written by `dmo trace`.
-    pub trace: PathBuf,
+    #[arg(required_unless_present = "model", conflicts_with = "model")]
+    pub trace: Option<PathBuf>,
+    /// Draw the layout of a .tflite model's plan instead (--kind layout): TFLM's greedy
+    /// plan beside the DMO plan, as `dmo plan` makes them.
+    #[arg(long, value_name = "MODEL.tflite")]
+    pub model: Option<PathBuf>,
+    /// With --model: the kernels the firmware runs (data/kernel_families.toml), which the
+    /// DMO plan holds for; without it the figure assumes `reference` and says so.
+    #[arg(long, value_name = "NAME", requires = "model")]
+    pub kernels: Option<String>,
     /// Which figure to draw.
     #[arg(long, value_enum)]
     pub kind: Kind,
@@ -55,9 +71,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Kind::Overlap => FigureKind::Overlap,
         Kind::Layout => FigureKind::Layout,
     };
+    let Some(trace) = &args.trace else {
+        return plot_model(&args, kind);
+    };
     let output = args.output.clone().unwrap_or_else(|| {
-        let stem = args
-            .trace
+        let stem = trace
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "trace".to_string());
@@ -70,7 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.all_memory {
         request.scope = AddressScope::AllRam;
     }
-    let reader = TraceReader::open(&args.trace)?;
+    let reader = TraceReader::open(trace)?;
     let started = Instant::now();
     let summary = render_to_file(&reader, &request, &output, args.force)?;
     let cells = match summary.raster {
@@ -85,4 +103,67 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `dmo plot --model MODEL.tflite --kind layout [--kernels NAME]`.
+fn plot_model(args: &Args, kind: FigureKind) -> anyhow::Result<ExitCode> {
+    let Some(path) = &args.model else {
+        bail!("give a trace file or --model MODEL.tflite");
+    };
+    if kind != FigureKind::Layout {
+        bail!(
+            "--model draws only --kind layout; the {} figure needs a trace (`dmo trace`)",
+            kind.as_str()
+        );
+    }
+    if args.op.is_some() || args.all_memory {
+        bail!("--op and --all-memory apply to trace figures, not to --model");
+    }
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}-layout.png", file_stem(path))));
+    // The error's message already names the file and its cause.
+    let model = Model::read(path).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let family = dmo_ops::kernel_family(args.kernels.as_deref().unwrap_or("reference"))?;
+    let started = Instant::now();
+    let plan = plan_model(
+        &model,
+        OffsetSource::Kernels(family),
+        SearchEffort::default(),
+    )
+    .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+    let offsets_for = match args.kernels {
+        Some(_) => plan.offsets_from.to_string(),
+        None => format!("{} (assumed)", plan.offsets_from),
+    };
+    // Tensors by index (their names are long paths); scratch by operator.
+    let names = plan
+        .baseline
+        .buffers
+        .iter()
+        .map(|buffer| match buffer.source {
+            BufferSource::Tensor(tensor) => format!("t{tensor}"),
+            BufferSource::Scratch { operator, request } => format!("scratch {operator}.{request}"),
+        })
+        .collect();
+    let model_name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let figure = model_layout(&plan, &model_name, names, &offsets_for);
+    let summary = render_layout_to_file(&figure, (args.width, args.height), &output, args.force)?;
+    println!(
+        "wrote {}: {} in {:.2} s",
+        output.display(),
+        summary.title,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".to_string())
 }
