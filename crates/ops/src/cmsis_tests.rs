@@ -50,7 +50,11 @@ fn pointwise_conv_of_design_md_under_cmsis_nn() {
     // wide), so s_min = s_mono = 36862 = output bytes - 2, the value the issue measured on
     // person_detect's op 2. Output byte 0 is written in the first pass, before every input
     // byte's last read: u_min = u_mono = 18432.
-    let op = conv(&[1, 48, 48, 8], &[1, 48, 48, 16], Window::square(1, 1, Padding::Same));
+    let op = conv(
+        &[1, 48, 48, 8],
+        &[1, 48, 48, 16],
+        Window::square(1, 1, Padding::Same),
+    );
     assert_eq!(cmsis_path(&op), CmsisPath::Conv1x1Fast);
     assert_eq!(offsets(&cmsis_pair(&op, 0)), [36862, 36862, 18432, 18432]);
     assert_eq!(
@@ -86,10 +90,18 @@ fn depthwise_multiplier_8_of_person_detect_op_0() {
 
 #[test]
 fn paths_follow_cmsis_nn_selection() {
-    let strided = conv(&[1, 9, 9, 4], &[1, 5, 5, 6], Window::square(1, 2, Padding::Valid));
+    let strided = conv(
+        &[1, 9, 9, 4],
+        &[1, 5, 5, 6],
+        Window::square(1, 2, Padding::Valid),
+    );
     assert_eq!(cmsis_path(&strided), CmsisPath::Conv1x1Strided);
     // 3x3 SAME pads 1: arm_convolve_s8, scratch 2 columns of 3*3*4 = 36 int16 = 144 bytes.
-    let generic = conv(&[1, 9, 9, 4], &[1, 9, 9, 6], Window::square(3, 1, Padding::Same));
+    let generic = conv(
+        &[1, 9, 9, 4],
+        &[1, 9, 9, 6],
+        Window::square(3, 1, Padding::Same),
+    );
     assert_eq!(cmsis_path(&generic), CmsisPath::ConvGeneric);
     assert_eq!(cmsis_scratch_bytes(&generic), vec![144]);
     // 1xN on a single-row input with stride*C % 4 == 0: not modelled.
@@ -311,7 +323,11 @@ fn person_detect_under_cmsis_nn() {
             // Op 28 (1x1x256 -> 2 channels) is one pass that reads its only pixel before
             // writing: s = 0 = output bytes - 2 and no hazard upwards either.
             let channels = op.output().dims()[3];
-            let u_min = if channels >= 3 { op.inputs()[0].bytes() as u64 } else { 0 };
+            let u_min = if channels >= 3 {
+                op.inputs()[0].bytes() as u64
+            } else {
+                0
+            };
             assert_eq!(pair.u_min.0, u_min, "op {index}");
             pointwise += 1;
         }
@@ -321,5 +337,9 @@ fn person_detect_under_cmsis_nn() {
         assert_eq!(results.len(), op.inputs().len());
     }
     assert!(pointwise >= 9, "{pointwise} 1x1 convs");
-    assert!(started.elapsed().as_secs_f64() < 2.0, "{:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs_f64() < 2.0,
+        "{:?}",
+        started.elapsed()
+    );
 }

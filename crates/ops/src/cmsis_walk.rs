@@ -20,7 +20,9 @@
 
 use crate::description::{OpDescription, OpKind, OpParams, ResolvedWindow};
 use crate::shape::ElementType;
-use crate::simulate::{nhwc, simulate_access_times, window_pixels, AccessTimes, NotModelled, Recorder};
+use crate::simulate::{
+    nhwc, simulate_access_times, window_pixels, AccessTimes, NotModelled, Recorder,
+};
 
 /// The CMSIS-NN function (or TFLM fallback) that runs an operator.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,7 +68,9 @@ pub fn cmsis_path(op: &OpDescription) -> CmsisPath {
     let float32 = input == ElementType::Float32;
     let overridden = |kind: &str| -> Option<CmsisPath> {
         if float32 {
-            Some(CmsisPath::Reference("TFLM's cmsis_nn kernel calls reference_ops for float32"))
+            Some(CmsisPath::Reference(
+                "TFLM's cmsis_nn kernel calls reference_ops for float32",
+            ))
         } else if !int8 {
             Some(not_modelled(format!(
                 "CMSIS-NN's {kind} for {input:?} input is not modelled"
@@ -163,7 +167,10 @@ pub fn cmsis_path(op: &OpDescription) -> CmsisPath {
             if let Some(path) = overridden("elementwise ADD/MUL") {
                 return path;
             }
-            let same = op.inputs().iter().all(|shape| shape.dims() == op.output().dims());
+            let same = op
+                .inputs()
+                .iter()
+                .all(|shape| shape.dims() == op.output().dims());
             if same {
                 CmsisPath::Elementwise4
             } else {
@@ -186,9 +193,9 @@ pub fn cmsis_path(op: &OpDescription) -> CmsisPath {
             ElementType::Int8 => not_modelled("arm_pad_s8 is not modelled"),
             _ => CmsisPath::Reference("TFLM's cmsis_nn PAD calls reference_ops except for int8"),
         },
-        OpParams::Mean { .. } => not_modelled(
-            "MEAN runs TFLM's reference kernel, which has no single exact loop order",
-        ),
+        OpParams::Mean { .. } => {
+            not_modelled("MEAN runs TFLM's reference kernel, which has no single exact loop order")
+        }
         OpParams::Elementwise | OpParams::Reshape | OpParams::Concatenation { .. } => {
             CmsisPath::Reference("a CMSIS-NN build of TFLM runs the reference kernel of this kind")
         }
@@ -280,14 +287,20 @@ pub fn simulate_cmsis_access_times(op: &OpDescription) -> Result<AccessTimes, No
         (CmsisPath::Conv1x1Strided, OpParams::Conv2d { window, .. }) => {
             conv_1x1_strided(op, window, &mut walk)
         }
-        (CmsisPath::ConvGeneric, OpParams::Conv2d {
-            window,
-            filter_input_channels,
-        }) => conv_generic(op, window, *filter_input_channels, &mut walk),
+        (
+            CmsisPath::ConvGeneric,
+            OpParams::Conv2d {
+                window,
+                filter_input_channels,
+            },
+        ) => conv_generic(op, window, *filter_input_channels, &mut walk),
         (CmsisPath::Depthwise3x3, OpParams::DepthwiseConv2d { window, .. }) => {
             depthwise_3x3(op, window, &mut walk)
         }
-        (CmsisPath::DepthwiseOpt | CmsisPath::AvgPool, OpParams::DepthwiseConv2d { window, .. })
+        (
+            CmsisPath::DepthwiseOpt | CmsisPath::AvgPool,
+            OpParams::DepthwiseConv2d { window, .. },
+        )
         | (CmsisPath::DepthwiseOpt | CmsisPath::AvgPool, OpParams::Pool2d { window }) => {
             whole_window_per_pixel(op, window, &mut walk)
         }
@@ -459,9 +472,8 @@ fn depthwise_3x3(op: &OpDescription, window: &ResolvedWindow, walk: &mut Walk) {
                 let width = if channel + 4 <= channels { 4 } else { 1 };
                 for row in row_start..row_end {
                     for &column in &columns {
-                        let byte =
-                            ((in_y + row) * input_width as i64 + column) * channels as i64
-                                + channel as i64;
+                        let byte = ((in_y + row) * input_width as i64 + column) * channels as i64
+                            + channel as i64;
                         // Literal addresses: the middle column is read even when it lies
                         // past the row's end (it then reads the next row, still the input).
                         if byte >= 0 && byte + width as i64 <= input_bytes {

@@ -15,9 +15,9 @@
 mod analytic;
 #[cfg(test)]
 mod arena_check;
-mod cmsis_walk;
 #[cfg(test)]
 mod cmsis_tests;
+mod cmsis_walk;
 mod description;
 mod family;
 mod padding;

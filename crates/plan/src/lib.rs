@@ -27,7 +27,8 @@ pub use dmo_planner::{
 pub use error::PlanError;
 pub use greedy::{greedy_offsets, head_size, PlannerRequest};
 pub use lifetimes::{
-    align_up, arena_buffers, scratch_requests, ArenaBuffer, BufferSource, Scope, BUFFER_ALIGNMENT,
+    align_up, arena_buffers, arena_buffers_for, scratch_requests, scratch_requests_for,
+    ArenaBuffer, BufferSource, Scope, BUFFER_ALIGNMENT,
 };
 pub use matching::{measured_offsets, MatchReport, MinedPair};
 pub use mcu::{mcu_catalogue, Mcu};
@@ -84,9 +85,17 @@ fn requests(buffers: &[ArenaBuffer], fixed: impl Fn(usize) -> Option<u64>) -> Ve
         .collect()
 }
 
-/// TFLM's greedy plan of subgraph 0.
+/// TFLM's greedy plan of subgraph 0 (reference kernels' scratch buffers).
 pub fn tflm_baseline(model: &Model) -> Result<ArenaPlan, PlanError> {
-    let buffers = arena_buffers(model)?;
+    tflm_baseline_for(model, dmo_ops::LoopOrders::Reference)
+}
+
+/// TFLM's greedy plan of subgraph 0 with the scratch buffers of `orders`' kernels.
+pub fn tflm_baseline_for(
+    model: &Model,
+    orders: dmo_ops::LoopOrders,
+) -> Result<ArenaPlan, PlanError> {
+    let buffers = arena_buffers_for(model, orders)?;
     let requests = requests(&buffers, |_| None);
     let offsets = greedy_offsets(&requests);
     let head = ByteCount(head_size(&requests, &offsets));
@@ -199,7 +208,15 @@ pub fn plan_model(
     source: OffsetSource<'_>,
     effort: SearchEffort,
 ) -> Result<ModelPlan, PlanError> {
-    let baseline = tflm_baseline(model)?;
+    // The kernels' scratch buffers are part of TFLM's plan; a trace's firmware
+    // is not known to be any family, so it keeps the reference requests.
+    let orders = match source {
+        OffsetSource::Kernels(family) => {
+            family.loop_orders.unwrap_or(dmo_ops::LoopOrders::Reference)
+        }
+        OffsetSource::Measured(_) => dmo_ops::LoopOrders::Reference,
+    };
+    let baseline = tflm_baseline_for(model, orders)?;
     let layers = analyse_layers(model, &baseline.buffers, source)?;
     let allowances = allowances(model, &baseline.buffers, &layers);
     let search = plan_dmo(&baseline.buffers, &allowances, &baseline.offsets, effort);
