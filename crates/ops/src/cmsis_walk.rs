@@ -106,7 +106,7 @@ pub fn cmsis_path(op: &OpDescription) -> CmsisPath {
             } else if op.inputs()[0].dims()[1] == 1
                 && w.dilation_width == 1
                 && w.filter_height == 1
-                && (w.stride_width * channels) % 4 == 0
+                && (w.stride_width * channels).is_multiple_of(4)
                 && same_channels
             {
                 CmsisPath::Conv1xN
@@ -134,7 +134,7 @@ pub fn cmsis_path(op: &OpDescription) -> CmsisPath {
                 } else {
                     CmsisPath::DepthwiseOpt
                 }
-            } else if depth_multiplier % 4 == 0 && batches == 1 && undilated {
+            } else if depth_multiplier.is_multiple_of(4) && batches == 1 && undilated {
                 CmsisPath::DepthwiseMult4
             } else {
                 CmsisPath::DepthwiseGeneric
@@ -144,7 +144,7 @@ pub fn cmsis_path(op: &OpDescription) -> CmsisPath {
             if let Some(path) = overridden("fully connected") {
                 return path;
             }
-            if op.output().rank() > 2 && accumulation_depth % 4 == 0 {
+            if op.output().rank() > 2 && accumulation_depth.is_multiple_of(4) {
                 CmsisPath::FullyConnectedAsConv1x1
             } else {
                 CmsisPath::FullyConnected
