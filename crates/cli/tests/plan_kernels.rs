@@ -27,7 +27,10 @@ fn emit_refuses_without_kernels_and_writes_nothing() {
 }
 
 #[test]
-fn a_family_without_a_model_is_refused_and_names_the_way_out() {
+fn cmsis_nn_plans_with_its_own_offsets_and_unknown_families_are_refused() {
+    // Under CMSIS-NN every 1x1 conv of person_detect needs s = output bytes - 2 (op 2:
+    // 36862, measured in the issue; crates/ops/src/cmsis_tests.rs derives it), so the best
+    // head is TFLM's own 55296 B: DMO saves nothing, where the reference plan saves 33%.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("planned.tflite");
     let run = dmo(&[
@@ -38,11 +41,29 @@ fn a_family_without_a_model_is_refused_and_names_the_way_out() {
         "--emit-tflite",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(run.status.code(), Some(2));
-    let stderr = text(&run.stderr);
-    assert!(stderr.contains("cmsis-nn"), "{stderr}");
-    assert!(stderr.contains("--offsets-from"), "{stderr}");
-    assert!(!out.exists());
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let stdout = text(&run.stdout);
+    assert!(
+        stdout.contains("DMO offsets hold for: cmsis-nn kernels"),
+        "{stdout}"
+    );
+    let op2 = stdout
+        .lines()
+        .find(|line| line.starts_with("2   CONV_2D"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(op2.contains("36862"), "{op2}");
+    let head = |name: &str| {
+        stdout
+            .lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("{name}: {stdout}"))
+            .to_string()
+    };
+    assert!(head("TFLM greedy head").contains("55296 B"), "{stdout}");
+    assert!(head("DMO head").contains("55296 B"), "{stdout}");
+    assert!(out.exists());
+    let readback = text(&dmo(&["plan", out.to_str().unwrap()]).stdout);
+    assert!(readback.contains("cmsis-nn"), "{readback}");
 
     let run = dmo(&["plan", &model("person_detect.tflite"), "--kernels", "nope"]);
     assert_eq!(run.status.code(), Some(2));

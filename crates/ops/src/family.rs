@@ -18,6 +18,9 @@ pub enum LoopOrders {
     /// TFLM's portable reference kernels (`shared/DESIGN.md`, "Reference
     /// kernel loop orders").
     Reference,
+    /// TFLM built with CMSIS-NN, int8 paths of a Cortex-M4/M7 with DSP compiled by GCC
+    /// (`docs/methods.md`, "CMSIS-NN loop orders").
+    CmsisNn,
 }
 
 /// One family of kernels, as the catalogue describes it.
@@ -106,8 +109,16 @@ mod tests {
             Ok(LoopOrders::Reference)
         );
         assert_eq!(kernel_family("REFERENCE").unwrap().name, "reference");
-        let cmsis = kernel_family("cmsis-nn").unwrap();
-        let error = cmsis.modelled_loop_orders().unwrap_err().to_string();
+        assert_eq!(
+            kernel_family("cmsis-nn").unwrap().modelled_loop_orders(),
+            Ok(LoopOrders::CmsisNn)
+        );
+        // Control: a family without loop orders refuses, with its note.
+        let unmodelled = KernelFamily {
+            loop_orders: None,
+            ..kernel_family("cmsis-nn").unwrap().clone()
+        };
+        let error = unmodelled.modelled_loop_orders().unwrap_err().to_string();
         assert!(error.contains("--offsets-from"), "{error}");
         let unknown = kernel_family("arm-ethos").unwrap_err().to_string();
         assert!(unknown.contains("reference, cmsis-nn"), "{unknown}");

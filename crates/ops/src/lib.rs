@@ -15,6 +15,9 @@
 mod analytic;
 #[cfg(test)]
 mod arena_check;
+#[cfg(test)]
+mod cmsis_tests;
+mod cmsis_walk;
 mod description;
 mod family;
 mod padding;
@@ -28,6 +31,10 @@ mod tests;
 mod tflite;
 
 pub use analytic::analytic;
+pub use cmsis_walk::{
+    cmsis_conv_1x1_fast_offsets, cmsis_path, cmsis_scratch_bytes, simulate_cmsis_access_times,
+    CmsisPath,
+};
 pub use description::MAX_TENSOR_BYTES;
 pub use description::{
     Conv2dParams, DepthwiseConv2dParams, ElementwiseBinaryParams, FullyConnectedParams,
@@ -134,7 +141,12 @@ pub struct InputOverlap {
 
 /// Loop-nest simulation of `op`: one result per activation input.
 pub fn simulate(op: &OpDescription) -> Vec<InputOverlap> {
-    match simulate_access_times(op) {
+    mine_times(op, simulate_access_times(op))
+}
+
+/// Mines each (input, output) pair of simulated times.
+fn mine_times(op: &OpDescription, times: Result<AccessTimes, NotModelled>) -> Vec<InputOverlap> {
+    match times {
         Ok(times) => (0..op.inputs().len())
             .map(|input_index| {
                 let (last_read, first_access) = times.pair(input_index);
@@ -159,6 +171,7 @@ pub fn simulate(op: &OpDescription) -> Vec<InputOverlap> {
 pub fn simulate_for(op: &OpDescription, orders: LoopOrders) -> Vec<InputOverlap> {
     match orders {
         LoopOrders::Reference => simulate(op),
+        LoopOrders::CmsisNn => mine_times(op, simulate_cmsis_access_times(op)),
     }
 }
 

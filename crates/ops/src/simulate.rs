@@ -118,7 +118,7 @@ pub fn check_cost(op: &OpDescription) -> Result<(), NotModelled> {
 const NEVER: u64 = u64::MAX;
 
 /// Collects per-byte times while a kernel's loops are walked.
-struct Recorder {
+pub(crate) struct Recorder {
     last_read: Vec<Vec<u64>>,
     input_element_bytes: Vec<usize>,
     first_access: Vec<u64>,
@@ -126,7 +126,7 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn new(op: &OpDescription) -> Recorder {
+    pub(crate) fn new(op: &OpDescription) -> Recorder {
         Recorder {
             last_read: op
                 .inputs()
@@ -145,14 +145,14 @@ impl Recorder {
 
     /// Input element `element` of input `input` is read at `time`.
     #[inline]
-    fn read(&mut self, input: usize, element: usize, time: u64) {
+    pub(crate) fn read(&mut self, input: usize, element: usize, time: u64) {
         let size = self.input_element_bytes[input];
         self.read_bytes(input, element * size, size, time);
     }
 
     /// `count` input bytes from `first_byte` are read at `time` (one access).
     #[inline]
-    fn read_bytes(&mut self, input: usize, first_byte: usize, count: usize, time: u64) {
+    pub(crate) fn read_bytes(&mut self, input: usize, first_byte: usize, count: usize, time: u64) {
         // Times are stored plus one so that 0 means "never read".
         for slot in &mut self.last_read[input][first_byte..first_byte + count] {
             *slot = (*slot).max(time + 1);
@@ -161,19 +161,19 @@ impl Recorder {
 
     /// Output element `element` is read or written at `time`.
     #[inline]
-    fn access_output(&mut self, element: usize, time: u64) {
+    pub(crate) fn access_output(&mut self, element: usize, time: u64) {
         let size = self.output_element_bytes;
         self.access_output_bytes(element * size, size, time);
     }
 
     #[inline]
-    fn access_output_bytes(&mut self, first_byte: usize, count: usize, time: u64) {
+    pub(crate) fn access_output_bytes(&mut self, first_byte: usize, count: usize, time: u64) {
         for slot in &mut self.first_access[first_byte..first_byte + count] {
             *slot = (*slot).min(time);
         }
     }
 
-    fn finish(self, events: u64) -> AccessTimes {
+    pub(crate) fn finish(self, events: u64) -> AccessTimes {
         AccessTimes {
             input_last_read: self
                 .last_read
@@ -234,7 +234,7 @@ pub fn simulate_access_times(op: &OpDescription) -> Result<AccessTimes, NotModel
     Ok(recorder.finish(events))
 }
 
-fn nhwc(shape: &TensorShape) -> [usize; 4] {
+pub(crate) fn nhwc(shape: &TensorShape) -> [usize; 4] {
     let dims = shape.dims();
     [dims[0], dims[1], dims[2], dims[3]]
 }
@@ -243,7 +243,7 @@ fn nhwc(shape: &TensorShape) -> [usize; 4] {
 /// `(out_y, out_x)` covers, in filter_y, filter_x order, skipping those in the
 /// padding (TFLM's `is_point_inside_image` / clipped pool windows).
 #[allow(clippy::too_many_arguments)]
-fn window_pixels(
+pub(crate) fn window_pixels(
     window: &ResolvedWindow,
     batch: usize,
     input_height: usize,

@@ -81,9 +81,19 @@ pub fn tflm_greedy(buffers: Vec<ArenaBuffer>) -> ArenaPlan {
     }
 }
 
-/// TFLM's greedy plan of subgraph 0.
+/// TFLM's greedy plan of subgraph 0 (reference kernels' scratch buffers).
 pub fn tflm_baseline(model: &Model) -> Result<ArenaPlan, PlanError> {
     Ok(tflm_greedy(arena_buffers(model)?))
+}
+
+/// TFLM's greedy plan of subgraph 0 with the scratch buffers of `orders`' kernels.
+pub fn tflm_baseline_for(
+    model: &Model,
+    orders: dmo_ops::LoopOrders,
+) -> Result<ArenaPlan, PlanError> {
+    Ok(tflm_greedy(crate::model_buffers::arena_buffers_for(
+        model, orders,
+    )?))
 }
 
 /// What TFLM does with an offline plan: tensors at the given offsets, scratch

@@ -31,8 +31,9 @@ mod record;
 mod trace_plan;
 
 pub use arena_plan::{
-    allowance, lifetimes_forbid_overlap, peak_of, plan_buffers, tflm_baseline, tflm_greedy,
-    tflm_with_offline_tensors, ArenaPlan, BufferPlan, OverlapCandidate, Peak, Unusable,
+    allowance, lifetimes_forbid_overlap, peak_of, plan_buffers, tflm_baseline, tflm_baseline_for,
+    tflm_greedy, tflm_with_offline_tensors, ArenaPlan, BufferPlan, OverlapCandidate, Peak,
+    Unusable,
 };
 pub use checker::{check_plan, Conflict, OverlapAllowance};
 pub use dmo_planner::{
@@ -43,7 +44,7 @@ pub use greedy::{greedy_offsets, head_size, PlannerRequest};
 pub use lifetimes::{align_up, ArenaBuffer, BufferSource, Scope, BUFFER_ALIGNMENT};
 pub use matching::{measured_offsets, MatchReport, MinedPair};
 pub use mcu::{mcu_catalogue, Mcu};
-pub use model_buffers::{arena_buffers, scratch_requests};
+pub use model_buffers::{arena_buffers, arena_buffers_for, scratch_requests, scratch_requests_for};
 pub use model_plan::{plan_model, ModelPlan};
 pub use overlaps::{
     analyse_layers, overlap_candidates, LayerAnalysis, LayerPair, MeasuredOffsets,

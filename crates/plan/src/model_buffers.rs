@@ -5,11 +5,17 @@
 use crate::error::PlanError;
 use crate::lifetimes::{ArenaBuffer, BufferSource, Scope};
 use dmo_core::ByteCount;
+use dmo_ops::LoopOrders;
 use dmo_tflite::{BuiltinCode, Model, TensorType};
 
 /// The arena buffers in TFLM's order: planned tensors in tensor-index order,
-/// then scratch buffers in request order.
+/// then scratch buffers in request order, for TFLM's reference kernels.
 pub fn arena_buffers(model: &Model) -> Result<Vec<ArenaBuffer>, PlanError> {
+    arena_buffers_for(model, LoopOrders::Reference)
+}
+
+/// [`arena_buffers`] with the scratch buffers the kernels of `orders` request.
+pub fn arena_buffers_for(model: &Model, orders: LoopOrders) -> Result<Vec<ArenaBuffer>, PlanError> {
     let tensor_count = model.tensors.len();
     let mut first: Vec<Option<u32>> = vec![None; tensor_count];
     let mut last: Vec<Option<u32>> = vec![None; tensor_count];
@@ -73,7 +79,10 @@ pub fn arena_buffers(model: &Model) -> Result<Vec<ArenaBuffer>, PlanError> {
         });
     }
     for (operator, _) in model.operators.iter().enumerate() {
-        for (request, bytes) in scratch_requests(model, operator)?.into_iter().enumerate() {
+        for (request, bytes) in scratch_requests_for(model, operator, orders)?
+            .into_iter()
+            .enumerate()
+        {
             if bytes > MAX_BUFFER_BYTES {
                 return Err(PlanError::Operator {
                     operator,
@@ -100,6 +109,38 @@ fn product(factors: &[u64]) -> Option<u64> {
 
 /// Arena buffers larger than this cannot exist on a 32-bit MCU.
 const MAX_BUFFER_BYTES: u64 = u32::MAX as u64;
+
+/// Scratch buffers (bytes, in request order) the kernel of `operator` asks for
+/// under `orders`. CMSIS-NN: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and
+/// AVERAGE_POOL_2D request what `dmo_ops::cmsis_scratch_bytes` says (Cortex-M4/M7,
+/// DSP, GCC); every other kind runs a reference kernel there (SVDF and LSTM are
+/// CMSIS-NN kernels whose requests are not modelled: the reference sizes are used).
+pub fn scratch_requests_for(
+    model: &Model,
+    operator_index: usize,
+    orders: LoopOrders,
+) -> Result<Vec<u64>, PlanError> {
+    let cmsis_kinds = [
+        BuiltinCode::CONV_2D,
+        BuiltinCode::DEPTHWISE_CONV_2D,
+        BuiltinCode::FULLY_CONNECTED,
+        BuiltinCode::AVERAGE_POOL_2D,
+    ];
+    let code = model.operators[operator_index].builtin();
+    match orders {
+        LoopOrders::CmsisNn if code.is_some_and(|code| cmsis_kinds.contains(&code)) => {
+            let described =
+                dmo_ops::describe_tflite_operator(model, operator_index).map_err(|error| {
+                    PlanError::Operator {
+                        operator: operator_index,
+                        problem: format!("cannot size its CMSIS-NN scratch buffer: {error}"),
+                    }
+                })?;
+            Ok(dmo_ops::cmsis_scratch_bytes(&described.description))
+        }
+        _ => scratch_requests(model, operator_index),
+    }
+}
 
 /// Scratch buffers (bytes, in request order) the reference kernel of
 /// `operator` asks for (`shared/DESIGN.md`).
@@ -187,4 +228,48 @@ pub fn scratch_requests(model: &Model, operator_index: usize) -> Result<Vec<u64>
         _ => Vec::new(),
     };
     Ok(requests)
+}
+
+#[cfg(test)]
+mod family_scratch_tests {
+    use super::*;
+
+    fn model(name: &str) -> Model {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/models")
+            .join(name);
+        Model::read(&path).unwrap()
+    }
+
+    fn scratch(model: &Model, orders: LoopOrders) -> Vec<(usize, u64)> {
+        arena_buffers_for(model, orders)
+            .unwrap()
+            .into_iter()
+            .filter_map(|buffer| match buffer.source {
+                BufferSource::Scratch { operator, .. } => Some((operator, buffer.bytes.0)),
+                BufferSource::Tensor(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cmsis_nn_kernels_request_their_scratch_buffers() {
+        // person_detect: only AVERAGE_POOL_2D (op 27, 256 channels) asks, for one int32 per
+        // channel (arm_avgpool_s8_get_buffer_size_dsp): 1024 B. Its 1x1 convs take the GCC
+        // arm_convolve_1x1_s8_fast path (no buffer) and its depthwise convs are 3x3 with
+        // padding <= 1 (no buffer) or multiplier 8 (no buffer).
+        let person = model("person_detect.tflite");
+        assert_eq!(scratch(&person, LoopOrders::CmsisNn), vec![(27, 1024)]);
+        // Control: the reference kernels request none.
+        assert_eq!(scratch(&person, LoopOrders::Reference), vec![]);
+        // kws_ref_model: the first conv (10x4 filter on 1 channel) is arm_convolve_s8 with
+        // 2 columns of 40 int16 = 160 B; the average pool (64 channels) 256 B.
+        let kws = model("kws_ref_model.tflite");
+        let requests = scratch(&kws, LoopOrders::CmsisNn);
+        assert_eq!(requests.first(), Some(&(0, 160)), "{requests:?}");
+        assert!(
+            requests.contains(&(requests.last().unwrap().0, 256)),
+            "{requests:?}"
+        );
+    }
 }

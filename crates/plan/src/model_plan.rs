@@ -5,7 +5,7 @@ use crate::arena_plan::{plan_buffers, ArenaPlan, BufferPlan, Peak};
 use crate::checker::OverlapAllowance;
 use crate::dmo_planner::{DmoSearchResult, SearchEffort};
 use crate::error::PlanError;
-use crate::model_buffers::arena_buffers;
+use crate::model_buffers::arena_buffers_for;
 use crate::overlaps::{
     analyse_layers, overlap_candidates, LayerAnalysis, OffsetSource, OffsetsProvenance,
 };
@@ -43,7 +43,15 @@ pub fn plan_model(
     source: OffsetSource<'_>,
     effort: SearchEffort,
 ) -> Result<ModelPlan, PlanError> {
-    let buffers = arena_buffers(model)?;
+    // The kernels' scratch buffers are part of TFLM's plan; a trace's firmware
+    // is not known to be any family, so it keeps the reference requests.
+    let orders = match source {
+        OffsetSource::Kernels(family) => {
+            family.loop_orders.unwrap_or(dmo_ops::LoopOrders::Reference)
+        }
+        OffsetSource::Measured(_) => dmo_ops::LoopOrders::Reference,
+    };
+    let buffers = arena_buffers_for(model, orders)?;
     let layers = analyse_layers(model, &buffers, source)?;
     let candidates = overlap_candidates(model, &buffers, &layers);
     let BufferPlan {
