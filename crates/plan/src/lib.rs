@@ -18,6 +18,7 @@ mod arena_plan;
 mod checker;
 mod dmo_planner;
 mod error;
+mod excess;
 mod greedy;
 mod lifetimes;
 mod matching;
@@ -40,6 +41,7 @@ pub use dmo_planner::{
     lower_bound, no_smaller_plan_exists, plan_dmo, scope_lower_bound, DmoSearchResult, SearchEffort,
 };
 pub use error::{InvalidPlan, PlanError, PlanSide};
+pub use excess::{excesses, Excess};
 pub use greedy::{greedy_offsets, head_size, PlannerRequest};
 pub use lifetimes::{align_up, ArenaBuffer, BufferSource, Scope, BUFFER_ALIGNMENT};
 pub use matching::{measured_offsets, MatchReport, MinedPair};

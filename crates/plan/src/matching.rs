@@ -86,8 +86,10 @@ pub fn measured_offsets<'a>(
                 p.segment_index == segment_index && output_bytes == Some(u64::from(p.output.len))
             })
             .collect();
+        let time = segments[segment_index].time;
         operators.push(Ok(MeasuredOperator {
             op_name: segments[segment_index].name.clone(),
+            memory_accesses: time.end.0.saturating_sub(time.start.0),
             pairs: input_pairs(model, index, &segment_pairs),
         }));
     }

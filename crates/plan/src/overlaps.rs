@@ -68,6 +68,8 @@ pub struct MeasuredOffsets {
 pub struct MeasuredOperator {
     /// The traced op segment's name.
     pub op_name: String,
+    /// Loads and stores the op made in the traced run.
+    pub memory_accesses: u64,
     /// `(input tensor, offsets)` for each activation input the trace has a
     /// pair for.
     pub pairs: Vec<(usize, PairOffsets)>,

@@ -9,16 +9,22 @@
 //! renders it with [`render`]; it prints nothing. The JSON and CSV schemas
 //! are documented in `docs/report-format.md`.
 
+mod family_report;
 mod model;
+mod plan_report;
 mod render;
 mod sources;
+mod table;
 mod verify;
 
+pub use family_report::{render_families, FamilyCell, FamilyColumn, FamilyComparison, FamilyRow};
 pub use model::{
     InstructionSite, PairRow, Report, RunSummary, SiteLookup, WitnessDetail, SCHEMA_VERSION,
 };
+pub use plan_report::{render_plan, render_plan_summary, LayerRow, McuRow, PeakReport, PlanReport};
 pub use render::{render, Format, CSV_HEADER};
 pub use sources::{analyse, report_of_trace, Analysis, FirmwareSites, RecordedSites, TraceSites};
+pub use table::{markdown_lines, text_lines, write_table, Align};
 pub use verify::{
     verify, Claim, ObservedClobber, OffsetCheck, PairVerification, SeedRun, Verification,
     VerifyRequest,
@@ -41,6 +47,14 @@ pub enum ReportError {
     },
     #[error("{firmware}: the run failed: {status}")]
     RunFailed { firmware: String, status: String },
-    #[error("cannot render the report: {0}")]
-    Render(String),
+    #[error("cannot write the report")]
+    Write(#[from] std::io::Error),
+    #[error("cannot write the report as CSV")]
+    Csv(#[from] csv::Error),
+    #[error("cannot write the report as JSON")]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Plan(#[from] dmo_plan::PlanError),
+    #[error(transparent)]
+    PlanRecord(#[from] dmo_plan::RecordError),
 }

@@ -1,6 +1,7 @@
 //! Renderings of a [`Report`]: a terminal table, Markdown, JSON and CSV.
 
 use crate::model::{PairRow, Report, WitnessDetail};
+use crate::table::{markdown_lines, text_lines, Align};
 use crate::ReportError;
 use dmo_overlap::Direction;
 use serde::Serialize;
@@ -37,8 +38,7 @@ pub fn render(report: &Report, format: Format) -> Result<String, ReportError> {
         Format::Table => Ok(table(report)),
         Format::Markdown => Ok(markdown(report)),
         Format::Json => {
-            let mut text = serde_json::to_string_pretty(report)
-                .map_err(|e| ReportError::Render(e.to_string()))?;
+            let mut text = serde_json::to_string_pretty(report)?;
             text.push('\n');
             Ok(text)
         }
@@ -135,40 +135,27 @@ fn summary_lines(report: &Report) -> Vec<String> {
     ]
 }
 
-fn table(report: &Report) -> String {
-    let rows: Vec<[String; 11]> = report.rows.iter().map(cells).collect();
-    let mut widths = HEADINGS.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    // Text columns (op, kind, pair) left-aligned, numbers right-aligned.
-    let line = |cells: &[String]| {
-        let mut text = String::new();
-        for (column, (cell, width)) in cells.iter().zip(widths).enumerate() {
-            if column > 0 {
-                text.push_str("  ");
-            }
-            // Padded by hand: `{:<width$}` panics ("Formatting argument
-            // out of range") for widths above 65535, and names come from
-            // the trace file.
-            let padding = " ".repeat(width.saturating_sub(cell.chars().count()));
+/// Op, kind and pair columns left-aligned, numbers right-aligned.
+fn column_alignment() -> Vec<Align> {
+    (0..HEADINGS.len())
+        .map(|column| {
             if (1..=3).contains(&column) {
-                text.push_str(cell);
-                text.push_str(&padding);
+                Align::Left
             } else {
-                text.push_str(&padding);
-                text.push_str(cell);
+                Align::Right
             }
-        }
-        text.trim_end().to_owned()
-    };
+        })
+        .collect()
+}
+
+fn table(report: &Report) -> String {
+    let rows: Vec<Vec<String>> = report.rows.iter().map(|row| cells(row).to_vec()).collect();
+    // Text columns (op, kind, pair) left-aligned, numbers right-aligned.
+    let lines = text_lines(&HEADINGS, &column_alignment(), &rows);
     let mut out = String::new();
     let _ = writeln!(out, "firmware {}", report.firmware);
-    let _ = writeln!(out, "{}", line(&HEADINGS.map(String::from)));
-    for row in &rows {
-        let _ = writeln!(out, "{}", line(row));
+    for line in lines {
+        let _ = writeln!(out, "{line}");
     }
     let witnesses: Vec<String> = report
         .rows
@@ -192,22 +179,9 @@ fn markdown(report: &Report) -> String {
     let escape = |cell: &str| cell.replace('|', "\\|");
     let mut out = String::new();
     let _ = writeln!(out, "# dmo report: `{}`\n", escape(&report.firmware));
-    let _ = writeln!(out, "| {} |", HEADINGS.join(" | "));
-    let separators: Vec<&str> = HEADINGS
-        .iter()
-        .enumerate()
-        .map(|(column, _)| {
-            if (1..=3).contains(&column) {
-                "---"
-            } else {
-                "---:"
-            }
-        })
-        .collect();
-    let _ = writeln!(out, "|{}|", separators.join("|"));
-    for row in &report.rows {
-        let cells: Vec<String> = cells(row).iter().map(|c| escape(c)).collect();
-        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    let rows: Vec<Vec<String>> = report.rows.iter().map(|row| cells(row).to_vec()).collect();
+    for line in markdown_lines(&HEADINGS, &column_alignment(), &rows) {
+        let _ = writeln!(out, "{line}");
     }
     let witnesses: Vec<String> = report
         .rows
@@ -265,36 +239,34 @@ fn csv(report: &Report) -> Result<String, ReportError> {
         let site = |pick: fn(&WitnessDetail) -> &Option<crate::InstructionSite>| {
             witness.and_then(|w| pick(w).as_ref().map(|s| s.describe()))
         };
-        writer
-            .serialize(CsvRecord {
-                schema_version: report.schema_version,
-                op_index: row.op_index,
-                op_name: &row.op_name,
-                op_kind: &row.op_kind,
-                input_name: &row.input_name,
-                input_address: row.input_address.to_string(),
-                input_bytes: row.input_bytes,
-                output_name: &row.output_name,
-                output_address: row.output_address.to_string(),
-                output_bytes: row.output_bytes,
-                s_min: row.s_min,
-                s_mono: row.s_mono,
-                u_min: row.u_min,
-                u_mono: row.u_mono,
-                best_direction: direction(row.best_direction),
-                best_offset: row.best_offset,
-                footprint: row.footprint,
-                naive: row.naive,
-                saving_bytes: row.saving_bytes,
-                saving_percent: row.saving_percent,
-                witness_output_byte: witness.map(|w| w.output_byte),
-                witness_input_byte: witness.map(|w| w.input_byte),
-                witness_output_time: witness.map(|w| w.output_access_time.0),
-                witness_input_time: witness.map(|w| w.input_last_read_time.0),
-                witness_output_instruction: site(|w| &w.output_instruction),
-                witness_input_instruction: site(|w| &w.input_instruction),
-            })
-            .map_err(|e| ReportError::Render(e.to_string()))?;
+        writer.serialize(CsvRecord {
+            schema_version: report.schema_version,
+            op_index: row.op_index,
+            op_name: &row.op_name,
+            op_kind: &row.op_kind,
+            input_name: &row.input_name,
+            input_address: row.input_address.to_string(),
+            input_bytes: row.input_bytes,
+            output_name: &row.output_name,
+            output_address: row.output_address.to_string(),
+            output_bytes: row.output_bytes,
+            s_min: row.s_min,
+            s_mono: row.s_mono,
+            u_min: row.u_min,
+            u_mono: row.u_mono,
+            best_direction: direction(row.best_direction),
+            best_offset: row.best_offset,
+            footprint: row.footprint,
+            naive: row.naive,
+            saving_bytes: row.saving_bytes,
+            saving_percent: row.saving_percent,
+            witness_output_byte: witness.map(|w| w.output_byte),
+            witness_input_byte: witness.map(|w| w.input_byte),
+            witness_output_time: witness.map(|w| w.output_access_time.0),
+            witness_input_time: witness.map(|w| w.input_last_read_time.0),
+            witness_output_instruction: site(|w| &w.output_instruction),
+            witness_input_instruction: site(|w| &w.input_instruction),
+        })?;
     }
     // A report without pairs still gets its header line.
     if report.rows.is_empty() {
@@ -302,8 +274,9 @@ fn csv(report: &Report) -> Result<String, ReportError> {
     }
     let bytes = writer
         .into_inner()
-        .map_err(|e| ReportError::Render(e.to_string()))?;
-    String::from_utf8(bytes).map_err(|e| ReportError::Render(e.to_string()))
+        .map_err(|error| ReportError::Write(error.into_error()))?;
+    // Every field is UTF-8 text, so the CSV bytes are too.
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The CSV header (also written for a report without pairs).
