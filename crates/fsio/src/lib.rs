@@ -416,4 +416,6 @@ pub fn write_atomically(target: &Path, bytes: &[u8], force: bool) -> Result<(), 
 }
 
 #[cfg(test)]
+// The tests make FIFOs and read the umask through libc.
+#[allow(unsafe_code)]
 mod tests;
