@@ -320,3 +320,42 @@ fn kernels_all_sets_the_families_side_by_side() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(!std::path::Path::new("/tmp/never-written.tflite").exists());
 }
+
+#[test]
+fn dmo_op_names_its_kernels_and_simulates_their_loop_order() {
+    let offsets = |kernels: &str| {
+        let run = dmo(&[
+            "op",
+            "conv2d",
+            "--input",
+            "1x48x48x8",
+            "--output",
+            "1x48x48x16",
+            "--filter",
+            "1x1",
+            "--kernels",
+            kernels,
+            "--json",
+        ]);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        assert_eq!(json["kernels"], kernels);
+        json["results"][0]["inputs"][0]["result"]["Modelled"]["s_min"]
+            .as_u64()
+            .unwrap()
+    };
+    // DESIGN.md's worked example: 8 * 2303 + 15 under the reference order;
+    // CMSIS-NN's channel-pair-outer GEMM: output bytes - 2 = 36862.
+    assert_eq!(offsets("reference"), 18439);
+    assert_eq!(offsets("cmsis-nn"), 36862);
+    let text_output = text(
+        &dmo(&[
+            "op", "add", "--input", "1x4", "--input", "1x4", "--output", "1x4",
+        ])
+        .stdout,
+    );
+    assert!(
+        text_output.contains("loop orders of the reference kernels"),
+        "{text_output}"
+    );
+}

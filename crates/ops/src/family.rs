@@ -23,6 +23,16 @@ pub enum LoopOrders {
     CmsisNn,
 }
 
+impl LoopOrders {
+    /// The name `data/kernel_families.toml` gives these loop orders.
+    pub fn name(self) -> &'static str {
+        match self {
+            LoopOrders::Reference => "reference",
+            LoopOrders::CmsisNn => "cmsis-nn",
+        }
+    }
+}
+
 /// One family of kernels, as the catalogue describes it.
 #[derive(Clone, PartialEq, Eq, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]

@@ -175,6 +175,28 @@ pub fn simulate_for(op: &OpDescription, orders: LoopOrders) -> Vec<InputOverlap>
     }
 }
 
+/// One op by the chosen method, in the loop orders of one kernel family.
+/// The closed forms are the reference family's; other families answer by
+/// simulation only (their formulas, where they exist, are checked against it
+/// in the tests).
+pub fn evaluate_for(op: &OpDescription, method: Method, orders: LoopOrders) -> Vec<InputOverlap> {
+    match (method, orders) {
+        (Method::Simulate, orders) => simulate_for(op, orders),
+        (Method::Analytic, LoopOrders::Reference) => analytic(op),
+        (Method::Analytic, other) => (0..op.inputs().len())
+            .map(|input_index| InputOverlap {
+                input_index,
+                result: OverlapModel::NotModelled {
+                    reason: format!(
+                        "no closed form for the {} loop orders here; use the simulation",
+                        other.name()
+                    ),
+                },
+            })
+            .collect(),
+    }
+}
+
 /// One op by the chosen method.
 pub fn evaluate(op: &OpDescription, method: Method) -> Vec<InputOverlap> {
     match method {

@@ -11,6 +11,7 @@
 
 mod family_report;
 mod model;
+mod op_report;
 mod plan_report;
 mod render;
 mod sources;
@@ -21,6 +22,7 @@ pub use family_report::{render_families, FamilyCell, FamilyColumn, FamilyCompari
 pub use model::{
     InstructionSite, PairRow, Report, RunSummary, SiteLookup, WitnessDetail, SCHEMA_VERSION,
 };
+pub use op_report::render_op;
 pub use plan_report::{render_plan, render_plan_summary, LayerRow, McuRow, PeakReport, PlanReport};
 pub use render::{render, Format, CSV_HEADER};
 pub use sources::{analyse, report_of_trace, Analysis, FirmwareSites, RecordedSites, TraceSites};

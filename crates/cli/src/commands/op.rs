@@ -4,11 +4,10 @@
 use anyhow::{bail, Context};
 use clap::{Args as ClapArgs, ValueEnum};
 use dmo_ops::{
-    ActivationInputs, ElementType, InputOverlap, Method, OpDescription, OpKind, OpParams,
-    OperatorSpec, OverlapModel, Padding, TensorShape, Window,
+    ActivationInputs, ElementType, InputOverlap, Method, OpDescription, OpKind, OperatorSpec,
+    Padding, TensorShape, Window,
 };
-use dmo_overlap::{footprint, Direction, PairOverlap, Placement, SafeOffset, Witness};
-use dmo_plan::align_up;
+use dmo_report::render_op;
 use std::process::ExitCode;
 
 /// Which method(s) to run.
@@ -21,7 +20,7 @@ pub enum MethodChoice {
 
 #[derive(ClapArgs, Debug)]
 #[command(
-    about = "Safe input/output overlap of one operator from TFLM's reference loop order",
+    about = "Safe input/output overlap of one operator from a kernel family's loop order (default: TFLM's reference kernels)",
     after_help = "Examples:\n  dmo op conv2d --input 1x48x48x8 --output 1x48x48x16 --filter 1x1 --stride 1 --padding same\n  \
                   dmo op depthwise_conv_2d --input 1x48x48x8 --output 1x48x48x8 --filter 3x3 --padding same\n  \
                   dmo op add --input 1x8x8x16 --input 1x1x1x16 --output 1x8x8x16\n  \
@@ -89,6 +88,10 @@ pub struct Args {
     /// Print the description and results as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Whose loop orders: a kernel family of data/kernel_families.toml (reference,
+    /// cmsis-nn). The offsets hold for that family's kernels only.
+    #[arg(long, default_value = "reference", value_name = "NAME")]
+    pub kernels: String,
 }
 
 fn parse_kind(text: &str) -> Result<OpKind, String> {
@@ -209,100 +212,9 @@ fn parse_paddings(text: &str) -> anyhow::Result<Vec<(usize, usize)>> {
         .collect()
 }
 
-fn direction_word(placement: &Placement) -> String {
-    match placement.direction {
-        Direction::Down => format!("output {} below input", placement.offset.0),
-        Direction::Up => format!("output {} above input", placement.offset.0),
-    }
-}
-
-fn witness_line(label: &str, witness: &Option<Witness>) {
-    if let Some(witness) = witness {
-        println!(
-            "    {label}: output byte {} first accessed at {} <= last read {} of input byte {}",
-            witness.output_byte,
-            witness.output_first_access,
-            witness.input_last_read,
-            witness.input_byte
-        );
-    }
-}
-
-fn print_pair(pair: &PairOverlap) {
-    let naive = pair.naive().0;
-    println!(
-        "    s_min {}  s_mono {}  u_min {}  u_mono {}",
-        pair.s_min.0, pair.s_mono.0, pair.u_min.0, pair.u_mono.0
-    );
-    println!(
-        "    best (exact offset): {}, footprint {} B of {naive} B, saves {} B ({:.1}%)",
-        direction_word(&pair.best),
-        pair.best.footprint.0,
-        pair.saving().0,
-        pair.saving_percent()
-    );
-    let monotone = pair.best_monotone();
-    println!(
-        "    best (at or beyond the offset): {}, footprint {} B, saves {} B",
-        direction_word(&monotone),
-        monotone.footprint.0,
-        naive - monotone.footprint.0
-    );
-    // What a 16-byte aligned planner (TFLM's) gets from s_mono / u_mono.
-    let (down, up) = (align_up(pair.s_mono.0), align_up(pair.u_mono.0));
-    let aligned = |direction, offset| {
-        footprint(
-            pair.input_len,
-            pair.output_len,
-            direction,
-            SafeOffset(offset),
-        )
-        .0
-    };
-    println!(
-        "    16-byte aligned: down {down} -> footprint {} B, up {up} -> footprint {} B",
-        aligned(Direction::Down, down),
-        aligned(Direction::Up, up)
-    );
-    witness_line("why not s_mono - 1", &pair.witness_down_mono);
-    if pair.s_min != pair.s_mono {
-        witness_line("why not s_min - 1", &pair.witness_down);
-    }
-    witness_line("why not u_mono - 1", &pair.witness_up_mono);
-}
-
-fn print_results(method: Method, op: &OpDescription, results: &[InputOverlap]) {
-    for result in results {
-        println!(
-            "{method}, input {} ({}):",
-            result.input_index,
-            op.inputs()[result.input_index]
-        );
-        match &result.result {
-            OverlapModel::Modelled(pair) => print_pair(pair),
-            OverlapModel::Analytic(analytic) => {
-                println!(
-                    "    s_mono {}  u_mono {}",
-                    analytic.s_mono.0, analytic.u_mono.0
-                );
-                if let Some(placement) = result.result.best_monotone() {
-                    let naive = analytic.input_len.0 + analytic.output_len.0;
-                    println!(
-                        "    best (at or beyond the offset): {}, footprint {} B of {naive} B, saves {} B",
-                        direction_word(&placement),
-                        placement.footprint.0,
-                        naive - placement.footprint.0
-                    );
-                }
-            }
-            OverlapModel::NotModelled { reason } => {
-                println!("    not modelled: no overlap claimed ({reason})")
-            }
-        }
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let kernels = dmo_ops::kernel_family(&args.kernels)?;
+    let orders = kernels.modelled_loop_orders()?;
     let op = describe(&args)?;
     // Bounded cost: an op too large to model is bad input, not a long run.
     if let Err(dmo_ops::NotModelled { reason }) = dmo_ops::check_cost(&op) {
@@ -313,41 +225,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         MethodChoice::Simulate => &[Method::Simulate],
         MethodChoice::Both => &[Method::Analytic, Method::Simulate],
     };
+    let results: Vec<(Method, Vec<InputOverlap>)> = methods
+        .iter()
+        .map(|&method| (method, dmo_ops::evaluate_for(&op, method, orders)))
+        .collect();
     if args.json {
-        let results: Vec<serde_json::Value> = methods
+        let results: Vec<serde_json::Value> = results
             .iter()
-            .map(|&method| {
-                serde_json::json!({ "method": method, "inputs": dmo_ops::evaluate(&op, method) })
-            })
+            .map(|(method, inputs)| serde_json::json!({ "method": method, "inputs": inputs }))
             .collect();
-        let document = serde_json::json!({ "op": op, "results": results });
+        let document = serde_json::json!({ "op": op, "kernels": kernels.name, "results": results });
         println!("{}", serde_json::to_string_pretty(&document)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let inputs: Vec<String> = op
-        .inputs()
-        .iter()
-        .map(|input| format!("{input} ({} B)", input.bytes()))
-        .collect();
-    println!(
-        "{}: input {} -> output {} ({} B)",
-        op.kind(),
-        inputs.join(", "),
-        op.output(),
-        op.output().bytes()
-    );
-    match op.params() {
-        OpParams::Conv2d { window, .. }
-        | OpParams::DepthwiseConv2d { window, .. }
-        | OpParams::Pool2d { window } => println!(
-            "  padding {}: pad_top {}, pad_left {}",
-            window.window.padding, window.pad_top, window.pad_left
-        ),
-        _ => {}
-    }
-    for &method in methods {
-        print_results(method, &op, &dmo_ops::evaluate(&op, method));
-    }
+    print!("{}", render_op(&op, kernels, &results));
     Ok(ExitCode::SUCCESS)
 }
 
