@@ -20,7 +20,7 @@ pub use model::{
 pub use render::{render, Format, CSV_HEADER};
 pub use sources::{analyse, report_of_trace, Analysis, FirmwareSites, RecordedSites, TraceSites};
 pub use verify::{
-    verify, Claim, ObservedClobber, OffsetCheck, PairVerification, SeedRun, Verification,
+    verify, Claim, ObservedClobber, OpSelector, OffsetCheck, PairVerification, SeedRun, Verification,
     VerifyRequest,
 };
 
