@@ -14,8 +14,8 @@ use crate::config::RunConfig;
 use crate::error::EmuError;
 use crate::firmware::Firmware;
 use crate::overlay::{Overlay, OverlayState};
-use crate::semihosting::Semihosting;
 use crate::run::{conclude, drive, prepare, Hooks, Prepared, RunOutcome, RunState, RECENT_EVENTS};
+use crate::semihosting::Semihosting;
 use dmo_core::{ByteCount, EventSink};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -52,10 +52,7 @@ pub(crate) struct SnapshotTaker {
 
 /// Keeps a snapshot of the op about to begin at `resume_pc` (called from
 /// the op-begin hooks before the op is opened).
-pub(crate) fn take_snapshot<S: EventSink>(
-    uc: &mut Unicorn<'_, RunState<'_, S>>,
-    resume_pc: u32,
-) {
+pub(crate) fn take_snapshot<S: EventSink>(uc: &mut Unicorn<'_, RunState<'_, S>>, resume_pc: u32) {
     let Some(taker) = &uc.get_data().snapshots else {
         return;
     };

@@ -20,8 +20,8 @@ pub use model::{
 pub use render::{render, Format, CSV_HEADER};
 pub use sources::{analyse, report_of_trace, Analysis, FirmwareSites, RecordedSites, TraceSites};
 pub use verify::{
-    verify, Claim, ObservedClobber, OpSelector, OffsetCheck, PairVerification, SeedRun, Verification,
-    VerifyRequest,
+    verify, Claim, ObservedClobber, OffsetCheck, OpSelector, PairVerification, SeedRun,
+    Verification, VerifyRequest,
 };
 
 use thiserror::Error;

@@ -255,10 +255,17 @@ pub fn verify(
         let outcome = session.run()?;
         let first = std::mem::replace(session.sink_mut(), RunSink::Idle);
         let mined = mine(firmware, config, request, outcome, first)?;
-        check_all(firmware, request, &mined, |index, overlay, sink| {
+        check_all(firmware, request, &mined, |index, overlay, mut sink| {
+            // From a snapshot, the op is the first to begin.
+            if let (RunSink::Pair(one), true) = (&mut sink, session.has_snapshot(index)) {
+                one.skip = 0;
+            }
             *session.sink_mut() = sink;
             let outcome = session.run_overlaid_op(index, overlay)?;
-            Ok((outcome, std::mem::replace(session.sink_mut(), RunSink::Idle)))
+            Ok((
+                outcome,
+                std::mem::replace(session.sink_mut(), RunSink::Idle),
+            ))
         })
     }
 }
