@@ -283,7 +283,7 @@ enum RunSink {
     /// have to be discovered) a trace of the run.
     First {
         miner: PairMiner,
-        trace: Option<(TraceWriter, std::path::PathBuf)>,
+        trace: Option<Box<(TraceWriter, std::path::PathBuf)>>,
     },
     /// A reference run: one pair's accesses.
     Pair(OnePair),
@@ -304,7 +304,10 @@ impl RunSink {
             None
         } else {
             let path = scratch.join("run.dmotrace");
-            Some((TraceWriter::create(&path, TraceOptions::default())?, path))
+            Some(Box::new((
+                TraceWriter::create(&path, TraceOptions::default())?,
+                path,
+            )))
         };
         Ok(RunSink::First {
             miner: PairMiner::new(),
@@ -319,7 +322,7 @@ impl EventSink for RunSink {
         match self {
             RunSink::First { miner, trace } => {
                 miner.event(event);
-                if let Some((writer, _)) = trace {
+                if let Some((writer, _)) = trace.as_deref_mut() {
                     writer.event(event);
                 }
             }
@@ -331,7 +334,7 @@ impl EventSink for RunSink {
         match self {
             RunSink::First { miner, trace } => {
                 miner.op_begin(at, name, kind);
-                if let Some((writer, _)) = trace {
+                if let Some((writer, _)) = trace.as_deref_mut() {
                     writer.op_begin(at, name, kind);
                 }
             }
@@ -342,7 +345,7 @@ impl EventSink for RunSink {
     fn op_buffer(&mut self, buffer: &Buffer) {
         if let RunSink::First { miner, trace } = self {
             miner.op_buffer(buffer);
-            if let Some((writer, _)) = trace {
+            if let Some((writer, _)) = trace.as_deref_mut() {
                 writer.op_buffer(buffer);
             }
         }
@@ -351,7 +354,7 @@ impl EventSink for RunSink {
         match self {
             RunSink::First { miner, trace } => {
                 miner.op_end(at);
-                if let Some((writer, _)) = trace {
+                if let Some((writer, _)) = trace.as_deref_mut() {
                     writer.op_end(at);
                 }
             }
@@ -362,9 +365,8 @@ impl EventSink for RunSink {
     fn wants_stop(&self) -> bool {
         match self {
             RunSink::First {
-                trace: Some((writer, _)),
-                ..
-            } => writer.wants_stop(),
+                trace: Some(trace), ..
+            } => trace.0.wants_stop(),
             _ => false,
         }
     }
@@ -442,7 +444,8 @@ fn mine(
         unreachable!("the first run reports to RunSink::First");
     };
     let mut pairs = miner.finish();
-    if let (true, Some((writer, path))) = (pairs.is_empty(), trace) {
+    if let (true, Some(trace)) = (pairs.is_empty(), trace) {
+        let (writer, path) = *trace;
         writer.finish(TraceMetadata::from(outcome.record(firmware, config.cpu)))?;
         let reader = TraceReader::open(&path)?;
         let segments = BufferDiscovery::segments_to_mine(&reader)?;
