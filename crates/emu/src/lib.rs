@@ -23,6 +23,7 @@ mod layout;
 mod overlay;
 mod run;
 pub mod semihosting;
+mod snapshot;
 
 pub use config::{Poke, RunConfig, DEFAULT_MAX_INSTRUCTIONS};
 pub use disasm::{thumb_instruction_len, Disassembler};
@@ -31,3 +32,4 @@ pub use firmware::{Firmware, Segment, SymbolTable, VectorTable};
 pub use layout::{DEFAULT_RAM_SIZE, DEFAULT_RAM_START};
 pub use overlay::{pseudo_random_bytes, ClobberedRead, Overlay, OverlayPlacement, OverlayReport};
 pub use run::{run, run_counting_baseline, run_overlaid, FaultReport, RunOutcome, RunStatus};
+pub use snapshot::{Session, DEFAULT_SNAPSHOT_BUDGET};

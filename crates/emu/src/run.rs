@@ -7,6 +7,7 @@ use crate::firmware::Firmware;
 use crate::layout::{is_stub, plan_layout, MemoryLayout};
 use crate::overlay::{HasOverlay, Overlay, OverlayReport, OverlayState};
 use crate::semihosting::{GuestMemory, Outcome, Semihosting, Unreadable};
+use crate::snapshot::{take_snapshot, SnapshotTaker};
 use dmo_core::{
     AccessKind, Address, Buffer, BufferRole, CpuModel, Event, EventSink, EventTime, MemoryRegion,
     OpSegment, RegionKind, RunEnd, RunRecord, RunStats, SymbolKind, TimeRange,
@@ -22,7 +23,7 @@ use unicorn_engine::{HookType, MemType, Prot, RegisterARM, Unicorn};
 const RETURN_TRAP: u32 = 0x9fff_f000;
 
 /// How many recent events a fault report shows.
-const RECENT_EVENTS: usize = 12;
+pub(crate) const RECENT_EVENTS: usize = 12;
 
 /// Where and why a run stopped abnormally.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,7 +127,7 @@ impl RunOutcome {
 }
 
 /// Why the run loop stopped, recorded by the hooks.
-enum StopReason {
+pub(crate) enum StopReason {
     Exit(i32),
     Fault { message: String },
     Budget,
@@ -134,7 +135,7 @@ enum StopReason {
 }
 
 /// An op segment being recorded.
-struct OpenOp {
+pub(crate) struct OpenOp {
     segment: OpSegment,
     /// For `--ops` segments: return address and stack pointer at entry.
     return_to: Option<(u32, u32)>,
@@ -160,31 +161,35 @@ impl BlockLengths {
 }
 
 /// Everything the hooks share; unicorn hands it to each hook.
-struct RunState<'s, S: EventSink> {
-    sink: &'s mut S,
-    next_time: u64,
-    reads: u64,
-    writes: u64,
-    instructions: u64,
+pub(crate) struct RunState<'s, S: EventSink> {
+    pub(crate) sink: &'s mut S,
+    pub(crate) next_time: u64,
+    pub(crate) reads: u64,
+    pub(crate) writes: u64,
+    pub(crate) instructions: u64,
     max_instructions: u64,
-    mmio_reads: u64,
-    mmio_writes: u64,
-    recent: [Option<Event>; RECENT_EVENTS],
-    stop: Option<StopReason>,
+    pub(crate) mmio_reads: u64,
+    pub(crate) mmio_writes: u64,
+    pub(crate) recent: [Option<Event>; RECENT_EVENTS],
+    pub(crate) stop: Option<StopReason>,
     /// Where to restart after a semihosting call (see `run`).
-    resume_at: Option<u32>,
-    semihosting: Semihosting,
+    pub(crate) resume_at: Option<u32>,
+    pub(crate) semihosting: Semihosting,
     block_lengths: BlockLengths,
     executed_blocks: BTreeSet<u32>,
     /// One bit per 256-byte granule of the address space that events touched.
     touched_granules: Vec<u64>,
-    lowest_stack_pointer: u32,
-    open_op: Option<OpenOp>,
-    ops: Vec<OpSegment>,
-    warnings: Vec<String>,
+    pub(crate) lowest_stack_pointer: u32,
+    pub(crate) open_op: Option<OpenOp>,
+    /// Ops begun so far: the segment index the next op gets.
+    pub(crate) ops_begun: usize,
+    pub(crate) ops: Vec<OpSegment>,
+    pub(crate) warnings: Vec<String>,
     sink_checks: u32,
     /// `dmo verify`: one op run with its output over its input.
-    overlay: Option<OverlayState>,
+    pub(crate) overlay: Option<OverlayState>,
+    /// `dmo verify`: snapshots taken at op starts during a session's first run.
+    pub(crate) snapshots: Option<SnapshotTaker>,
 }
 
 impl<S: EventSink> HasOverlay for RunState<'_, S> {
@@ -210,6 +215,7 @@ impl<S: EventSink> RunState<'_, S> {
             self.end_op();
         }
         let now = self.now();
+        self.ops_begun += 1;
         self.sink.op_begin(now, &name, &kind);
         self.open_op = Some(OpenOp {
             segment: OpSegment {
@@ -295,7 +301,7 @@ pub fn run_counting_baseline(
 
 /// Which hooks a run installs.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Hooks {
+pub(crate) enum Hooks {
     Full,
     Baseline,
 }
@@ -308,6 +314,29 @@ fn run_with<S: EventSink>(
     overlay: Option<Overlay>,
 ) -> Result<RunOutcome, EmuError> {
     let started = Instant::now();
+    let (mut uc, prepared) = prepare(firmware, config, sink, hooks, overlay)?;
+    let result = drive(&mut uc, prepared.start.0, prepared.until);
+    Ok(conclude(&mut uc, firmware, &prepared, result, started))
+}
+
+/// A set-up engine: where its run starts and ends.
+pub(crate) struct Prepared {
+    pub(crate) layout: MemoryLayout,
+    /// The `--entry` function's address, if any.
+    pub(crate) entry: Option<Address>,
+    pub(crate) start: Address,
+    pub(crate) until: u64,
+}
+
+/// Opens an engine with the firmware's memory, the hooks and the initial
+/// registers, ready to run from [`Prepared::start`].
+pub(crate) fn prepare<'s, S: EventSink>(
+    firmware: &Firmware,
+    config: &RunConfig,
+    sink: &'s mut S,
+    hooks: Hooks,
+    overlay: Option<Overlay>,
+) -> Result<(Unicorn<'s, RunState<'s, S>>, Prepared), EmuError> {
     let layout = plan_layout(firmware, config)?;
     let entry_symbol = match &config.entry {
         Some(name) => Some(
@@ -343,10 +372,12 @@ fn run_with<S: EventSink>(
         touched_granules: vec![0u64; (1usize << 24) / 64],
         lowest_stack_pointer: layout.initial_stack_pointer.0,
         open_op: None,
+        ops_begun: 0,
         ops: Vec::new(),
         warnings: Vec::new(),
         sink_checks: 0,
         overlay: overlay.map(OverlayState::new),
+        snapshots: None,
     };
     let mut uc = crate::cpu::open_engine(config.cpu, state)?;
 
@@ -376,25 +407,53 @@ fn run_with<S: EventSink>(
         uc.reg_write(reg, value)
             .map_err(|e| EmuError::unicorn("set up registers", e))?;
     }
+    Ok((
+        uc,
+        Prepared {
+            layout,
+            entry: entry_symbol,
+            start,
+            until,
+        },
+    ))
+}
 
-    // Semihosting calls stop the engine and name where to go on, rather than
-    // writing the PC from the hook: a PC written inside a hook makes unicorn
-    // 2.1 stop syncing the PC before later memory hooks (`skip_sync_pc_on_exit`
-    // stays set until the next `emu_start`), so every later event would carry
-    // the PC of its block's first instruction.
-    let mut begin = start.0;
-    let result = loop {
+/// Runs from `begin` until the firmware stops.
+///
+/// Semihosting calls stop the engine and name where to go on, rather than
+/// writing the PC from the hook: a PC written inside a hook makes unicorn
+/// 2.1 stop syncing the PC before later memory hooks (`skip_sync_pc_on_exit`
+/// stays set until the next `emu_start`), so every later event would carry
+/// the PC of its block's first instruction.
+pub(crate) fn drive<S: EventSink>(
+    uc: &mut Unicorn<'_, RunState<'_, S>>,
+    begin: u32,
+    until: u64,
+) -> Result<(), unicorn_engine::uc_error> {
+    let mut begin = begin;
+    loop {
         let result = uc.emu_start((begin | 1) as u64, until, 0, 0);
         let state = uc.get_data_mut();
         match state.resume_at.take() {
             Some(next) if result.is_ok() && state.stop.is_none() => begin = next,
             _ => break result,
         }
-    };
-    let pc = register(&uc, RegisterARM::PC);
-    let r0 = register(&uc, RegisterARM::R0);
-    let stop = uc.get_data_mut().stop.take();
+    }
+}
 
+/// How the run that [`drive`] ended went, and what it saw.
+pub(crate) fn conclude<S: EventSink>(
+    uc: &mut Unicorn<'_, RunState<'_, S>>,
+    firmware: &Firmware,
+    prepared: &Prepared,
+    result: Result<(), unicorn_engine::uc_error>,
+    started: Instant,
+) -> RunOutcome {
+    let layout = &prepared.layout;
+    let entry_symbol = prepared.entry;
+    let pc = register(uc, RegisterARM::PC);
+    let r0 = register(uc, RegisterARM::R0);
+    let stop = uc.get_data_mut().stop.take();
     let disassembler = Disassembler::new();
     let fault = |uc: &mut Unicorn<'_, RunState<'_, S>>, message: String| {
         let mut code = [0u8; 4];
@@ -424,15 +483,15 @@ fn run_with<S: EventSink>(
             instructions: uc.get_data().instructions,
         },
         (Some(StopReason::Sink), _) => RunStatus::StoppedBySink,
-        (Some(StopReason::Fault { message }), _) => fault(&mut uc, message),
+        (Some(StopReason::Fault { message }), _) => fault(uc, message),
         (None, Ok(())) if entry_symbol.is_some() && pc == RETURN_TRAP => {
             RunStatus::Returned { value: r0 }
         }
         (None, Ok(())) => fault(
-            &mut uc,
+            uc,
             "emulation stopped without an exit (did the firmware return from main without calling exit()?)".into(),
         ),
-        (None, Err(error)) => fault(&mut uc, describe_unicorn_error(error)),
+        (None, Err(error)) => fault(uc, describe_unicorn_error(error)),
     };
 
     let state = uc.get_data_mut();
@@ -478,7 +537,7 @@ fn run_with<S: EventSink>(
         len: layout.initial_stack_pointer.0 - state.lowest_stack_pointer,
         kind: RegionKind::Stack,
     });
-    Ok(RunOutcome {
+    RunOutcome {
         status,
         stats: RunStats {
             instructions: state.instructions,
@@ -498,7 +557,7 @@ fn run_with<S: EventSink>(
         touched_symbols,
         warnings: state.warnings.clone(),
         overlay,
-    })
+    }
 }
 
 fn describe_unicorn_error(error: unicorn_engine::uc_error) -> String {
@@ -684,6 +743,7 @@ fn install_hooks<S: EventSink>(
         let state = uc.get_data_mut();
         state.instructions += count as u64;
         state.lowest_stack_pointer = state.lowest_stack_pointer.min(sp);
+        let mut returned = false;
         if let Some(OpenOp {
             return_to: Some((return_address, entry_sp)),
             ..
@@ -691,6 +751,7 @@ fn install_hooks<S: EventSink>(
         {
             if address == return_address && sp >= entry_sp {
                 state.end_op();
+                returned = true;
             }
         }
         let mut stop = false;
@@ -705,6 +766,9 @@ fn install_hooks<S: EventSink>(
         }
         if stop {
             let _ = uc.emu_stop();
+        }
+        if returned {
+            crate::overlay::op_ended(uc);
         }
     })
     .map_err(hook_error)?;
@@ -722,13 +786,16 @@ fn install_hooks<S: EventSink>(
             {
                 let name = symbol.name.clone();
                 let address = symbol.address.0 as u64;
-                uc.add_code_hook(address, address, move |uc, _address, _size| {
+                uc.add_code_hook(address, address, move |uc, address, _size| {
+                    if uc.get_data().open_op.is_some() {
+                        return;
+                    }
+                    take_snapshot(uc, address as u32);
                     let lr = register(uc, RegisterARM::LR) & !1;
                     let sp = register(uc, RegisterARM::SP);
-                    let state = uc.get_data_mut();
-                    if state.open_op.is_none() {
-                        state.begin_op(name.clone(), name.clone(), Some((lr, sp)));
-                    }
+                    uc.get_data_mut()
+                        .begin_op(name.clone(), name.clone(), Some((lr, sp)));
+                    crate::overlay::op_began(uc, &name);
                 })
                 .map_err(hook_error)?;
             }
@@ -752,7 +819,8 @@ fn install_marker_hooks<S: EventSink>(
             .map(|s| s.address.0 as u64)
     };
     if let Some(address) = marker("dmo_op_begin") {
-        uc.add_code_hook(address, address, |uc, _, _| {
+        uc.add_code_hook(address, address, |uc, address, _| {
+            take_snapshot(uc, address as u32);
             let name = read_string(uc, RegisterARM::R0);
             let kind = read_string(uc, RegisterARM::R1);
             uc.get_data_mut().begin_op(name.clone(), kind, None);
@@ -761,7 +829,8 @@ fn install_marker_hooks<S: EventSink>(
         .map_err(hook_error)?;
     }
     if let Some(address) = marker("dmo_buffer") {
-        uc.add_code_hook(address, address, |uc, _, _| {
+        uc.add_code_hook(address, address, |uc, address, _| {
+            take_snapshot(uc, address as u32);
             let name = read_string(uc, RegisterARM::R0);
             let start = register(uc, RegisterARM::R1);
             let len = register(uc, RegisterARM::R2);

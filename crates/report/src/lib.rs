@@ -28,8 +28,8 @@ pub use render::{render, Format, CSV_HEADER};
 pub use sources::{analyse, report_of_trace, Analysis, FirmwareSites, RecordedSites, TraceSites};
 pub use table::{markdown_lines, text_lines, write_table, Align};
 pub use verify::{
-    verify, Claim, ObservedClobber, OffsetCheck, PairVerification, SeedRun, Verification,
-    VerifyRequest,
+    verify, Claim, ObservedClobber, OffsetCheck, OpSelector, PairVerification, SeedRun,
+    Verification, VerifyRequest,
 };
 
 use thiserror::Error;

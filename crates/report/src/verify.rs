@@ -2,20 +2,42 @@
 //! at a mined offset (`s_min` by default, or `s_mono`, `u_min`, `u_mono`,
 //! or any offset) and at one byte less, on fresh pseudo-random inputs, and
 //! compare with the op run as placed.
+//!
+//! The firmware runs once to mine the pairs (buffers as markers declare
+//! them, or discovered from the run as [`BufferDiscovery`] does) while a
+//! [`Session`] keeps a snapshot at every op's start; each check then
+//! restores the op's snapshot and runs only the op. Restoring gives the
+//! same events at the same times as re-running the firmware from reset
+//! ([`VerifyRequest::full_reruns`] does that, to cross-check).
 
 use crate::model::InstructionSite;
 use crate::sources::FirmwareSites;
 use crate::ReportError;
-use dmo_core::EventTime;
-use dmo_emu::{ClobberedRead, Firmware, Overlay, OverlayPlacement, RunConfig};
+use dmo_core::{Buffer, Event, EventSink, EventTime};
+use dmo_emu::{
+    ClobberedRead, Firmware, Overlay, OverlayPlacement, RunConfig, RunOutcome, Session,
+    DEFAULT_SNAPSHOT_BUDGET,
+};
 use dmo_overlap::{PairOverlap, Witness};
-use dmo_trace::{PairMiner, PairResult};
+use dmo_trace::{
+    BufferDiscovery, PairMiner, PairResult, TraceMetadata, TraceOptions, TraceReader, TraceWriter,
+};
 use serde::Serialize;
+
+/// Which ops to verify.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpSelector {
+    /// The first op with this name; failing that, if it is a number, the
+    /// op with that index (0-based, in run order).
+    Named(String),
+    /// Every op of the run.
+    All,
+}
 
 /// What to verify.
 #[derive(Clone, Debug)]
 pub struct VerifyRequest {
-    pub op_name: String,
+    pub op: OpSelector,
     /// Only the pair with this input buffer (default: every pair of the op).
     pub input_name: Option<String>,
     /// Which mined offset to check (and in which direction).
@@ -25,6 +47,9 @@ pub struct VerifyRequest {
     /// Seeds of the pseudo-random input fills, one reference and one
     /// overlapped run each.
     pub seeds: Vec<u64>,
+    /// Re-run the firmware from reset, in a fresh engine, for every check
+    /// instead of restoring op-start snapshots: slower, same results.
+    pub full_reruns: bool,
 }
 
 /// A mined offset whose claim `dmo verify` checks: the offset is safe, and
@@ -55,6 +80,16 @@ impl Claim {
             Claim::SMono => overlap.s_mono.0,
             Claim::UMin => overlap.u_min.0,
             Claim::UMono => overlap.u_mono.0,
+        }
+    }
+
+    /// The mined offset of this claim, as a verification recorded it.
+    pub fn mined_of(self, pair: &PairVerification) -> u64 {
+        match self {
+            Claim::SMin => pair.mined_s_min,
+            Claim::SMono => pair.mined_s_mono,
+            Claim::UMin => pair.mined_u_min,
+            Claim::UMono => pair.mined_u_mono,
         }
     }
 
@@ -149,6 +184,8 @@ impl OffsetCheck {
 /// The verification of one (input, output) pair.
 #[derive(Clone, Debug, Serialize)]
 pub struct PairVerification {
+    /// The op's position in the run, counting from 0.
+    pub op_index: usize,
     pub op_name: String,
     pub op_kind: String,
     pub input_name: String,
@@ -191,24 +228,281 @@ pub struct Verification {
     pub pairs: Vec<PairVerification>,
 }
 
-/// Re-runs `firmware` to check the offsets of one op (see the module docs).
+/// Re-runs `firmware` to check the offsets of the requested ops (see the
+/// module docs).
 pub fn verify(
     firmware: &Firmware,
     config: &RunConfig,
     request: &VerifyRequest,
 ) -> Result<Verification, ReportError> {
-    let unfilled = mine(firmware, config, request)?;
-    if unfilled.is_empty() {
-        return Err(ReportError::NoSuchOp {
+    let scratch = tempfile::tempdir().map_err(|source| {
+        ReportError::Trace(dmo_trace::TraceError::Io {
+            path: std::env::temp_dir(),
+            action: "cannot make a directory for the run's trace",
+            source,
+        })
+    })?;
+    let mut sink = RunSink::first(scratch.path(), firmware, config)?;
+    if request.full_reruns {
+        let outcome = dmo_emu::run(firmware, config, &mut sink)?;
+        let mined = mine(firmware, config, request, outcome, sink)?;
+        check_all(firmware, request, &mined, |_index, overlay, mut sink| {
+            let outcome = dmo_emu::run_overlaid(firmware, config, overlay, &mut sink)?;
+            Ok((outcome, sink))
+        })
+    } else {
+        let mut session = Session::new(firmware, config, &mut sink, DEFAULT_SNAPSHOT_BUDGET)?;
+        let outcome = session.run()?;
+        let first = std::mem::replace(session.sink_mut(), RunSink::Idle);
+        let mined = mine(firmware, config, request, outcome, first)?;
+        check_all(firmware, request, &mined, |index, overlay, mut sink| {
+            // From a snapshot, the op is the first to begin.
+            if let (RunSink::Pair(one), true) = (&mut sink, session.has_snapshot(index)) {
+                one.skip = 0;
+            }
+            *session.sink_mut() = sink;
+            let outcome = session.run_overlaid_op(index, overlay)?;
+            Ok((
+                outcome,
+                std::mem::replace(session.sink_mut(), RunSink::Idle),
+            ))
+        })
+    }
+}
+
+/// The pairs to check, and the names of all ops in run order (to tell
+/// which run of a name an op is).
+struct Mined {
+    pairs: Vec<PairResult>,
+    op_names: Vec<String>,
+}
+
+/// What the runs of a verification report to.
+enum RunSink {
+    /// The first run: pairs as markers declare them, and (when buffers may
+    /// have to be discovered) a trace of the run.
+    First {
+        miner: PairMiner,
+        trace: Option<Box<(TraceWriter, std::path::PathBuf)>>,
+    },
+    /// A reference run: one pair's accesses.
+    Pair(OnePair),
+    /// An overlaid run: only the overlay's report counts.
+    Idle,
+}
+
+impl RunSink {
+    /// A trace is written unless the firmware's markers declare buffers.
+    fn first(
+        scratch: &std::path::Path,
+        firmware: &Firmware,
+        config: &RunConfig,
+    ) -> Result<RunSink, ReportError> {
+        let declares_buffers =
+            config.op_functions.is_none() && firmware.symbols.by_name("dmo_buffer").is_some();
+        let trace = if declares_buffers {
+            None
+        } else {
+            let path = scratch.join("run.dmotrace");
+            Some(Box::new((
+                TraceWriter::create(&path, TraceOptions::default())?,
+                path,
+            )))
+        };
+        Ok(RunSink::First {
+            miner: PairMiner::new(),
+            trace,
+        })
+    }
+}
+
+impl EventSink for RunSink {
+    #[inline]
+    fn event(&mut self, event: &Event) {
+        match self {
+            RunSink::First { miner, trace } => {
+                miner.event(event);
+                if let Some((writer, _)) = trace.as_deref_mut() {
+                    writer.event(event);
+                }
+            }
+            RunSink::Pair(pair) => pair.event(event),
+            RunSink::Idle => {}
+        }
+    }
+    fn op_begin(&mut self, at: EventTime, name: &str, kind: &str) {
+        match self {
+            RunSink::First { miner, trace } => {
+                miner.op_begin(at, name, kind);
+                if let Some((writer, _)) = trace.as_deref_mut() {
+                    writer.op_begin(at, name, kind);
+                }
+            }
+            RunSink::Pair(pair) => pair.op_begin(at, name, kind),
+            RunSink::Idle => {}
+        }
+    }
+    fn op_buffer(&mut self, buffer: &Buffer) {
+        if let RunSink::First { miner, trace } = self {
+            miner.op_buffer(buffer);
+            if let Some((writer, _)) = trace.as_deref_mut() {
+                writer.op_buffer(buffer);
+            }
+        }
+    }
+    fn op_end(&mut self, at: EventTime) {
+        match self {
+            RunSink::First { miner, trace } => {
+                miner.op_end(at);
+                if let Some((writer, _)) = trace.as_deref_mut() {
+                    writer.op_end(at);
+                }
+            }
+            RunSink::Pair(pair) => pair.op_end(at),
+            RunSink::Idle => {}
+        }
+    }
+    fn wants_stop(&self) -> bool {
+        match self {
+            RunSink::First {
+                trace: Some(trace), ..
+            } => trace.0.wants_stop(),
+            _ => false,
+        }
+    }
+}
+
+/// Mines one pair over one op of a run, with the pair's buffers given (so
+/// that ops without buffer markers are mined alike): the op is the
+/// `skip`-th op to begin.
+struct OnePair {
+    miner: PairMiner,
+    input: Buffer,
+    output: Buffer,
+    skip: usize,
+    begun: usize,
+    active: bool,
+}
+
+impl OnePair {
+    fn new(pair: &PairResult, skip: usize) -> OnePair {
+        OnePair {
+            miner: PairMiner::new(),
+            input: pair.input.clone(),
+            output: pair.output.clone(),
+            skip,
+            begun: 0,
+            active: false,
+        }
+    }
+
+    fn finish(self) -> Option<PairResult> {
+        self.miner.finish().into_iter().next()
+    }
+
+    fn event(&mut self, event: &Event) {
+        if self.active {
+            self.miner.event(event);
+        }
+    }
+
+    fn op_begin(&mut self, at: EventTime, name: &str, kind: &str) {
+        self.op_end(at);
+        if self.begun == self.skip {
+            self.miner.op_begin(at, name, kind);
+            self.miner.op_buffer(&self.input);
+            self.miner.op_buffer(&self.output);
+            self.active = true;
+        }
+        self.begun += 1;
+    }
+
+    fn op_end(&mut self, at: EventTime) {
+        if self.active {
+            self.miner.op_end(at);
+            self.active = false;
+        }
+    }
+}
+
+/// The requested pairs, from the first run: as markers declared them, or
+/// else with buffers discovered from the run's trace.
+fn mine(
+    firmware: &Firmware,
+    config: &RunConfig,
+    request: &VerifyRequest,
+    outcome: RunOutcome,
+    first: RunSink,
+) -> Result<Mined, ReportError> {
+    if !outcome.status.is_complete() {
+        return Err(ReportError::RunFailed {
             firmware: firmware.path.display().to_string(),
-            op: request.op_name.clone(),
-            input: request.input_name.clone(),
+            status: format!("{:?}", outcome.status),
         });
     }
+    let RunSink::First { miner, trace } = first else {
+        unreachable!("the first run reports to RunSink::First");
+    };
+    let mut pairs = miner.finish();
+    if let (true, Some(trace)) = (pairs.is_empty(), trace) {
+        let (writer, path) = *trace;
+        writer.finish(TraceMetadata::from(outcome.record(firmware, config.cpu)))?;
+        let reader = TraceReader::open(&path)?;
+        let segments = BufferDiscovery::segments_to_mine(&reader)?;
+        pairs = PairMiner::of_trace(&reader, &segments)?;
+    }
+    let op_names: Vec<String> = outcome.ops.iter().map(|op| op.name.clone()).collect();
+    let no_such_op = |op: &str| ReportError::NoSuchOp {
+        firmware: firmware.path.display().to_string(),
+        op: op.to_owned(),
+        input: request.input_name.clone(),
+    };
+    let wanted_input =
+        |pair: &PairResult| !matches!(&request.input_name, Some(name) if name != &pair.input.name);
+    let chosen: Vec<PairResult> = match &request.op {
+        OpSelector::All => pairs.into_iter().filter(wanted_input).collect(),
+        OpSelector::Named(name) => {
+            let index = pairs
+                .iter()
+                .find(|pair| &pair.op_name == name)
+                .map(|pair| pair.segment_index)
+                .or_else(|| name.parse::<usize>().ok());
+            pairs
+                .into_iter()
+                .filter(|pair| Some(pair.segment_index) == index)
+                .filter(wanted_input)
+                .collect()
+        }
+    };
+    if chosen.is_empty() {
+        return Err(no_such_op(match &request.op {
+            OpSelector::Named(name) => name,
+            OpSelector::All => "(any, with an input and an output buffer)",
+        }));
+    }
+    Ok(Mined {
+        pairs: chosen,
+        op_names,
+    })
+}
+
+/// Checks every chosen pair; `run` runs op `index` with `overlay`, reporting
+/// to the sink it is given, and hands the sink back.
+fn check_all(
+    firmware: &Firmware,
+    request: &VerifyRequest,
+    mined: &Mined,
+    mut run: impl FnMut(usize, Overlay, RunSink) -> Result<(RunOutcome, RunSink), ReportError>,
+) -> Result<Verification, ReportError> {
     let sites = FirmwareSites::new(firmware);
+    let claim = request.claim;
     let mut pairs = Vec::new();
-    for pair in &unfilled {
-        let claim = request.claim;
+    for pair in &mined.pairs {
+        let index = pair.segment_index;
+        let occurrence = mined.op_names[..index.min(mined.op_names.len())]
+            .iter()
+            .filter(|name| **name == pair.op_name)
+            .count();
         let offset = request.offset.unwrap_or(claim.mined(&pair.overlap));
         let mut at = OffsetCheck {
             offset,
@@ -223,34 +517,32 @@ pub fn verify(
         for &seed in &request.seeds {
             // The reference run: the op as placed, on this seed's input; its
             // mined pair gives the witness for this very input.
-            let (reference, seeded) = reference_run(firmware, config, pair, seed)?;
+            let overlay = overlay_for(pair, occurrence, None, Some(seed), None);
+            let (outcome, sink) = run(index, overlay, RunSink::Pair(OnePair::new(pair, index)))?;
+            let seeded = match sink {
+                RunSink::Pair(one) => one.finish(),
+                _ => None,
+            };
+            let reference = op_report(firmware, pair, outcome)?;
             let witness = seeded
                 .filter(|seeded| claim.mined(&seeded.overlap) == offset)
                 .and_then(|seeded| claim.witness(&seeded.overlap));
-            at.runs.push(check(
-                firmware,
-                config,
-                pair,
-                claim.placement(offset),
-                seed,
-                &reference,
-                None,
-                &sites,
-            )?);
+            let mut check = |placement: OverlayPlacement, witness: Option<Witness>| {
+                let watch = witness.map(|w| w.input_byte);
+                let overlay = overlay_for(pair, occurrence, Some(placement), Some(seed), watch);
+                let (outcome, _) = run(index, overlay, RunSink::Idle)?;
+                let overlapped = op_report(firmware, pair, outcome)?;
+                Ok::<_, ReportError>(compare(seed, &reference, &overlapped, witness, &sites))
+            };
+            at.runs.push(check(claim.placement(offset), None)?);
             if let Some(below) = &mut below {
-                below.runs.push(check(
-                    firmware,
-                    config,
-                    pair,
-                    claim.placement(offset - 1),
-                    seed,
-                    &reference,
-                    witness,
-                    &sites,
-                )?);
+                below
+                    .runs
+                    .push(check(claim.placement(offset - 1), witness)?);
             }
         }
         pairs.push(PairVerification {
+            op_index: index,
             op_name: pair.op_name.clone(),
             op_kind: pair.op_kind.clone(),
             input_name: pair.input.name.clone(),
@@ -270,64 +562,16 @@ pub fn verify(
     })
 }
 
-/// The requested op's first run's pairs, mined from the firmware's own data.
-fn mine(
-    firmware: &Firmware,
-    config: &RunConfig,
-    request: &VerifyRequest,
-) -> Result<Vec<PairResult>, ReportError> {
-    let mut miner = PairMiner::new();
-    let outcome = dmo_emu::run(firmware, config, &mut miner)?;
-    if !outcome.status.is_complete() {
-        return Err(ReportError::RunFailed {
-            firmware: firmware.path.display().to_string(),
-            status: format!("{:?}", outcome.status),
-        });
-    }
-    let pairs = miner.finish();
-    let Some(first_index) = pairs
-        .iter()
-        .find(|pair| pair.op_name == request.op_name)
-        .map(|pair| pair.segment_index)
-    else {
-        return Ok(Vec::new());
-    };
-    Ok(pairs
-        .into_iter()
-        .filter(|pair| pair.segment_index == first_index)
-        .filter(|pair| !matches!(&request.input_name, Some(name) if name != &pair.input.name))
-        .collect())
-}
-
-/// The op as placed with its input filled from `seed`: its output, and the
-/// pair mined from this very run (whose witness the overlapped run must hit).
-fn reference_run(
-    firmware: &Firmware,
-    config: &RunConfig,
-    pair: &PairResult,
-    seed: u64,
-) -> Result<(dmo_emu::OverlayReport, Option<PairResult>), ReportError> {
-    let mut miner = PairMiner::new();
-    let overlay = overlay_for(pair, None, Some(seed), None);
-    let outcome = dmo_emu::run_overlaid(firmware, config, overlay, &mut miner)?;
-    let report = op_report(firmware, pair, outcome)?;
-    let mined = miner.finish().into_iter().find(|mined| {
-        mined.segment_index == pair.segment_index
-            && mined.input.name == pair.input.name
-            && mined.output.name == pair.output.name
-    });
-    Ok((report, mined))
-}
-
 fn overlay_for(
     pair: &PairResult,
+    occurrence: usize,
     placement: Option<OverlayPlacement>,
     fill_seed: Option<u64>,
     watch_input_byte: Option<u64>,
 ) -> Overlay {
     Overlay {
         op_name: pair.op_name.clone(),
-        occurrence: 0,
+        occurrence,
         input_start: pair.input.start,
         input_len: pair.input.len,
         output_start: pair.output.start,
@@ -338,28 +582,13 @@ fn overlay_for(
     }
 }
 
-/// One run of the firmware with the pair's op overlaid; the op's output.
-fn run_one(
-    firmware: &Firmware,
-    config: &RunConfig,
-    pair: &PairResult,
-    placement: Option<OverlayPlacement>,
-    seed: u64,
-    watch_input_byte: Option<u64>,
-) -> Result<dmo_emu::OverlayReport, ReportError> {
-    let overlay = overlay_for(pair, placement, Some(seed), watch_input_byte);
-    let mut counter = dmo_core::CountingSink::default();
-    let outcome = dmo_emu::run_overlaid(firmware, config, overlay, &mut counter)?;
-    op_report(firmware, pair, outcome)
-}
-
 /// The overlaid op's report. An overlapped run may go wrong after the op
 /// (its results feed later ops); only the op itself matters, so only a run
 /// that did not reach the op's end is an error.
 fn op_report(
     firmware: &Firmware,
     pair: &PairResult,
-    outcome: dmo_emu::RunOutcome,
+    outcome: RunOutcome,
 ) -> Result<dmo_emu::OverlayReport, ReportError> {
     let report = outcome.overlay.unwrap_or_default();
     let ended = report.op_time.is_some_and(|time| time.end > time.start)
@@ -376,19 +605,14 @@ fn op_report(
     Ok(report)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn check(
-    firmware: &Firmware,
-    config: &RunConfig,
-    pair: &PairResult,
-    placement: OverlayPlacement,
+/// One overlapped run against the reference run with the same seed.
+fn compare(
     seed: u64,
     reference: &dmo_emu::OverlayReport,
-    witness: Option<dmo_overlap::Witness>,
+    overlapped: &dmo_emu::OverlayReport,
+    witness: Option<Witness>,
     sites: &FirmwareSites<'_>,
-) -> Result<SeedRun, ReportError> {
-    let watch = witness.map(|w| w.input_byte);
-    let overlapped = run_one(firmware, config, pair, Some(placement), seed, watch)?;
+) -> SeedRun {
     let differing_output_bytes = reference
         .output
         .iter()
@@ -410,11 +634,11 @@ fn check(
                 && read.output_byte == witness.output_byte
         })
     });
-    Ok(SeedRun {
+    SeedRun {
         seed,
         differing_output_bytes,
         clobbered_reads: overlapped.clobbered_reads,
         first_clobbered_read: overlapped.first_clobbered_read.as_ref().map(name),
         witness_observed,
-    })
+    }
 }

@@ -5,7 +5,7 @@ use super::firmware_args::EmulatorArgs;
 use super::report::write_atomically;
 use anyhow::Context;
 use clap::Args as ClapArgs;
-use dmo_report::{verify, Claim, OffsetCheck, PairVerification, VerifyRequest};
+use dmo_report::{verify, Claim, OffsetCheck, OpSelector, PairVerification, VerifyRequest};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -19,9 +19,19 @@ pub struct Args {
     /// Firmware ELF (32-bit little-endian ARM).
     pub elf: PathBuf,
 
-    /// The op to check (its name as given to dmo_op_begin; the first run of it).
-    #[arg(long, value_name = "NAME")]
-    pub op: String,
+    /// The op to check: its name (as given to dmo_op_begin, or the function's symbol with
+    /// --ops; the first run of it) or its index in the run (0, 1, ...).
+    #[arg(long, value_name = "NAME|INDEX", required_unless_present = "all")]
+    pub op: Option<String>,
+
+    /// Check every op of the run (every input/output pair), one line each.
+    #[arg(long, conflicts_with = "op")]
+    pub all: bool,
+
+    /// Re-run the whole firmware in a fresh engine for every check instead of restoring a
+    /// snapshot taken at the op's start (slow; the same results, for cross-checking).
+    #[arg(long)]
+    pub full_reruns: bool,
 
     /// Only the pair with this input buffer (default: every input of the op).
     #[arg(long, value_name = "NAME")]
@@ -61,17 +71,37 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let firmware = super::text::load_firmware(&args.elf)?;
     let config = args.emulator.run_config()?;
     let request = VerifyRequest {
-        op_name: args.op.clone(),
+        op: match &args.op {
+            Some(op) => OpSelector::Named(op.clone()),
+            None => OpSelector::All,
+        },
         input_name: args.input.clone(),
         claim: args.claim,
         offset: args.offset,
         seeds: (1..=args.seeds).collect(),
+        full_reruns: args.full_reruns,
     };
     let verification = verify(&firmware, &config, &request)?;
     let mut all_confirmed = true;
     for pair in &verification.pairs {
-        print_pair(pair, args.offset.is_some());
+        if args.all {
+            print_pair_line(pair, args.offset.is_some());
+        } else {
+            print_pair(pair, args.offset.is_some());
+        }
         all_confirmed &= pair.confirmed();
+    }
+    if args.all {
+        let confirmed = verification.pairs.iter().filter(|p| p.confirmed()).count();
+        println!(
+            "{confirmed} of {} pairs {}",
+            verification.pairs.len(),
+            if args.offset.is_some() {
+                "safe"
+            } else {
+                "confirmed"
+            }
+        );
     }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&verification)? + "\n";
@@ -87,6 +117,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn parse_claim(text: &str) -> Result<Claim, String> {
     text.parse()
+}
+
+fn verdict(pair: &PairVerification, explicit: bool) -> &'static str {
+    match (explicit, pair.confirmed()) {
+        (false, true) => "CONFIRMED",
+        (false, false) => "NOT CONFIRMED",
+        (true, true) => "SAFE",
+        (true, false) => "NOT SAFE",
+    }
+}
+
+/// `--all`: one line per pair.
+fn print_pair_line(pair: &PairVerification, explicit: bool) {
+    println!(
+        "#{:<3} {} ({}) {}->{}: mined {} {}, checked {}: {}",
+        pair.op_index,
+        pair.op_name,
+        pair.op_kind,
+        pair.input_name,
+        pair.output_name,
+        pair.claim.name(),
+        pair.claim.mined_of(pair),
+        pair.at.offset,
+        verdict(pair, explicit)
+    );
 }
 
 fn print_pair(pair: &PairVerification, explicit: bool) {
@@ -114,13 +169,7 @@ fn print_pair(pair: &PairVerification, explicit: bool) {
     if let Some(below) = &pair.below {
         print_offset(below, "unsafe");
     }
-    let verdict = match (explicit, pair.confirmed()) {
-        (false, true) => "CONFIRMED",
-        (false, false) => "NOT CONFIRMED",
-        (true, true) => "SAFE",
-        (true, false) => "NOT SAFE",
-    };
-    println!("  {verdict}");
+    println!("  {}", verdict(pair, explicit));
 }
 
 fn print_offset(check: &OffsetCheck, expected: &str) {

@@ -1,0 +1,194 @@
+//! `dmo verify --all`, `--op INDEX`, verify on firmware without buffer
+//! markers (`--ops`), and snapshot restore against full re-runs.
+
+mod common;
+
+use common::{dmo, fixture, text};
+use serde_json::Value;
+
+/// The kernels of `tiny_cnn`, for running it as if it had no markers.
+const TINY_CNN_KERNELS: &str =
+    "^dmo_(conv|depthwise_conv|average_pool|fully_connected|softmax)_int8$";
+
+/// Runs `dmo verify` with `args` (after the ELF) and `--json`; the exit
+/// code, stdout and the JSON result.
+fn verify_json(name: &str, args: &[&str]) -> (Option<i32>, String, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("verify.json");
+    let elf = fixture(name);
+    let mut all = vec!["verify", elf.as_str()];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--json", json.to_str().unwrap()]);
+    let run = dmo(&all);
+    let stdout = text(&run.stdout);
+    let result = std::fs::read_to_string(&json)
+        .map(|json| serde_json::from_str(&json).unwrap())
+        .unwrap_or_else(|_| panic!("{name} {args:?}: no JSON\n{stdout}{}", text(&run.stderr)));
+    (run.status.code(), stdout, result)
+}
+
+/// (op index, checked offset, confirmed?) of every pair, from the JSON: the
+/// verdict recomputed from the runs, not read from the text.
+fn verdicts(result: &Value) -> Vec<(u64, u64, bool)> {
+    result["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| {
+            let at_clean = pair["at"]["runs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|run| run["clobbered_reads"] == 0 && run["differing_output_bytes"] == 0);
+            let below_unsafe = pair["below"].is_null()
+                || pair["below"]["runs"].as_array().unwrap().iter().all(|run| {
+                    run["clobbered_reads"].as_u64().unwrap() > 0 && run["witness_observed"] != false
+                });
+            (
+                pair["op_index"].as_u64().unwrap(),
+                pair["at"]["offset"].as_u64().unwrap(),
+                at_clean && below_unsafe,
+            )
+        })
+        .collect()
+}
+
+/// tiny_cnn's s_min per op, derived by hand in report.rs's tests (conv1
+/// 1809, pointwise1 519, fully_connected 9; the rest in place at 0).
+const TINY_CNN_S_MIN: [u64; 6] = [1809, 0, 519, 0, 9, 0];
+
+#[test]
+fn verify_all_confirms_every_op_of_tiny_cnn() {
+    let (code, stdout, result) = verify_json("tiny_cnn", &["--all", "--seeds", "2"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let expected: Vec<(u64, u64, bool)> = TINY_CNN_S_MIN
+        .iter()
+        .enumerate()
+        .map(|(index, s_min)| (index as u64, *s_min, true))
+        .collect();
+    assert_eq!(verdicts(&result), expected);
+    // Below each positive s_min, every seed hit the miner's own witness.
+    for pair in result["pairs"].as_array().unwrap() {
+        for run in pair["below"]["runs"].as_array().into_iter().flatten() {
+            assert_eq!(run["witness_observed"], true, "{pair}");
+        }
+    }
+    // One line per op, then the tally.
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 7, "{stdout}");
+    assert!(lines[2].starts_with("#2 ") && lines[2].contains("pointwise1"));
+    assert!(lines[2].contains("mined s_min 519") && lines[2].ends_with("CONFIRMED"));
+    assert_eq!(lines[6], "6 of 6 pairs confirmed");
+}
+
+#[test]
+fn verify_all_fails_when_one_op_is_unsafe() {
+    // The control: at s = 1000 only conv1 (s_min = s_mono = 1809) is unsafe;
+    // every other op's s_mono is below 1000, so it is safe there.
+    let (code, stdout, result) =
+        verify_json("tiny_cnn", &["--all", "--offset", "1000", "--seeds", "1"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let verdicts = verdicts(&result);
+    assert_eq!(verdicts.len(), 6);
+    for (index, offset, safe) in verdicts {
+        assert_eq!(offset, 1000);
+        assert_eq!(safe, index != 0, "op {index}: {stdout}");
+    }
+    assert!(
+        stdout.lines().next().unwrap().ends_with("NOT SAFE"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("5 of 6 pairs safe"), "{stdout}");
+}
+
+#[test]
+fn op_accepts_an_index() {
+    let (code, stdout, result) = verify_json("tiny_cnn", &["--op", "2", "--seeds", "1"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(result["pairs"][0]["op_name"], "pointwise1");
+    assert_eq!(result["pairs"][0]["at"]["offset"], 519);
+    let missing = dmo(&["verify", &fixture("tiny_cnn"), "--op", "6"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("no op named `6`"));
+}
+
+#[test]
+fn unmarked_firmware_verifies_like_its_markers_say() {
+    // The same firmware with its markers ignored: ops from --ops, buffers
+    // discovered from the run. Every op's mined s_min and verdict must equal
+    // the marker-based ones, and the discovered buffers must be the
+    // declared ones (same sizes).
+    let (code, stdout, marked) = verify_json("tiny_cnn", &["--all", "--seeds", "1"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let (code, stdout, unmarked) = verify_json(
+        "tiny_cnn",
+        &["--ops", TINY_CNN_KERNELS, "--all", "--seeds", "1"],
+    );
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(verdicts(&unmarked), verdicts(&marked));
+    let pairs = |result: &Value| -> Vec<(Value, Value, Value)> {
+        result["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|pair| {
+                (
+                    pair["mined_s_min"].clone(),
+                    pair["mined_s_mono"].clone(),
+                    pair["below"]["runs"][0]["first_clobbered_read"].clone(),
+                )
+            })
+            .collect()
+    };
+    // Same witnesses too: the unmarked run has the same events at the same
+    // times (the marker functions still run, unhooked).
+    assert_eq!(pairs(&unmarked), pairs(&marked));
+    assert!(unmarked["pairs"][0]["op_name"]
+        .as_str()
+        .unwrap()
+        .starts_with("dmo_conv_int8"));
+    // --op takes the function's name for --ops segments (its first call).
+    let (code, _, _) = verify_json(
+        "tiny_cnn",
+        &[
+            "--ops",
+            TINY_CNN_KERNELS,
+            "--op",
+            "dmo_conv_int8",
+            "--seeds",
+            "1",
+        ],
+    );
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn snapshot_restore_gives_the_same_results_as_full_reruns() {
+    // Every field of the result (outputs compared, clobbered reads with
+    // their times and instructions, witnesses) from restoring op-start
+    // snapshots equals the result of re-running the firmware from reset in
+    // a fresh engine for every check, with markers and with --ops, and at an
+    // unsafe offset (where the clobbered reads carry times).
+    for args in [
+        vec!["--all", "--seeds", "2"],
+        vec!["--all", "--offset", "1000", "--seeds", "1"],
+        vec!["--ops", TINY_CNN_KERNELS, "--all", "--seeds", "1"],
+    ] {
+        let (code, _, restored) = verify_json("tiny_cnn", &args);
+        let mut full = args.clone();
+        full.push("--full-reruns");
+        let (full_code, _, rerun) = verify_json("tiny_cnn", &full);
+        assert_eq!(code, full_code, "{args:?}");
+        assert_eq!(restored, rerun, "{args:?}");
+        // A control that the comparison can fail: the results carry times.
+        assert!(restored.to_string().contains("write_time"), "{args:?}");
+    }
+}
+
+#[test]
+fn all_and_op_do_not_go_together() {
+    let run = dmo(&["verify", &fixture("tiny_cnn"), "--all", "--op", "conv1"]);
+    assert_eq!(run.status.code(), Some(2));
+    let run = dmo(&["verify", &fixture("tiny_cnn")]);
+    assert_eq!(run.status.code(), Some(2));
+}

@@ -1,0 +1,277 @@
+//! Snapshots at op starts, so that `dmo verify` re-runs one op without
+//! re-running the firmware before it.
+//!
+//! A [`Session`] runs the firmware once and keeps, at the start of each op,
+//! the CPU context (unicorn's `context_save`), the bytes of every writable
+//! mapping and the run's counters (event time, instruction count, ops
+//! begun). An overlaid run of an op then restores that snapshot and runs
+//! only the op: its events carry the same times as in a full re-run, so
+//! witnesses and clobbered reads compare one to one. A unicorn context holds
+//! pointers into its own engine, so snapshots are only ever restored into
+//! the engine that took them; the session owns that engine.
+
+use crate::config::RunConfig;
+use crate::error::EmuError;
+use crate::firmware::Firmware;
+use crate::overlay::{Overlay, OverlayState};
+use crate::run::{conclude, drive, prepare, Hooks, Prepared, RunOutcome, RunState, RECENT_EVENTS};
+use crate::semihosting::Semihosting;
+use dmo_core::{ByteCount, EventSink};
+use std::collections::BTreeMap;
+use std::time::Instant;
+use unicorn_engine::{Context, Unicorn};
+
+/// Default cap on the memory all snapshots of a session may hold. Ops past
+/// it are re-run from reset instead (slower, same results).
+pub const DEFAULT_SNAPSHOT_BUDGET: ByteCount = ByteCount(1 << 30);
+
+/// The machine at one op's start.
+pub(crate) struct Snapshot {
+    context: Context,
+    /// `(address, bytes)` of every writable mapping.
+    memory: Vec<(u64, Vec<u8>)>,
+    /// Where to resume: the hooked instruction that begins the op.
+    resume_pc: u32,
+    next_time: u64,
+    reads: u64,
+    writes: u64,
+    instructions: u64,
+    mmio_reads: u64,
+    mmio_writes: u64,
+    lowest_stack_pointer: u32,
+    ops_begun: usize,
+}
+
+/// Takes snapshots during a session's first run, within a memory budget.
+pub(crate) struct SnapshotTaker {
+    /// `(start, len)` of the writable mappings.
+    writable: Vec<(u64, usize)>,
+    budget_left: u64,
+    taken: BTreeMap<usize, Snapshot>,
+}
+
+/// Keeps a snapshot of the op about to begin at `resume_pc` (called from
+/// the op-begin hooks before the op is opened).
+pub(crate) fn take_snapshot<S: EventSink>(uc: &mut Unicorn<'_, RunState<'_, S>>, resume_pc: u32) {
+    let Some(taker) = &uc.get_data().snapshots else {
+        return;
+    };
+    let size: u64 = taker.writable.iter().map(|(_, len)| *len as u64).sum();
+    if taker.budget_left < size {
+        return;
+    }
+    let writable = taker.writable.clone();
+    let mut memory = Vec::with_capacity(writable.len());
+    for (start, len) in writable {
+        let mut bytes = vec![0u8; len];
+        if uc.mem_read(start, &mut bytes).is_err() {
+            return;
+        }
+        memory.push((start, bytes));
+    }
+    let Ok(context) = uc.context_init() else {
+        return;
+    };
+    let state = uc.get_data_mut();
+    let snapshot = Snapshot {
+        context,
+        memory,
+        resume_pc,
+        next_time: state.next_time,
+        reads: state.reads,
+        writes: state.writes,
+        instructions: state.instructions,
+        mmio_reads: state.mmio_reads,
+        mmio_writes: state.mmio_writes,
+        lowest_stack_pointer: state.lowest_stack_pointer,
+        ops_begun: state.ops_begun,
+    };
+    let index = state.ops_begun;
+    if let Some(taker) = &mut state.snapshots {
+        taker.budget_left -= size;
+        taker.taken.insert(index, snapshot);
+    }
+}
+
+/// One engine for one firmware: a first run that keeps snapshots at op
+/// starts, then any number of overlaid runs of single ops.
+pub struct Session<'s, S: EventSink> {
+    uc: Unicorn<'s, RunState<'s, S>>,
+    firmware: &'s Firmware,
+    prepared: Prepared,
+    /// The machine before the first instruction: re-runs from reset.
+    initial: Snapshot,
+    snapshots: BTreeMap<usize, Snapshot>,
+    budget: ByteCount,
+}
+
+impl<'s, S: EventSink> Session<'s, S> {
+    /// Sets up the engine; `budget` caps the memory snapshots may take.
+    pub fn new(
+        firmware: &'s Firmware,
+        config: &RunConfig,
+        sink: &'s mut S,
+        budget: ByteCount,
+    ) -> Result<Session<'s, S>, EmuError> {
+        let (mut uc, prepared) = prepare(firmware, config, sink, Hooks::Full, None)?;
+        let writable: Vec<(u64, usize)> = prepared
+            .layout
+            .mappings
+            .iter()
+            .filter(|mapping| mapping.writable)
+            .map(|mapping| (mapping.start as u64, mapping.len as usize))
+            .collect();
+        uc.get_data_mut().snapshots = Some(SnapshotTaker {
+            writable: writable.clone(),
+            budget_left: u64::MAX,
+            taken: BTreeMap::new(),
+        });
+        take_snapshot(&mut uc, prepared.start.0);
+        let initial = uc
+            .get_data_mut()
+            .snapshots
+            .as_mut()
+            .and_then(|taker| taker.taken.remove(&0))
+            .ok_or_else(|| {
+                EmuError::unicorn(
+                    "save the initial machine state",
+                    unicorn_engine::uc_error::NOMEM,
+                )
+            })?;
+        Ok(Session {
+            uc,
+            firmware,
+            prepared,
+            initial,
+            snapshots: BTreeMap::new(),
+            budget,
+        })
+    }
+
+    /// The sink every run of this session reports to; swap what it does
+    /// between runs.
+    pub fn sink_mut(&mut self) -> &mut S {
+        self.uc.get_data_mut().sink
+    }
+
+    /// Runs the whole firmware from reset, keeping a snapshot at the start
+    /// of every op while the budget lasts.
+    pub fn run(&mut self) -> Result<RunOutcome, EmuError> {
+        let started = Instant::now();
+        self.restore_reset()?;
+        self.uc.get_data_mut().snapshots = Some(SnapshotTaker {
+            writable: self
+                .initial
+                .memory
+                .iter()
+                .map(|(start, bytes)| (*start, bytes.len()))
+                .collect(),
+            budget_left: self.budget.0,
+            taken: BTreeMap::new(),
+        });
+        let result = drive(&mut self.uc, self.prepared.start.0, self.prepared.until);
+        if let Some(taker) = self.uc.get_data_mut().snapshots.take() {
+            self.snapshots = taker.taken;
+        }
+        Ok(conclude(
+            &mut self.uc,
+            self.firmware,
+            &self.prepared,
+            result,
+            started,
+        ))
+    }
+
+    /// Whether [`run`](Self::run) kept a snapshot at the start of op
+    /// `segment_index`.
+    pub fn has_snapshot(&self, segment_index: usize) -> bool {
+        self.snapshots.contains_key(&segment_index)
+    }
+
+    /// Runs op `segment_index` overlaid, from its snapshot if there is one,
+    /// else from reset (then `overlay.occurrence` picks the op, as in
+    /// [`crate::run_overlaid`]). The run stops when the op ends.
+    pub fn run_overlaid_op(
+        &mut self,
+        segment_index: usize,
+        mut overlay: Overlay,
+    ) -> Result<RunOutcome, EmuError> {
+        let started = Instant::now();
+        let begin = match self.snapshots.get(&segment_index) {
+            Some(snapshot) => {
+                restore(&mut self.uc, snapshot)?;
+                // The first op to begin after the snapshot is this one.
+                overlay.occurrence = 0;
+                snapshot.resume_pc
+            }
+            None => {
+                self.restore_reset()?;
+                self.prepared.start.0
+            }
+        };
+        self.uc.get_data_mut().overlay = Some(OverlayState::new(overlay));
+        let result = drive(&mut self.uc, begin, self.prepared.until);
+        Ok(conclude(
+            &mut self.uc,
+            self.firmware,
+            &self.prepared,
+            result,
+            started,
+        ))
+    }
+
+    /// The machine as before the first instruction, with a fresh console.
+    /// (Op snapshots keep the console as it is: kernels do not use it.)
+    fn restore_reset(&mut self) -> Result<(), EmuError> {
+        restore(&mut self.uc, &self.initial)?;
+        self.uc.get_data_mut().semihosting = Semihosting::new(self.prepared.layout.heap_info);
+        Ok(())
+    }
+
+    /// Runs the whole firmware overlaid from reset, as
+    /// [`crate::run_overlaid`] does in a fresh engine.
+    pub fn rerun_overlaid(&mut self, overlay: Overlay) -> Result<RunOutcome, EmuError> {
+        let started = Instant::now();
+        self.restore_reset()?;
+        self.uc.get_data_mut().overlay = Some(OverlayState::new(overlay));
+        let result = drive(&mut self.uc, self.prepared.start.0, self.prepared.until);
+        Ok(conclude(
+            &mut self.uc,
+            self.firmware,
+            &self.prepared,
+            result,
+            started,
+        ))
+    }
+}
+
+/// Puts the machine and the run's counters back to `snapshot`.
+fn restore<S: EventSink>(
+    uc: &mut Unicorn<'_, RunState<'_, S>>,
+    snapshot: &Snapshot,
+) -> Result<(), EmuError> {
+    for (start, bytes) in &snapshot.memory {
+        uc.mem_write(*start, bytes)
+            .map_err(|e| EmuError::unicorn(format!("restore memory at 0x{start:08x}"), e))?;
+    }
+    uc.context_restore(&snapshot.context)
+        .map_err(|e| EmuError::unicorn("restore the CPU context", e))?;
+    let state = uc.get_data_mut();
+    state.next_time = snapshot.next_time;
+    state.reads = snapshot.reads;
+    state.writes = snapshot.writes;
+    state.instructions = snapshot.instructions;
+    state.mmio_reads = snapshot.mmio_reads;
+    state.mmio_writes = snapshot.mmio_writes;
+    state.lowest_stack_pointer = snapshot.lowest_stack_pointer;
+    state.ops_begun = snapshot.ops_begun;
+    state.recent = [None; RECENT_EVENTS];
+    state.stop = None;
+    state.resume_at = None;
+    state.open_op = None;
+    state.ops.clear();
+    state.warnings.clear();
+    state.overlay = None;
+    state.snapshots = None;
+    Ok(())
+}
