@@ -18,5 +18,5 @@ pub use event::{AccessKind, Event};
 pub use memory::{describe_address, MemoryRegion, RegionKind, Symbol, SymbolKind};
 pub use op::{Buffer, BufferRole, OpSegment};
 pub use run::{RunEnd, RunRecord, RunStats};
-pub use sink::{CountingSink, EventSink, FanOut};
+pub use sink::{CountingSink, EventClock, EventSink, FanOut};
 pub use units::{Address, ByteCount, EventTime, TimeRange};

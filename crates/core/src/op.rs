@@ -53,6 +53,15 @@ pub struct Buffer {
 }
 
 impl Buffer {
+    pub fn new(name: &str, start: Address, len: u32, role: BufferRole) -> Buffer {
+        Buffer {
+            name: name.to_owned(),
+            start,
+            len,
+            role,
+        }
+    }
+
     pub fn end(&self) -> Address {
         self.start.offset(self.len)
     }

@@ -8,8 +8,7 @@
 //! 160 ops make 10^8 events.
 
 use dmo_core::{
-    AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, MemoryRegion, RegionKind,
-    RunEnd,
+    AccessKind, Address, Buffer, BufferRole, EventClock, MemoryRegion, RegionKind, RunEnd,
 };
 use dmo_trace::{TraceMetadata, TraceOptions, TraceWriter};
 use std::path::Path;
@@ -19,31 +18,20 @@ const CHANNELS: u32 = 16;
 const BUFFER: u32 = PIXELS * CHANNELS;
 const ARENA: u32 = 0x2000_0000;
 
-/// The writer and the next event time.
-struct Chain {
-    writer: TraceWriter,
-    time: u64,
-}
-
-impl Chain {
-    fn access(&mut self, address: u32, kind: AccessKind) {
-        self.writer.event(&Event {
-            time: EventTime(self.time),
-            pc: Address(0x400 + if kind == AccessKind::Read { 0 } else { 4 }),
-            address: Address(address),
-            size: 1,
-            kind,
-        });
-        self.time += 1;
-    }
+/// The pointwise chain's two instructions: one load, one store.
+fn pc(kind: AccessKind) -> u32 {
+    0x400 + if kind == AccessKind::Read { 0 } else { 4 }
 }
 
 /// Writes the trace; returns the number of events.
 pub fn write_pointwise_chain(path: &Path, ops: u32) -> u64 {
-    let writer = TraceWriter::create(path, TraceOptions::default()).expect("create trace");
-    let mut chain = Chain { writer, time: 0 };
+    let mut writer = TraceWriter::create(path, TraceOptions::default()).expect("create trace");
+    let mut chain = EventClock::new(&mut writer);
+    let access = |chain: &mut EventClock, address: u32, kind: AccessKind| {
+        chain.access(pc(kind), address, 1, kind)
+    };
     for byte in 0..BUFFER {
-        chain.access(ARENA + byte, AccessKind::Write);
+        access(&mut chain, ARENA + byte, AccessKind::Write);
     }
     for op in 0..ops {
         let (input, output) = if op % 2 == 0 {
@@ -51,30 +39,33 @@ pub fn write_pointwise_chain(path: &Path, ops: u32) -> u64 {
         } else {
             (ARENA + BUFFER, ARENA)
         };
-        let at = EventTime(chain.time);
-        chain.writer.op_begin(at, &format!("pw{op}"), "CONV_2D");
-        for (name, start, role) in [
-            ("input", input, BufferRole::Input),
-            ("output", output, BufferRole::Output),
-        ] {
-            chain.writer.op_buffer(&Buffer {
-                name: name.into(),
-                start: Address(start),
-                len: BUFFER,
-                role,
-            });
-        }
+        chain.begin_op(
+            &format!("pw{op}"),
+            "CONV_2D",
+            &[
+                Buffer::new("input", Address(input), BUFFER, BufferRole::Input),
+                Buffer::new("output", Address(output), BUFFER, BufferRole::Output),
+            ],
+        );
         for pixel in 0..PIXELS {
             for out_channel in 0..CHANNELS {
                 for in_channel in 0..CHANNELS {
-                    chain.access(input + pixel * CHANNELS + in_channel, AccessKind::Read);
+                    access(
+                        &mut chain,
+                        input + pixel * CHANNELS + in_channel,
+                        AccessKind::Read,
+                    );
                 }
-                chain.access(output + pixel * CHANNELS + out_channel, AccessKind::Write);
+                access(
+                    &mut chain,
+                    output + pixel * CHANNELS + out_channel,
+                    AccessKind::Write,
+                );
             }
         }
-        let at = EventTime(chain.time);
-        chain.writer.op_end(at);
+        chain.end_op();
     }
+    let events = chain.now().0;
     let metadata = TraceMetadata {
         tool_version: "synthetic".into(),
         elf_path: "pointwise_chain.elf".into(),
@@ -88,8 +79,8 @@ pub fn write_pointwise_chain(path: &Path, ops: u32) -> u64 {
         status: RunEnd::Complete { exit_code: 0 },
         ..TraceMetadata::default()
     };
-    chain.writer.finish(metadata).expect("finish trace");
-    chain.time
+    writer.finish(metadata).expect("finish trace");
+    events
 }
 
 #[allow(dead_code)]

@@ -4,8 +4,8 @@
 //! s_mono = 8*2303 + 15 = 18439, checked there against TFLM itself.
 
 use dmo_core::{
-    AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, MemoryRegion, RegionKind,
-    Symbol, SymbolKind, TimeRange,
+    AccessKind, Address, Buffer, BufferRole, EventClock, EventSink, EventTime, MemoryRegion,
+    RegionKind, Symbol, SymbolKind, TimeRange,
 };
 use dmo_trace::{
     BufferDiscovery, ByteRange, LivenessReport, PairMiner, TraceMetadata, TraceOptions,
@@ -55,24 +55,6 @@ fn metadata() -> TraceMetadata {
     }
 }
 
-struct Clock<'a> {
-    sink: &'a mut dyn EventSink,
-    time: u64,
-}
-
-impl Clock<'_> {
-    fn access(&mut self, pc: u32, address: u32, size: u8, kind: AccessKind) {
-        self.sink.event(&Event {
-            time: EventTime(self.time),
-            pc: Address(pc),
-            address: Address(address),
-            size,
-            kind,
-        });
-        self.time += 1;
-    }
-}
-
 fn buffer(name: &str, start: u32, len: u32, role: BufferRole) -> Buffer {
     Buffer {
         name: name.to_string(),
@@ -96,19 +78,14 @@ fn conv_markers() -> Vec<Buffer> {
 }
 
 fn emit_run(sink: &mut dyn EventSink) -> u64 {
-    sink.op_begin(EventTime(0), "fill", "QUANTIZE");
-    let mut clock = Clock { sink, time: 0 };
+    let mut clock = EventClock::new(sink);
+    clock.begin_op("fill", "QUANTIZE", &[]);
     for word in 0..PIXELS * IN_CHANNELS / 4 {
         clock.access(0x0800_0100, INPUT + 4 * word, 4, AccessKind::Write);
     }
-    clock.sink.op_end(EventTime(clock.time));
-    assert_eq!(clock.time, CONV_START);
-    clock
-        .sink
-        .op_begin(EventTime(clock.time), "conv", "CONV_2D");
-    for marker in conv_markers() {
-        clock.sink.op_buffer(&marker);
-    }
+    clock.end_op();
+    assert_eq!(clock.now().0, CONV_START);
+    clock.begin_op("conv", "CONV_2D", &conv_markers());
     for pixel in 0..PIXELS {
         clock.access(0x0800_0200, STACK_SLOT, 4, AccessKind::Write);
         for out_channel in 0..OUT_CHANNELS {
@@ -124,9 +101,8 @@ fn emit_run(sink: &mut dyn EventSink) -> u64 {
         }
         clock.access(0x0800_0240, STACK_SLOT, 4, AccessKind::Read);
     }
-    let end = clock.time;
-    clock.sink.op_end(EventTime(end));
-    end
+    clock.end_op();
+    clock.now().0
 }
 
 fn write_trace(path: &Path) -> u64 {

@@ -1,8 +1,7 @@
 //! Hand-made traces with known answers, written with the real trace writer.
 
 use dmo_core::{
-    AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, MemoryRegion, RegionKind,
-    RunEnd,
+    AccessKind, Address, Buffer, BufferRole, EventClock, MemoryRegion, RegionKind, RunEnd,
 };
 use dmo_trace::{TraceMetadata, TraceOptions, TraceWriter};
 use std::path::Path;
@@ -13,22 +12,15 @@ pub const PIXELS: u32 = 8;
 pub const IN_CHANNELS: u32 = 8;
 pub const OUT_CHANNELS: u32 = 16;
 
-struct Recorder<'a> {
-    writer: &'a mut TraceWriter,
-    time: u64,
+/// The instruction of event `time`: seven made-up PCs in turn.
+fn pc(time: u64) -> u32 {
+    0x100 + 2 * (time % 7) as u32
 }
 
-impl Recorder<'_> {
-    fn access(&mut self, address: u32, size: u8, kind: AccessKind) {
-        self.writer.event(&Event {
-            time: EventTime(self.time),
-            pc: Address(0x100 + 2 * (self.time % 7) as u32),
-            address: Address(address),
-            size,
-            kind,
-        });
-        self.time += 1;
-    }
+/// Stamps an access with the clock's time and its made-up PC.
+fn access(clock: &mut EventClock, address: u32, size: u8, kind: AccessKind) {
+    let time = clock.now().0;
+    clock.access(pc(time), address, size, kind);
 }
 
 fn metadata() -> TraceMetadata {
@@ -55,73 +47,55 @@ fn metadata() -> TraceMetadata {
 /// and the 64 bytes above it.
 pub fn write_conv_trace(path: &Path) {
     let mut writer = TraceWriter::create(path, TraceOptions::default()).unwrap();
-    let mut r = Recorder {
-        writer: &mut writer,
-        time: 0,
-    };
+    let mut r = EventClock::new(&mut writer);
     for byte in 0..PIXELS * IN_CHANNELS {
-        r.access(INPUT + byte, 1, AccessKind::Write);
+        access(&mut r, INPUT + byte, 1, AccessKind::Write);
     }
-    let buffer = |name: &str, start: u32, len: u32, role| Buffer {
-        name: name.into(),
-        start: Address(start),
-        len,
-        role,
-    };
-    let conv_start = EventTime(r.time);
-    r.writer.op_begin(conv_start, "conv", "CONV_2D");
-    r.writer.op_buffer(&buffer(
-        "input",
-        INPUT,
-        PIXELS * IN_CHANNELS,
-        BufferRole::Input,
-    ));
-    r.writer.op_buffer(&buffer(
-        "output",
-        OUTPUT,
-        PIXELS * OUT_CHANNELS,
-        BufferRole::Output,
-    ));
+    let buffer =
+        |name: &str, start: u32, len: u32, role| Buffer::new(name, Address(start), len, role);
+    r.begin_op(
+        "conv",
+        "CONV_2D",
+        &[
+            buffer("input", INPUT, PIXELS * IN_CHANNELS, BufferRole::Input),
+            buffer("output", OUTPUT, PIXELS * OUT_CHANNELS, BufferRole::Output),
+        ],
+    );
     for pixel in 0..PIXELS {
         for out_channel in 0..OUT_CHANNELS {
             for in_channel in 0..IN_CHANNELS {
-                r.access(
+                access(
+                    &mut r,
                     INPUT + pixel * IN_CHANNELS + in_channel,
                     1,
                     AccessKind::Read,
                 );
             }
-            r.access(
+            access(
+                &mut r,
                 OUTPUT + pixel * OUT_CHANNELS + out_channel,
                 1,
                 AccessKind::Write,
             );
         }
     }
-    let end = EventTime(r.time);
-    r.writer.op_end(end);
-    r.writer.op_begin(end, "relu", "RELU");
-    r.writer.op_buffer(&buffer(
-        "input",
-        OUTPUT,
-        PIXELS * OUT_CHANNELS,
-        BufferRole::Input,
-    ));
-    r.writer.op_buffer(&buffer(
-        "output",
-        INPUT,
-        PIXELS * OUT_CHANNELS,
-        BufferRole::Output,
-    ));
+    r.end_op();
+    r.begin_op(
+        "relu",
+        "RELU",
+        &[
+            buffer("input", OUTPUT, PIXELS * OUT_CHANNELS, BufferRole::Input),
+            buffer("output", INPUT, PIXELS * OUT_CHANNELS, BufferRole::Output),
+        ],
+    );
     for byte in 0..PIXELS * OUT_CHANNELS {
-        r.access(OUTPUT + byte, 1, AccessKind::Read);
-        r.access(INPUT + byte, 1, AccessKind::Write);
+        access(&mut r, OUTPUT + byte, 1, AccessKind::Read);
+        access(&mut r, INPUT + byte, 1, AccessKind::Write);
     }
-    let end = EventTime(r.time);
-    r.writer.op_end(end);
+    r.end_op();
     // Read the result, as the firmware would print it.
     for byte in 0..PIXELS * OUT_CHANNELS {
-        r.access(INPUT + byte, 1, AccessKind::Read);
+        access(&mut r, INPUT + byte, 1, AccessKind::Read);
     }
     writer.finish(metadata()).unwrap();
 }
@@ -132,14 +106,11 @@ pub fn write_conv_trace(path: &Path) {
 /// writes and 8 reads, so each covers all 64 bytes of its half.
 pub fn write_halves_trace(path: &Path) {
     let mut writer = TraceWriter::create(path, TraceOptions::default()).unwrap();
-    let mut r = Recorder {
-        writer: &mut writer,
-        time: 0,
-    };
+    let mut r = EventClock::new(&mut writer);
     for step in 0..16384u32 {
         let slot = (step % 8) * 8;
-        r.access(OUTPUT + slot, 8, AccessKind::Write);
-        r.access(OUTPUT + 64 + slot, 8, AccessKind::Read);
+        access(&mut r, OUTPUT + slot, 8, AccessKind::Write);
+        access(&mut r, OUTPUT + 64 + slot, 8, AccessKind::Read);
     }
     writer.finish(metadata()).unwrap();
 }
