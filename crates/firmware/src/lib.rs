@@ -11,12 +11,14 @@
 //! [`INPUT_SYMBOL`] and prints each output tensor over semihosting as hex and CRC-32.
 
 mod build;
+mod cmsis;
 mod compare;
 mod error;
 mod generate;
 pub mod quantisation;
 mod sources;
 
+pub use cmsis::family_name;
 pub use build::{build_firmware, compile, BuildOptions, BuiltFirmware};
 pub use compare::{
     compare_methods, CompareError, Comparison, LayerComparison, MethodCosts, MethodResult,
