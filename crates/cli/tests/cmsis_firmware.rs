@@ -141,7 +141,10 @@ fn cmsis_nn_and_measured_plans_run_clean_in_the_cmsis_nn_firmware() {
     ]);
     assert!(planned.status.success(), "{}", text(&planned.stderr));
     let (elf, stderr) = firmware(folder.path(), "measured", "cmsis-nn", Some(&measured));
-    assert!(stderr.contains("note: the plan's offsets were measured"), "{stderr}");
+    assert!(
+        stderr.contains("note: the plan's offsets were measured"),
+        "{stderr}"
+    );
     let (code, stderr) = check(&elf);
     assert_eq!(code, Some(0), "{stderr}");
 }

@@ -86,12 +86,16 @@ pub fn build_firmware(
             problem,
         })
     })?;
-    let generated =
-        generate_source(&parsed, &contents, options.offline_plan.as_deref(), options.kernels)
-            .map_err(|source| FirmwareError::Generate {
-                path: model.to_path_buf(),
-                problem: source,
-            })?;
+    let generated = generate_source(
+        &parsed,
+        &contents,
+        options.offline_plan.as_deref(),
+        options.kernels,
+    )
+    .map_err(|source| FirmwareError::Generate {
+        path: model.to_path_buf(),
+        problem: source,
+    })?;
     let source_folder = options
         .source_folder
         .clone()

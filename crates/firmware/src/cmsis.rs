@@ -74,9 +74,9 @@ pub(crate) fn select(
         CmsisPath::ConvGeneric => Err(other_order("arm_convolve_s8 (im2col, two pixels per call)")),
         CmsisPath::Conv1xN => Err(other_order("arm_convolve_1_x_n_s8")),
         CmsisPath::DepthwiseOpt => Err(other_order("arm_depthwise_conv_s8_opt")),
-        CmsisPath::FullyConnectedAsConv1x1 => {
-            Err(other_order("arm_convolve_1x1_s8_fast (FULLY_CONNECTED as a 1x1 convolution)"))
-        }
+        CmsisPath::FullyConnectedAsConv1x1 => Err(other_order(
+            "arm_convolve_1x1_s8_fast (FULLY_CONNECTED as a 1x1 convolution)",
+        )),
         CmsisPath::FullyConnected => Err(other_order(
             "arm_fully_connected_s8 (two output rows per pass over the input)",
         )),

@@ -790,7 +790,9 @@ impl<'a> Generator<'a> {
                 .get(&(context.index, 0))
                 .copied()
                 .ok_or_else(|| {
-                    (context.unsupported)("the arena plan has no scratch buffer for the sums".into())
+                    (context.unsupported)(
+                        "the arena plan has no scratch buffer for the sums".into(),
+                    )
                 })?;
             writeln!(
                 self.calls,

@@ -18,8 +18,8 @@ mod generate;
 pub mod quantisation;
 mod sources;
 
-pub use cmsis::family_name;
 pub use build::{build_firmware, compile, BuildOptions, BuiltFirmware};
+pub use cmsis::family_name;
 pub use compare::{
     compare_methods, CompareError, Comparison, LayerComparison, MethodCosts, MethodResult,
 };

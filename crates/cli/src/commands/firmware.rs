@@ -113,7 +113,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             || "unknown kernels (no dmo_plan record)".to_owned(),
             ToString::to_string,
         );
-        placement = format!("offline plan of {}, made for {made_for_text}", planned.display());
+        placement = format!(
+            "offline plan of {}, made for {made_for_text}",
+            planned.display()
+        );
         match &made_for {
             Some(OffsetsProvenance::Kernels { family, .. }) if family == firmware_kernels => {}
             Some(OffsetsProvenance::Trace { .. }) => eprintln!(
