@@ -7,11 +7,15 @@ operator that has no kernel yet is skipped, except the REQUIRED ones, whose
 skip is a failure), then for RANDOM_INPUTS random int8 inputs runs the ELF
 under `dmo trace --poke dmo_model_input=FILE` and the original model in
 TFLM's Python interpreter (reference kernels) and compares the output
-tensors byte for byte. SOFTMAX outputs are allowed to be at most 1 LSB apart
+tensors byte for byte, and every operator's output: the firmware prints a
+CRC-32 of each op's output tensor, TFLM keeps every intermediate tensor
+(kPreserveAllTensors), so a wrong layer is found even when the model's
+final outputs saturate. SOFTMAX outputs are allowed to be at most 1 LSB apart
 (the issue allows it), but every difference is reported and the summary line
 says how many bytes differed. As a control that the comparison can fail, the
 random inputs of each model must not all give the same output, and the
-firmware's output for input k set against TFLM's for input k+1 must differ.
+firmware's output (and its op checksums) for input k set against TFLM's
+for input k+1 must differ.
 
 Usage: firmware_check.py DMO_BINARY MODELS_DIR
 Ends with a line `N passed, N failed`; exits 1 on any failure.
@@ -19,6 +23,7 @@ Ends with a line `N passed, N failed`; exits 1 on any failure.
 
 import os
 import re
+import zlib
 import subprocess
 import sys
 import tempfile
@@ -36,6 +41,66 @@ REQUIRED = (
 )
 NO_KERNEL = re.compile(r"has no kernel")
 OUTPUT_HEADER = re.compile(r"^output\d* (\d+) bytes$")
+OP_CHECKSUM = re.compile(r"^op(\d+)_\w+ output(\d+) (\d+) bytes crc32 ([0-9a-f]{8})$")
+KERNELS_LINE = re.compile(r"^kernels (\S+)$")
+
+
+def firmware_checksums(text):
+    """{(op, output position): (bytes, crc32)} of the `opN_KIND outputK N bytes crc32 X` lines."""
+    checksums = {}
+    for line in text.splitlines():
+        match = OP_CHECKSUM.match(line.strip())
+        if match:
+            op, position, size, crc = match.groups()
+            checksums[(int(op), int(position))] = (int(size), int(crc, 16))
+    return checksums
+
+
+def firmware_kernels(text):
+    """The kernel family the firmware says it runs (`kernels NAME`), or None."""
+    for line in text.splitlines():
+        match = KERNELS_LINE.match(line.strip())
+        if match:
+            return match.group(1)
+    return None
+
+
+def preserving_interpreter(model_bytes):
+    """TFLM's interpreter keeping every tensor after invoke (GetTensor works for all)."""
+    return runtime.Interpreter.from_bytes(
+        model_bytes, arena_size=ARENA_SIZE,
+        intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+
+
+def model_operators(model_bytes):
+    """[(kind code, [output tensor indices])] of subgraph 0, and the model's output tensors."""
+    model = runtime.convert_bytearray_to_object(bytearray(model_bytes))
+    graph = model.subgraphs[0]
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    return [(codes[op.opcodeIndex], list(op.outputs)) for op in graph.operators], set(graph.outputs)
+
+
+def tflm_checksums(interpreter, operators):
+    """{(op, output position): (bytes, crc32)} of TFLM's intermediate tensors after invoke."""
+    checksums = {}
+    for index, (_, outputs) in enumerate(operators):
+        for position, tensor in enumerate(outputs):
+            data = np.ascontiguousarray(interpreter.GetTensor(tensor, 0)["tensor_data"]).tobytes()
+            checksums[(index, position)] = (len(data), zlib.crc32(data))
+    return checksums
+
+
+def differing_ops(actual, expected, operators, model_outputs, tolerated=(25,)):
+    """Operators whose output checksum differs from TFLM's (or is missing). A SOFTMAX (code
+    25) producing a model output is left to the byte comparison, which allows 1 LSB there."""
+    differing = []
+    for (op, position), value in sorted(expected.items()):
+        kind, outputs = operators[op]
+        if kind in tolerated and outputs[position] in model_outputs:
+            continue
+        if actual.get((op, position)) != value:
+            differing.append(op)
+    return sorted(set(differing))
 
 
 def firmware_outputs(text):
@@ -58,7 +123,7 @@ def firmware_outputs(text):
     return outputs
 
 
-def run_firmware(dmo, elf, input_bytes, workdir):
+def run_firmware(dmo, elf, input_bytes, workdir, with_text=False):
     input_file = os.path.join(workdir, "input.bin")
     with open(input_file, "wb") as f:
         f.write(input_bytes)
@@ -69,6 +134,8 @@ def run_firmware(dmo, elf, input_bytes, workdir):
     )
     if result.returncode != 0:
         raise RuntimeError(f"dmo trace exited {result.returncode}: {result.stderr.strip()[-500:]}")
+    if with_text:
+        return firmware_outputs(result.stdout), result.stdout
     return firmware_outputs(result.stdout)
 
 
@@ -97,7 +164,9 @@ def check_model(dmo, path, workdir):
             return "skip", message
         return "fail", f"dmo firmware: {message}"
 
-    interpreter = runtime.Interpreter.from_bytes(open(path, "rb").read(), arena_size=ARENA_SIZE)
+    model_bytes = open(path, "rb").read()
+    interpreter = preserving_interpreter(model_bytes)
+    operators, model_outputs = model_operators(model_bytes)
     details = interpreter.get_input_details(0)
     if np.dtype(details["dtype"]) != np.int8:
         return "fail", f"input type {details['dtype']} (the firmware takes int8)"
@@ -105,12 +174,21 @@ def check_model(dmo, path, workdir):
     tolerance = 1 if has_softmax_output(path) else 0
     rng = np.random.default_rng(sum(name.encode()))
     problems, differing_bytes, distinct, pairs = [], 0, set(), []
+    distinct_layers, layer_pairs = set(), []
     for step in range(RANDOM_INPUTS):
         data = rng.integers(-128, 127, size=shape, endpoint=True, dtype=np.int8)
         interpreter.set_input(data, 0)
         interpreter.invoke()
         expected = [np.array(interpreter.get_output(0)).astype(np.int8).tobytes()]
-        actual = run_firmware(dmo, elf, data.tobytes(), workdir)
+        actual, text = run_firmware(dmo, elf, data.tobytes(), workdir, with_text=True)
+        layer_checksums = firmware_checksums(text)
+        expected_layers = tflm_checksums(interpreter, operators)
+        distinct_layers.add(tuple(sorted(layer_checksums.items())))
+        layer_pairs.append((layer_checksums, expected_layers))
+        wrong_layers = differing_ops(layer_checksums, expected_layers, operators, model_outputs)
+        if wrong_layers:
+            problems.append(f"input {step}: ops {wrong_layers} differ from TFLM's intermediate "
+                            f"tensors (first: op {wrong_layers[0]})")
         distinct.add(tuple(actual))
         pairs.append((actual, expected))
         if len(actual) != len(expected) or any(len(a) != len(e) for a, e in zip(actual, expected)):
@@ -128,10 +206,16 @@ def check_model(dmo, path, workdir):
     shifted = [(pairs[k][0], pairs[k + 1][1]) for k in range(len(pairs) - 1)]
     if shifted and all(a == e for a, e in shifted):
         problems.append("control: outputs matched TFLM's for a different input")
+    if len(distinct_layers) == 1 and RANDOM_INPUTS > 1:
+        problems.append("every random input gave the same layer checksums")
+    for k in range(len(layer_pairs) - 1):
+        if not differing_ops(layer_pairs[k][0], layer_pairs[k + 1][1], operators, model_outputs):
+            problems.append("control: every op's checksum matched TFLM's for a different input")
     if problems:
         return "fail", "; ".join(problems)
     exactness = "identical" if differing_bytes == 0 else f"{differing_bytes} bytes 1 LSB apart (SOFTMAX)"
-    return "ok", f"outputs {exactness} to TFLM's on {RANDOM_INPUTS} random inputs"
+    return "ok", (f"outputs {exactness} to TFLM's on {RANDOM_INPUTS} random inputs, "
+                  f"and all {len(operators)} ops' outputs")
 
 
 def main():

@@ -42,6 +42,9 @@ pub struct BuildOptions {
     /// Place tensors at these offsets (an `OfflineMemoryAllocation`: one per
     /// tensor of all subgraphs) instead of TFLM's greedy plan.
     pub offline_plan: Option<Vec<i32>>,
+    /// The loop orders of the kernels: `Reference` (dmo's reference kernels) or `CmsisNn`
+    /// (CMSIS-NN-order kernels where CMSIS-NN's order differs; `crate::cmsis`).
+    pub kernels: dmo_ops::LoopOrders,
     /// Replace an existing ELF (a regular file only). Without it the final
     /// rename refuses to replace anything (`dmo_fsio::AtomicFile`).
     pub overwrite: bool,
@@ -55,6 +58,7 @@ impl BuildOptions {
             source_folder: None,
             compiler: "arm-none-eabi-gcc".to_owned(),
             offline_plan: None,
+            kernels: dmo_ops::LoopOrders::Reference,
             overwrite: false,
         }
     }
@@ -82,13 +86,16 @@ pub fn build_firmware(
             problem,
         })
     })?;
-    let generated =
-        generate_source(&parsed, &contents, options.offline_plan.as_deref()).map_err(|source| {
-            FirmwareError::Generate {
-                path: model.to_path_buf(),
-                problem: source,
-            }
-        })?;
+    let generated = generate_source(
+        &parsed,
+        &contents,
+        options.offline_plan.as_deref(),
+        options.kernels,
+    )
+    .map_err(|source| FirmwareError::Generate {
+        path: model.to_path_buf(),
+        problem: source,
+    })?;
     let source_folder = options
         .source_folder
         .clone()

@@ -11,6 +11,7 @@
 //! [`INPUT_SYMBOL`] and prints each output tensor over semihosting as hex and CRC-32.
 
 mod build;
+mod cmsis;
 mod compare;
 mod error;
 mod generate;
@@ -18,6 +19,7 @@ pub mod quantisation;
 mod sources;
 
 pub use build::{build_firmware, compile, BuildOptions, BuiltFirmware};
+pub use cmsis::family_name;
 pub use compare::{
     compare_methods, CompareError, Comparison, LayerComparison, MethodCosts, MethodResult,
 };

@@ -14,6 +14,10 @@ pub const SUPPORT_FILES: &[(&str, &str)] = &[
     ),
     ("conv.c", include_str!("../../../fixtures/kernels/conv.c")),
     (
+        "cmsis_order.c",
+        include_str!("../../../fixtures/kernels/cmsis_order.c"),
+    ),
+    (
         "depthwise_conv.c",
         include_str!("../../../fixtures/kernels/depthwise_conv.c"),
     ),

@@ -1,12 +1,14 @@
 //! `dmo firmware`: turn a quantised .tflite model into a Cortex-M ELF (TFLM-greedy arena,
-//! weights in flash, dmo's reference kernels in model order, each op wrapped in markers).
+//! weights in flash, dmo's kernels of one family's loop orders in model order, each op wrapped
+//! in markers and followed by a CRC-32 of its output).
 
 use super::text::refuse_overwrite;
 use anyhow::{bail, Context};
 use clap::Args as ClapArgs;
 use dmo_core::CpuModel;
-use dmo_firmware::{build_firmware, BuildOptions, INPUT_SYMBOL};
-use dmo_plan::PlanRecord;
+use dmo_firmware::{build_firmware, family_name, BuildOptions, INPUT_SYMBOL};
+use dmo_ops::LoopOrders;
+use dmo_plan::{OffsetsProvenance, PlanRecord};
 use dmo_tflite::Model;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,7 +17,8 @@ use std::process::ExitCode;
 #[command(
     after_help = "The firmware copies its input from the symbol dmo_model_input (fill it \
 with `dmo trace --poke dmo_model_input=FILE`; zeros by default) and prints each output tensor \
-as hex and CRC-32 over semihosting. The C sources go to --source-dir (default: the ELF's path \
+as hex and CRC-32 over semihosting, after the line `kernels FAMILY` and one line `opN_KIND \
+output0 N bytes crc32 X` per operator. The C sources go to --source-dir (default: the ELF's path \
 with the extension .src)."
 )]
 pub struct Args {
@@ -47,15 +50,29 @@ pub struct Args {
     /// firmware, and `dmo check` shows whether the firmware's kernels keep it safe.
     #[arg(long, value_name = "PLANNED.tflite")]
     pub plan: Option<PathBuf>,
+
+    /// The loop orders of the firmware's kernels: `reference` (TFLM's reference kernels) or
+    /// `cmsis-nn` (TFLM with CMSIS-NN on a Cortex-M4/M7 with DSP, GCC: C kernels in CMSIS-NN's
+    /// order for 1x1 convs, 3x3 and multiplier-4k depthwise convs and average pooling, the
+    /// reference kernels where CMSIS-NN's order is the reference's; any other op is refused).
+    #[arg(long, default_value = "reference", value_name = "NAME", value_parser = parse_kernels)]
+    pub kernels: LoopOrders,
 }
 
-/// The kernel family of the generated firmware: dmo's C kernels follow TFLM's
-/// reference loop orders.
-const FIRMWARE_KERNELS: &str = "reference";
+/// A family name of data/kernel_families.toml that the firmware can run.
+fn parse_kernels(name: &str) -> Result<LoopOrders, String> {
+    let family = dmo_ops::kernel_family(name).map_err(|error| error.to_string())?;
+    family
+        .modelled_loop_orders()
+        .map_err(|error| format!("the firmware cannot run {}: {error}", family.name))
+}
 
 /// The offline plan of `planned` and what it was made for, after checking
 /// that it is a planned copy of `model`.
-fn read_plan(model: &Path, planned: &Path) -> anyhow::Result<(Vec<i32>, String)> {
+fn read_plan(
+    model: &Path,
+    planned: &Path,
+) -> anyhow::Result<(Vec<i32>, Option<OffsetsProvenance>)> {
     let original = Model::read(model)?;
     let planned_model = Model::read(planned)?;
     if planned_model.tensors != original.tensors || planned_model.operators != original.operators {
@@ -71,10 +88,7 @@ fn read_plan(model: &Path, planned: &Path) -> anyhow::Result<(Vec<i32>, String)>
             planned.display()
         )
     })?;
-    let made_for = match PlanRecord::of_model(&planned_model)? {
-        Some(record) => record.offsets_from.to_string(),
-        None => "unknown kernels (no dmo_plan record)".to_owned(),
-    };
+    let made_for = PlanRecord::of_model(&planned_model)?.map(|record| record.offsets_from);
     Ok((offsets, made_for))
 }
 
@@ -89,25 +103,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     options.source_folder = Some(source_folder);
     options.compiler = args.compiler;
     options.overwrite = args.force;
+    options.kernels = args.kernels;
+    let firmware_kernels = family_name(args.kernels);
     let mut placement = "TFLM greedy".to_owned();
     if let Some(planned) = &args.plan {
         let (offsets, made_for) = read_plan(&args.model, planned)?;
         options.offline_plan = Some(offsets);
-        placement = format!("offline plan of {}, made for {made_for}", planned.display());
-        if !made_for.starts_with(FIRMWARE_KERNELS) {
-            eprintln!(
-                "warning: the plan was made for {made_for}, but this firmware runs the {FIRMWARE_KERNELS} kernels; run `dmo check` on it to see which ops it breaks"
-            );
+        let made_for_text = made_for.as_ref().map_or_else(
+            || "unknown kernels (no dmo_plan record)".to_owned(),
+            ToString::to_string,
+        );
+        placement = format!(
+            "offline plan of {}, made for {made_for_text}",
+            planned.display()
+        );
+        match &made_for {
+            Some(OffsetsProvenance::Kernels { family, .. }) if family == firmware_kernels => {}
+            Some(OffsetsProvenance::Trace { .. }) => eprintln!(
+                "note: the plan's offsets were measured on one firmware ({made_for_text}); run `dmo check` on this one to prove them for its {firmware_kernels} kernels"
+            ),
+            _ => eprintln!(
+                "warning: the plan was made for {made_for_text}, but this firmware runs the {firmware_kernels} kernels; run `dmo check` on it to see which ops it breaks"
+            ),
         }
     }
     let built = build_firmware(&args.model, &options)?;
     println!(
-        "{}: {} operators, arena {} bytes ({placement}), input {} bytes in {INPUT_SYMBOL}, {}, {FIRMWARE_KERNELS} kernels",
+        "{}: {} operators, arena {} bytes ({placement}), input {} bytes in {INPUT_SYMBOL}, {}, {} kernels",
         built.elf.display(),
         built.generated.operators.len(),
         built.generated.arena_bytes,
         built.generated.input_bytes,
         options.cpu.name(),
+        firmware_kernels,
     );
     println!("sources in {}", built.source_folder.display());
     Ok(ExitCode::SUCCESS)
