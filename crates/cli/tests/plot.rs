@@ -198,8 +198,14 @@ fn a_model_alone_gets_the_layout_figure_with_tflms_heads_and_its_kernels() {
     ]);
     assert!(run.status.success(), "{}", text(&run.stderr));
     let figure = std::fs::read_to_string(&cmsis).unwrap();
-    assert!(figure.contains("cmsis-nn kernels"), "caption names the family");
-    assert!(!figure.contains("36880"), "the reference head must not appear");
+    assert!(
+        figure.contains("cmsis-nn kernels"),
+        "caption names the family"
+    );
+    assert!(
+        !figure.contains("36880"),
+        "the reference head must not appear"
+    );
 
     // Control: an access figure needs a trace; nothing is left behind.
     let out = dir.path().join("access.png");
