@@ -597,7 +597,7 @@ impl OpDescription {
                 format!("input {input} and output {output} must both be 2-D"),
             );
         }
-        if rank == 0 || filters == 0 || filters % rank != 0 {
+        if rank == 0 || filters == 0 || !filters.is_multiple_of(rank) {
             return invalid(
                 kind,
                 format!("rank {rank} must be positive and divide the {filters} filters"),
