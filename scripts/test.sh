@@ -18,6 +18,8 @@ make -s -C fixtures check || status=1
 scripts/tflm-check.sh || status=1
 # Real models turned into Cortex-M firmware by dmo, against TFLM's outputs.
 .venv/bin/python tests/tflm/firmware_check.py target/release/dmo ../shared/models || status=1
+# LSTM input/output sharing bytes, asked of TFLM itself (issue 14).
+.venv/bin/python tests/tflm/lstm_overlap_check.py ../shared/models || status=1
 # int8 MEAN firmware (small generated models) against TFLM's outputs.
 .venv/bin/python tests/tflm/mean_check.py target/release/dmo || status=1
 exit $status
