@@ -23,6 +23,8 @@ scripts/tflm-check.sh || status=1
 .venv/bin/python tests/tflm/firmware_check.py target/release/dmo ../shared/models || status=1
 # Plans run in firmware of CMSIS-NN's loop orders, every op against TFLM's (issue 11).
 .venv/bin/python tests/tflm/cmsis_plan_check.py target/release/dmo ../shared/models || status=1
+# LSTM input/output sharing bytes, asked of TFLM itself (issue 14).
+.venv/bin/python tests/tflm/lstm_overlap_check.py ../shared/models || status=1
 # int8 MEAN firmware (small generated models) against TFLM's outputs.
 .venv/bin/python tests/tflm/mean_check.py target/release/dmo || status=1
 exit $status

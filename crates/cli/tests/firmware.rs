@@ -47,17 +47,19 @@ fn micro_speech_firmware_runs_and_the_three_methods_agree() {
 #[test]
 fn unsupported_operator_fails_with_its_name_and_no_elf() {
     let folder = tempfile::tempdir().unwrap();
-    let elf = folder.path().join("scrambled.elf");
+    let elf = folder.path().join("lstm.elf");
     let output = dmo(&[
         "firmware",
-        &model("keyword_scrambled.tflite"),
+        &model("trained_lstm_int8.tflite"),
         "-o",
         elf.to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
     assert!(
-        stderr.contains("keyword_scrambled.tflite: operator 0 (QUANTIZE) has no kernel"),
+        stderr.contains(
+            "trained_lstm_int8.tflite: operator 0 (UNIDIRECTIONAL_SEQUENCE_LSTM) has no kernel"
+        ),
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

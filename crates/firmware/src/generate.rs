@@ -18,6 +18,9 @@ use dmo_tflite::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
+mod quantize;
+mod svdf;
+
 /// Name of the pokeable symbol the firmware copies its input tensor from.
 pub const INPUT_SYMBOL: &str = "dmo_model_input";
 
@@ -119,6 +122,7 @@ pub fn generate_source(
         scratch_offsets: &scratch_offsets,
         kernels,
         constants: BTreeSet::new(),
+        variables: BTreeSet::new(),
         constant_definitions: String::new(),
         parameter_definitions: String::new(),
         calls: String::new(),
@@ -131,9 +135,12 @@ pub fn generate_source(
     let input_tensor = &model.tensors[input];
     let input_bytes = generator.tensor_bytes(input)?;
     let input_offset = generator.arena_offset(input, "model input")?;
-    if input_tensor.element_type != TensorType::Int8 {
+    if !matches!(
+        input_tensor.element_type,
+        TensorType::Int8 | TensorType::Int16
+    ) {
         return Err(GenerateError::Model(format!(
-            "model input {} is {}; the firmware supports INT8 inputs",
+            "model input {} is {}; the firmware supports INT8 and INT16 inputs",
             input_tensor.name,
             input_tensor.element_type.name()
         )));
@@ -218,6 +225,8 @@ struct Generator<'a> {
     kernels: LoopOrders,
     /// Constant tensors already defined.
     constants: BTreeSet<usize>,
+    /// Variable tensors (operator state) already given storage.
+    variables: BTreeSet<usize>,
     constant_definitions: String,
     parameter_definitions: String,
     calls: String,
@@ -299,6 +308,8 @@ impl<'a> Generator<'a> {
             BuiltinCode::RESHAPE => self.reshape(&context)?,
             BuiltinCode::PAD => self.pad(&context)?,
             BuiltinCode::MEAN => self.mean(&context)?,
+            BuiltinCode::QUANTIZE => self.quantize(&context)?,
+            BuiltinCode::SVDF => self.svdf(&context)?,
             _ => {
                 return Err(GenerateError::NoKernel {
                     operator: index,
@@ -408,6 +419,12 @@ impl<'a> Generator<'a> {
         }
         let (c_type, values): (&str, Vec<i64>) = match element {
             TensorType::Int8 => ("int8_t", data.iter().map(|&b| b as i8 as i64).collect()),
+            TensorType::Int16 => (
+                "int16_t",
+                data.chunks_exact(2)
+                    .map(|c| i16::from_le_bytes([c[0], c[1]]) as i64)
+                    .collect(),
+            ),
             TensorType::Int32 => (
                 "int32_t",
                 data.chunks_exact(4)
@@ -907,14 +924,27 @@ impl<'a> Generator<'a> {
         let input = self.input(context, 0)?;
         let output = self.output(context)?;
         self.require_type(input, TensorType::Int8, "input")?;
-        self.require_type(output, TensorType::Int8, "output")?;
         let output_affine = self.affine(output)?;
-        // TFLM's int8 SOFTMAX requires this output quantisation.
-        if output_affine.zero_point != -128 || output_affine.scale != 1.0 / 256.0 {
-            return Err((context.unsupported)(format!(
-                "output scale {} zero point {}: int8 SOFTMAX needs 1/256 and -128",
-                output_affine.scale, output_affine.zero_point
-            )));
+        // TFLM's int8-input SOFTMAX requires these output quantisations
+        // (softmax_common.cc: int16 within 0.1% of 1/65536).
+        let int16_output = self.model.tensors[output].element_type == TensorType::Int16;
+        if int16_output {
+            if output_affine.zero_point != -32768
+                || (output_affine.scale - 1.0 / 65536.0).abs() >= 0.001 / 65536.0
+            {
+                return Err((context.unsupported)(format!(
+                    "output scale {} zero point {}: int16 SOFTMAX needs 1/65536 and -32768",
+                    output_affine.scale, output_affine.zero_point
+                )));
+            }
+        } else {
+            self.require_type(output, TensorType::Int8, "output")?;
+            if output_affine.zero_point != -128 || output_affine.scale != 1.0 / 256.0 {
+                return Err((context.unsupported)(format!(
+                    "output scale {} zero point {}: int8 SOFTMAX needs 1/256 and -128",
+                    output_affine.scale, output_affine.zero_point
+                )));
+            }
         }
         let shape = &self.model.tensors[input].shape;
         let depth = *shape
@@ -934,10 +964,15 @@ impl<'a> Generator<'a> {
         )
         .unwrap();
         let input_pointer = self.activation(input, "const int8_t")?;
-        let output_pointer = self.activation(output, "int8_t")?;
+        let (function, output_type) = if int16_output {
+            ("dmo_softmax_int8_int16", "int16_t")
+        } else {
+            ("dmo_softmax_int8", "int8_t")
+        };
+        let output_pointer = self.activation(output, output_type)?;
         writeln!(
             self.calls,
-            "    dmo_softmax_int8(\"{name}\", &{name}_params, {input_pointer}, {output_pointer});"
+            "    {function}(\"{name}\", &{name}_params, {input_pointer}, {output_pointer});"
         )
         .unwrap();
         Ok(())

@@ -37,6 +37,11 @@ pub const SUPPORT_FILES: &[(&str, &str)] = &[
     ("pad.c", include_str!("../../../fixtures/kernels/pad.c")),
     ("mean.c", include_str!("../../../fixtures/kernels/mean.c")),
     (
+        "quantize.c",
+        include_str!("../../../fixtures/kernels/quantize.c"),
+    ),
+    ("svdf.c", include_str!("../../../fixtures/kernels/svdf.c")),
+    (
         "reshape.c",
         include_str!("../../../fixtures/kernels/reshape.c"),
     ),

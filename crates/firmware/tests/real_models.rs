@@ -80,7 +80,7 @@ fn an_operator_without_kernel_is_named() {
     let folder = tempfile::tempdir().unwrap();
     let elf = folder.path().join("model.elf");
     let error = build_firmware(
-        &model("keyword_scrambled.tflite"),
+        &model("trained_lstm_int8.tflite"),
         &BuildOptions::new(CpuModel::CortexM4, elf.clone()),
     )
     .unwrap_err();
@@ -88,10 +88,13 @@ fn an_operator_without_kernel_is_named() {
         FirmwareError::Generate {
             problem: GenerateError::NoKernel { operator, kind },
             ..
-        } => assert_eq!((*operator, kind.as_str()), (0, "QUANTIZE")),
+        } => assert_eq!(
+            (*operator, kind.as_str()),
+            (0, "UNIDIRECTIONAL_SEQUENCE_LSTM")
+        ),
         other => panic!("unexpected error {other}"),
     }
-    assert!(error.to_string().contains("keyword_scrambled.tflite"));
+    assert!(error.to_string().contains("trained_lstm_int8.tflite"));
     assert!(!elf.exists());
 }
 

@@ -115,6 +115,9 @@ pub fn monotone_offsets(op: &OpDescription, input_index: usize) -> Option<(u64, 
             Some(in_order(input.elements() as i128, e_in, e_out))
         }
         OpParams::Reshape => Some(in_order(input.bytes() as i128, 1, 1)),
+        // Every input read precedes every output access: `M(x) = 0` for all
+        // `x`, so there is no hazard at all and the output may sit anywhere.
+        OpParams::Svdf { .. } => Some((0, 0)),
         OpParams::Pad { .. } | OpParams::Concatenation { .. } | OpParams::Mean { .. } => {
             debug_assert!(matches!(
                 op.kind(),
@@ -584,6 +587,20 @@ mod tests {
         })
     }
 
+    fn svdf_op() -> impl Strategy<Value = OpDescription> {
+        (1usize..4, 1usize..30, 1usize..9, 1usize..4, element()).prop_map(
+            |(batches, input_size, units, rank, element)| {
+                OpDescription::svdf(
+                    TensorShape::new(vec![batches, input_size], element),
+                    TensorShape::new(vec![batches, units], element),
+                    units * rank,
+                    rank,
+                )
+                .unwrap()
+            },
+        )
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig {
             cases: 3000,
@@ -631,6 +648,36 @@ mod tests {
         fn reshape_matches_simulation(op in reshape_op()) {
             prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
         }
+
+        #[test]
+        fn svdf_matches_simulation(op in svdf_op()) {
+            prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
+        }
+    }
+
+    #[test]
+    fn svdf_of_keyword_scrambled_has_no_hazard() {
+        // keyword_scrambled op 1: [1, 96] int8 -> [1, 64], 64 filters of rank 1.
+        // Input is read 64 times in the feature matmul, the output written only
+        // after the time and reduce steps: no output byte is touched before the
+        // last input read, so every placement is safe (s_mono = u_mono = 0).
+        let op = OpDescription::svdf(
+            TensorShape::int8(&[1, 96]),
+            TensorShape::int8(&[1, 64]),
+            64,
+            1,
+        )
+        .unwrap();
+        assert_eq!(analysed(&op), vec![(0, 0)]);
+        assert_eq!(simulated(&op), vec![(0, 0)]);
+        // Control: a fully connected layer of the same shape is not hazard-free.
+        let fc = OpDescription::fully_connected(crate::FullyConnectedParams {
+            input: TensorShape::int8(&[1, 96]),
+            output: TensorShape::int8(&[1, 64]),
+            accumulation_depth: 96,
+        })
+        .unwrap();
+        assert_ne!(simulated(&fc), vec![(0, 0)]);
     }
 
     #[test]

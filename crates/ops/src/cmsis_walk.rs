@@ -193,6 +193,14 @@ pub fn cmsis_path(op: &OpDescription) -> CmsisPath {
             ElementType::Int8 => not_modelled("arm_pad_s8 is not modelled"),
             _ => CmsisPath::Reference("TFLM's cmsis_nn PAD calls reference_ops except for int8"),
         },
+        OpParams::Svdf { .. } => match input {
+            ElementType::Float32 => {
+                CmsisPath::Reference("TFLM's cmsis_nn SVDF calls the reference kernel for float32")
+            }
+            _ => not_modelled(
+                "arm_svdf_s8 / arm_svdf_state_s16_s8 (CMSIS-NN's SVDF) and their scratch buffers are not modelled",
+            ),
+        },
         OpParams::Mean { .. } => {
             not_modelled("MEAN runs TFLM's reference kernel, which has no single exact loop order")
         }

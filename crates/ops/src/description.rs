@@ -28,11 +28,12 @@ pub enum OpKind {
     Tanh,
     Relu,
     Relu6,
+    Svdf,
 }
 
 impl OpKind {
     /// Every kind, in declaration order.
-    pub const ALL: [OpKind; 18] = [
+    pub const ALL: [OpKind; 19] = [
         OpKind::Conv2d,
         OpKind::DepthwiseConv2d,
         OpKind::FullyConnected,
@@ -51,6 +52,7 @@ impl OpKind {
         OpKind::Tanh,
         OpKind::Relu,
         OpKind::Relu6,
+        OpKind::Svdf,
     ];
 
     /// The builtin operator name TFLite uses (`CONV_2D`, ...).
@@ -74,6 +76,7 @@ impl OpKind {
             OpKind::Tanh => "TANH",
             OpKind::Relu => "RELU",
             OpKind::Relu6 => "RELU6",
+            OpKind::Svdf => "SVDF",
         }
     }
 
@@ -266,6 +269,12 @@ pub enum OpParams {
     Mean {
         axes: Vec<usize>,
         keep_dims: bool,
+    },
+    /// `SVDF`: `filters` rows of the feature weights (each a dot product
+    /// with the whole input row), `filters / rank` output units per batch.
+    Svdf {
+        filters: usize,
+        rank: usize,
     },
 }
 
@@ -569,6 +578,45 @@ impl OpDescription {
             inputs: vec![input],
             output,
             params: OpParams::Softmax { axis },
+        })
+    }
+
+    /// SVDF: input `[batches, input_size]`, output `[batches, filters / rank]`
+    /// (TFLM's `PrepareSvdf` checks). The state, weights and bias are not
+    /// activations.
+    pub fn svdf(
+        input: TensorShape,
+        output: TensorShape,
+        filters: usize,
+        rank: usize,
+    ) -> Result<OpDescription, OpError> {
+        let kind = OpKind::Svdf;
+        if input.rank() != 2 || output.rank() != 2 {
+            return invalid(
+                kind,
+                format!("input {input} and output {output} must both be 2-D"),
+            );
+        }
+        if rank == 0 || filters == 0 || !filters.is_multiple_of(rank) {
+            return invalid(
+                kind,
+                format!("rank {rank} must be positive and divide the {filters} filters"),
+            );
+        }
+        let (batches, units) = (input.dims()[0], filters / rank);
+        if output.dims() != [batches, units] {
+            return invalid(
+                kind,
+                format!(
+                    "output {output} must be [{batches}, {units}] ({filters} filters / rank {rank})"
+                ),
+            );
+        }
+        checked(OpDescription {
+            kind,
+            inputs: vec![input],
+            output,
+            params: OpParams::Svdf { filters, rank },
         })
     }
 
@@ -967,7 +1015,10 @@ mod tests {
         for kind in OpKind::ALL {
             assert_eq!(OpKind::from_tflite_name(kind.as_tflite_name()), Some(kind));
         }
-        assert_eq!(OpKind::from_tflite_name("SVDF"), None);
+        assert_eq!(
+            OpKind::from_tflite_name("UNIDIRECTIONAL_SEQUENCE_LSTM"),
+            None
+        );
     }
 
     #[test]

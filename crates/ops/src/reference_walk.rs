@@ -330,6 +330,22 @@ pub fn walk(op: &OpDescription, log: &mut impl Accesses) -> bool {
                 }
             }
         }
+        OpParams::Svdf { filters, .. } => {
+            // Feature matmul: for b, filter: read input row b; then the
+            // output, element by element, after the time and reduce steps.
+            let input = &op.inputs()[0];
+            let [batches, input_size] = [input.dims()[0], input.dims()[1]];
+            for b in 0..batches {
+                for _filter in 0..*filters {
+                    for c in 0..input_size {
+                        log.element(Target::Input(0), b * input_size + c, AccessKind::Read);
+                    }
+                }
+            }
+            for element in 0..op.output().elements() {
+                log.element(Target::Output, element, AccessKind::Write);
+            }
+        }
         OpParams::Mean { .. } => return false,
     }
     true

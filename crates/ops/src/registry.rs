@@ -54,6 +54,10 @@ pub struct OperatorSpec {
     pub keep_dims: bool,
     /// PAD `(before, after)` per input dimension.
     pub paddings: Option<Vec<(usize, usize)>>,
+    /// SVDF: rows of the feature weights (`weights_feature` dimension 0).
+    pub filters: Option<usize>,
+    /// SVDF: filters per output unit; default 1.
+    pub rank: Option<usize>,
 }
 
 impl OperatorSpec {
@@ -71,6 +75,8 @@ impl OperatorSpec {
             axes: None,
             keep_dims: false,
             paddings: None,
+            filters: None,
+            rank: None,
         }
     }
 
@@ -172,6 +178,12 @@ impl OperatorSpec {
                     .clone()
                     .ok_or_else(|| invalid("needs axes".into()))?;
                 OpDescription::mean(first, output, &axes, self.keep_dims)
+            }
+            OpKind::Svdf => {
+                let filters = self
+                    .filters
+                    .ok_or_else(|| invalid("needs the number of filters".into()))?;
+                OpDescription::svdf(first, output, filters, self.rank.unwrap_or(1))
             }
             OpKind::Quantize
             | OpKind::Dequantize

@@ -82,6 +82,7 @@ fn steps(op: &OpDescription) -> u128 {
         OpParams::FullyConnected { accumulation_depth } => {
             output.elements() as u128 * *accumulation_depth as u128
         }
+        OpParams::Svdf { filters, .. } => op.inputs()[0].elements() as u128 * *filters as u128,
         _ => 0,
     };
     loops + 4 * activation
@@ -224,6 +225,7 @@ pub fn simulate_access_times(op: &OpDescription) -> Result<AccessTimes, NotModel
         OpParams::Reshape => walk_memcpy(op.output().bytes(), &mut recorder),
         OpParams::Pad { paddings } => walk_pad(op, paddings, &mut recorder),
         OpParams::Concatenation { axis } => walk_concatenation(op, *axis, &mut recorder),
+        OpParams::Svdf { filters, .. } => walk_svdf(op, *filters, &mut recorder),
         OpParams::Mean { .. } => {
             debug_assert_eq!(op.kind(), OpKind::Mean);
             return Err(NotModelled {
@@ -574,6 +576,31 @@ fn walk_pad(op: &OpDescription, paddings: &[(usize, usize)], recorder: &mut Reco
             }
             index[axis] = 0;
         }
+    }
+    time
+}
+
+/// SVDF (`EvalIntegerSvdfReference`, and the float kernel alike): the
+/// feature matmul reads, for each batch `b` and filter, all of input row `b`
+/// (writing the state, not an activation); the time and reduce steps touch
+/// only state, weights and scratch; the output is written last, element by
+/// element. So every input read precedes every output access.
+fn walk_svdf(op: &OpDescription, filters: usize, recorder: &mut Recorder) -> u64 {
+    let input = &op.inputs()[0];
+    let [batches, input_size] = [input.dims()[0], input.dims()[1]];
+    let mut time = 0u64;
+    for batch in 0..batches {
+        // Only the last filter's pass holds last reads; the earlier passes
+        // are counted, not visited.
+        time += (filters as u64 - 1) * input_size as u64;
+        for c in 0..input_size {
+            recorder.read(0, batch * input_size + c, time);
+            time += 1;
+        }
+    }
+    for element in 0..op.output().elements() {
+        recorder.access_output(element, time);
+        time += 1;
     }
     time
 }

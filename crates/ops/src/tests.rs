@@ -549,6 +549,21 @@ proptest! {
     }
 
     #[test]
+    fn svdf_matches_naive_log(
+        batches in 1..4usize, input_size in 1..20usize, units in 1..8usize, rank in 1..4usize,
+        element in element_type(),
+    ) {
+        let op = OpDescription::svdf(
+            TensorShape::new(vec![batches, input_size], element),
+            TensorShape::new(vec![batches, units], element),
+            units * rank,
+            rank,
+        ).unwrap();
+        assert_matches_naive_log(&op);
+        assert_offsets_hold_in_arena(&op);
+    }
+
+    #[test]
     fn unary_softmax_reshape_pad_concatenation_match_naive_log(
         dims in prop::collection::vec(1..5usize, 1..4),
         paddings in prop::collection::vec((0..3usize, 0..3usize), 3),

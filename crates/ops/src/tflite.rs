@@ -286,6 +286,22 @@ pub fn describe_tflite_operator(
             (vec![0], spec)
         }
         (BuiltinCode::MEAN, _) => return Err(DescribeError::MissingOptions { kind }),
+        (BuiltinCode::SVDF, OperatorOptions::Svdf { rank, .. }) => {
+            // Inputs: input, weights_feature [filters, input_size], weights_time,
+            // bias, state (a variable tensor: persistent, not an activation).
+            weights_tensor = Some(input(1)?);
+            let weights = model.tensors[input(1)?].shape.clone();
+            let filters = *weights.first().ok_or(DescribeError::Filter {
+                kind,
+                shape: weights.clone(),
+                problem: "has no dimensions",
+            })?;
+            let mut spec = OperatorSpec::new(kind, vec![tensor_shape(model, input(0)?)?], output);
+            spec.filters = Some(positive(filters, "SVDF filters")?);
+            spec.rank = Some(positive(*rank, "SVDF rank")?);
+            (vec![0], spec)
+        }
+        (BuiltinCode::SVDF, _) => return Err(DescribeError::MissingOptions { kind }),
         // SOFTMAX (over the last axis), RESHAPE and the unary elementwise kinds.
         _ => (
             vec![0],
@@ -379,14 +395,51 @@ mod tests {
 
     #[test]
     fn operators_without_a_model_say_so() {
-        let model = model("keyword_scrambled.tflite");
+        let model = model("trained_lstm_int8.tflite");
         let reasons: Vec<String> = (0..model.operators.len())
             .filter_map(|index| describe_tflite_operator(&model, index).err())
             .map(|error| error.to_string())
             .collect();
-        assert!(
-            reasons.iter().any(|r| r == "SVDF has no memory model"),
+        assert_eq!(
+            reasons,
+            ["UNIDIRECTIONAL_SEQUENCE_LSTM has no memory model"],
             "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn every_keyword_scrambled_operator_describes_svdf_with_its_filters_and_rank() {
+        let model = model("keyword_scrambled.tflite");
+        let described: Vec<TfliteOperator> = (0..model.operators.len())
+            .map(|index| describe_tflite_operator(&model, index).unwrap())
+            .collect();
+        // Op 1: SVDF on int8 [1, 96], weights_feature [64, 96] (tensor 1), rank 1:
+        // output [1, 64]. The state (tensor 4, a variable) is not an activation.
+        let svdf = &described[1];
+        assert_eq!(svdf.description.kind(), OpKind::Svdf);
+        assert_eq!(
+            svdf.description.params(),
+            &crate::OpParams::Svdf {
+                filters: 64,
+                rank: 1
+            }
+        );
+        assert_eq!(svdf.input_tensors, [0]);
+        assert_eq!(svdf.weights_tensor, Some(1));
+        // Op 0 is QUANTIZE int16 [1, 96] -> int8; op 14 int16 -> int32.
+        assert_eq!(described[0].description.inputs()[0].bytes(), 192);
+        assert_eq!(described[14].description.output().bytes(), 8);
+        // Control: a rank that does not divide the filters is refused.
+        let mut broken = model.clone();
+        if let OperatorOptions::Svdf { rank, .. } = &mut broken.operators[1].options {
+            *rank = 5;
+        }
+        let error = describe_tflite_operator(&broken, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("rank 5 must be positive and divide"),
+            "{error}"
         );
     }
 }

@@ -152,6 +152,45 @@ fn pad_int8() {
 }
 
 #[test]
+fn quantize_int16_to_int32_widens_in_order() {
+    // fixtures/programs/quantize_int16.c: 45 int16 elements requantised to int32.
+    // Element k is read right before output k is written: s_mono = 44 * (4 - 2) = 88,
+    // u_mono = 45 * 2 = 90 (docs/methods.md, elementwise unary).
+    let op = OpDescription::elementwise_unary(
+        dmo_ops::OpKind::Quantize,
+        TensorShape::new(vec![45], ElementType::Int16),
+        TensorShape::new(vec![45], ElementType::Int32),
+    )
+    .unwrap();
+    assert_same_offsets("quantize_int16", &op);
+    let traced = traced_pairs(&load_fixture("quantize_int16"), Vec::new());
+    assert_eq!((traced[0].s_mono.0, traced[0].u_mono.0), (88, 90));
+}
+
+#[test]
+fn svdf_int8_reads_all_input_before_any_output() {
+    // fixtures/programs/svdf_int8.c: 2 batches of 24, 12 filters of rank 2 -> 2 x 6.
+    let op = OpDescription::svdf(int8(&[2, 24]), int8(&[2, 6]), 12, 2).unwrap();
+    assert_same_offsets("svdf_int8", &op);
+    let traced = traced_pairs(&load_fixture("svdf_int8"), Vec::new());
+    let pair = &traced[0];
+    assert_eq!(
+        (pair.s_min.0, pair.s_mono.0, pair.u_min.0, pair.u_mono.0),
+        (0, 0, 0, 0)
+    );
+    // Control: the same trace mined against a FULLY_CONNECTED model of these
+    // shapes (which writes each output right after its input row) differs.
+    let fc = OpDescription::fully_connected(FullyConnectedParams {
+        input: int8(&[2, 24]),
+        output: int8(&[2, 6]),
+        accumulation_depth: 24,
+    })
+    .unwrap();
+    let fc_pair = &simulated_pairs(&fc)[0];
+    assert_ne!((fc_pair.s_mono, fc_pair.u_mono), (pair.s_mono, pair.u_mono));
+}
+
+#[test]
 fn reshape_int8_memcpy() {
     let op = OpDescription::reshape(int8(&[100]), int8(&[100])).unwrap();
     assert_same_offsets("reshape_int8", &op);

@@ -69,6 +69,12 @@ pub struct Args {
     /// default: the input's last dimension.
     #[arg(long)]
     pub accumulation_depth: Option<usize>,
+    /// SVDF: number of filters (the feature weights' first dimension).
+    #[arg(long)]
+    pub filters: Option<usize>,
+    /// SVDF rank (filters per output unit); default 1.
+    #[arg(long)]
+    pub rank: Option<usize>,
     /// Axis of SOFTMAX (default last) or CONCATENATION (default last);
     /// negative counts from the end.
     #[arg(long, allow_negative_numbers = true)]
@@ -186,6 +192,8 @@ fn describe(args: &Args) -> anyhow::Result<OpDescription> {
         depth_multiplier: Some(args.depth_multiplier),
         filter_input_channels: args.filter_input_channels,
         accumulation_depth: args.accumulation_depth,
+        filters: args.filters,
+        rank: args.rank,
         axis: args.axis,
         axes,
         keep_dims: args.keep_dims,
@@ -265,9 +273,27 @@ mod tests {
             assert_eq!(parse_kind(name), Ok(OpKind::Conv2d));
         }
         assert_eq!(parse_kind("depthwise_conv2d"), Ok(OpKind::DepthwiseConv2d));
-        assert!(parse_kind("svdf")
+        assert!(parse_kind("lstm")
             .unwrap_err()
-            .contains("unknown operator `svdf`"));
+            .contains("unknown operator `lstm`"));
+    }
+
+    #[test]
+    fn builds_keyword_scrambleds_svdf() {
+        let op = describe(&parse("svdf --input 1x96 --output 1x64 --filters 64")).unwrap();
+        assert_eq!(
+            op.params(),
+            &dmo_ops::OpParams::Svdf {
+                filters: 64,
+                rank: 1
+            }
+        );
+        // Without --filters the registry says what is missing.
+        let error = describe(&parse("svdf --input 1x96 --output 1x64")).unwrap_err();
+        assert!(
+            error.to_string().contains("needs the number of filters"),
+            "{error}"
+        );
     }
 
     #[test]
