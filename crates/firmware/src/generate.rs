@@ -266,26 +266,28 @@ impl<'a> Generator<'a> {
             indices(&mut operator.present_inputs()),
             indices(&mut operator.outputs.iter().copied())
         );
-        use BuiltinCode as B;
-        let has_kernel = matches!(
-            builtin,
-            B::CONV_2D
-                | B::DEPTHWISE_CONV_2D
-                | B::FULLY_CONNECTED
-                | B::AVERAGE_POOL_2D
-                | B::MAX_POOL_2D
-                | B::ADD
-                | B::SOFTMAX
-                | B::RESHAPE
-                | B::PAD
-                | B::MEAN
-        );
-        if !has_kernel {
-            return Err(GenerateError::NoKernel {
-                operator: index,
-                kind,
-            });
-        }
+        // The one list of kinds the generator has a kernel for.
+        type Generate = fn(&mut Generator<'_>, &OperatorContext<'_>) -> Result<(), GenerateError>;
+        let generate: Generate = match builtin {
+            BuiltinCode::CONV_2D => |g, c| g.convolution(c, false),
+            BuiltinCode::DEPTHWISE_CONV_2D => |g, c| g.convolution(c, true),
+            BuiltinCode::FULLY_CONNECTED => |g, c| g.fully_connected(c),
+            BuiltinCode::AVERAGE_POOL_2D => |g, c| g.pool(c, true),
+            BuiltinCode::MAX_POOL_2D => |g, c| g.pool(c, false),
+            BuiltinCode::ADD => |g, c| g.add(c),
+            BuiltinCode::SOFTMAX => |g, c| g.softmax(c),
+            BuiltinCode::RESHAPE => |g, c| g.reshape(c),
+            BuiltinCode::PAD => |g, c| g.pad(c),
+            BuiltinCode::MEAN => |g, c| g.mean(c),
+            BuiltinCode::QUANTIZE => |g, c| g.quantize(c),
+            BuiltinCode::SVDF => |g, c| g.svdf(c),
+            _ => {
+                return Err(GenerateError::NoKernel {
+                    operator: index,
+                    kind,
+                })
+            }
+        };
         let kernel = cmsis::select(self.model, index, self.kernels)?;
         self.calls.push_str(&comment);
         let context = OperatorContext {
@@ -295,28 +297,7 @@ impl<'a> Generator<'a> {
             kernel,
             unsupported: &unsupported,
         };
-        match builtin {
-            BuiltinCode::CONV_2D | BuiltinCode::DEPTHWISE_CONV_2D => {
-                self.convolution(&context, builtin == BuiltinCode::DEPTHWISE_CONV_2D)?
-            }
-            BuiltinCode::FULLY_CONNECTED => self.fully_connected(&context)?,
-            BuiltinCode::AVERAGE_POOL_2D | BuiltinCode::MAX_POOL_2D => {
-                self.pool(&context, builtin == BuiltinCode::AVERAGE_POOL_2D)?
-            }
-            BuiltinCode::ADD => self.add(&context)?,
-            BuiltinCode::SOFTMAX => self.softmax(&context)?,
-            BuiltinCode::RESHAPE => self.reshape(&context)?,
-            BuiltinCode::PAD => self.pad(&context)?,
-            BuiltinCode::MEAN => self.mean(&context)?,
-            BuiltinCode::QUANTIZE => self.quantize(&context)?,
-            BuiltinCode::SVDF => self.svdf(&context)?,
-            _ => {
-                return Err(GenerateError::NoKernel {
-                    operator: index,
-                    kind,
-                })
-            }
-        }
+        generate(self, &context)?;
         self.output_checksums(&context)?;
         self.operators.push(GeneratedOperator { name, kind });
         Ok(())
