@@ -323,10 +323,10 @@ fn check_block_index(footer: &Footer, footer_offset: u64) -> Result<(), String> 
             ));
         }
         if block.byte_offset < minimum_offset
-            || block
-                .byte_offset
-                .checked_add(BLOCK_HEADER_LEN as u64)
-                .map_or(true, |end| end > footer_offset)
+            || !matches!(
+                block.byte_offset.checked_add(BLOCK_HEADER_LEN as u64),
+                Some(end) if end <= footer_offset
+            )
         {
             return Err(format!(
                 "block index entry {index} points at byte {}, outside the event area",
