@@ -28,6 +28,7 @@ mod model_plan;
 mod operators;
 mod overlaps;
 mod pair_offsets;
+mod planned_model;
 mod record;
 mod trace_plan;
 
@@ -53,6 +54,7 @@ pub use overlaps::{
     MeasuredOperator, NoOffsets, OffsetSource, OffsetsProvenance,
 };
 pub use pair_offsets::PairOffsets;
+pub use planned_model::{planned_model_bytes, EmitPlanError};
 pub use record::{PlanRecord, RecordError, RecordedPair, PLAN_RECORD_METADATA};
 pub use trace_plan::{plan_trace, TraceBuffer, TracePlan};
 

@@ -15,7 +15,7 @@ use thiserror::Error;
 /// Why a plan could not be written into a model.
 #[derive(Debug, Error)]
 pub enum EmitError {
-    #[error("not a valid .tflite model: {0}")]
+    #[error("not a valid .tflite model")]
     Format(#[from] FormatError),
     #[error("plan has {got} offsets but the model has {expected} tensors")]
     PlanLength { expected: usize, got: usize },

@@ -7,8 +7,8 @@ use super::plan_measured::measure;
 use anyhow::{bail, Context};
 use clap::Args as ClapArgs;
 use dmo_plan::{
-    check_plan, excesses, mcu_catalogue, plan_model, tflm_with_offline_tensors, BufferSource, Mcu,
-    ModelPlan, OffsetSource, PlanRecord, SearchEffort, PLAN_RECORD_METADATA,
+    excesses, mcu_catalogue, plan_model, planned_model_bytes, Mcu, ModelPlan, OffsetSource,
+    SearchEffort,
 };
 use dmo_report::{
     render_families, render_plan, render_plan_summary, FamilyComparison, Format, PlanReport,
@@ -112,7 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     report.trace_match = trace_match;
     if let Some(out) = &args.emit_tflite {
-        emit(path, &model, &plan, out)?;
+        emit(path, &model, &plan, out, args.force)?;
     }
     print(&render_plan(&report, args.format)?)?;
     Ok(ExitCode::SUCCESS)
@@ -195,54 +195,20 @@ fn select_mcus(wanted: &str) -> anyhow::Result<Vec<Mcu>> {
     Ok(chosen)
 }
 
-/// Writes the DMO plan into a copy of the model, after checking that the
-/// plan TFLM will read back is the one that passed the checker. Writes to a
-/// temporary file and renames, so no half-written output is left.
-fn emit(source: &Path, model: &Model, plan: &ModelPlan, out: &Path) -> anyhow::Result<()> {
-    let bytes = std::fs::read(source).with_context(|| format!("{}", source.display()))?;
-    let offsets = plan.dmo.offline_offsets(model)?;
-    let record = PlanRecord::of_plan(plan).to_bytes();
-    let emitted = dmo_tflite::with_offline_plan_and_metadata(
-        &bytes,
-        &offsets,
-        &[(PLAN_RECORD_METADATA, &record)],
-    )
-    .with_context(|| format!("{}", source.display()))?;
-
-    let reread = Model::parse(&emitted).context("emitted model does not parse back")?;
-    let read_offsets = reread
-        .offline_plan
-        .clone()
-        .context("emitted model has no offline plan")?;
-    if PlanRecord::of_model(&reread)?.map(|r| r.offsets_from) != Some(plan.offsets_from.clone()) {
-        bail!("internal error: the emitted model's dmo_plan record does not read back; nothing written");
-    }
-    let tensor_offsets: Vec<u64> = plan
-        .dmo
-        .buffers
-        .iter()
-        .map(|b| match b.source {
-            BufferSource::Tensor(t) => read_offsets[t].max(0) as u64,
-            BufferSource::Scratch { .. } => 0,
-        })
-        .collect();
-    let as_tflm_sees_it = tflm_with_offline_tensors(plan.dmo.buffers.clone(), &tensor_offsets);
-    if as_tflm_sees_it.head != plan.dmo.head
-        || !check_plan(
-            &as_tflm_sees_it.buffers,
-            &as_tflm_sees_it.offsets,
-            &plan.allowances,
-        )
-        .is_empty()
-    {
-        bail!("internal error: the emitted plan does not pass the checker; nothing written");
-    }
-
-    // A random temporary name beside `out`, removed on error and on
-    // SIGINT/SIGTERM; never renamed over a device. `run` has refused an
-    // existing `out` without --force already; `emit` does not get the flag,
-    // so the rename may replace a regular file created since.
-    dmo_fsio::write_atomically(out, &emitted, true)?;
+/// Writes the checked planned copy of the model: to a random temporary name
+/// beside `out`, renamed into place (refusing an existing file unless
+/// `force`), removed on error and on SIGINT/SIGTERM.
+fn emit(
+    source: &Path,
+    model: &Model,
+    plan: &ModelPlan,
+    out: &Path,
+    force: bool,
+) -> anyhow::Result<()> {
+    let bytes = dmo_fsio::read_input(source, dmo_fsio::MAX_INPUT_BYTES)?;
+    let emitted = planned_model_bytes(&bytes, model, plan)
+        .with_context(|| format!("{}", source.display()))?;
+    dmo_fsio::write_atomically(out, &emitted, force)?;
     Ok(())
 }
 
