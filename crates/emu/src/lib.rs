@@ -22,6 +22,7 @@ mod firmware;
 mod layout;
 mod overlay;
 mod run;
+mod runtime;
 pub mod semihosting;
 
 pub use config::{Poke, RunConfig, DEFAULT_MAX_INSTRUCTIONS};
@@ -31,3 +32,4 @@ pub use firmware::{Firmware, Segment, SymbolTable, VectorTable};
 pub use layout::{DEFAULT_RAM_SIZE, DEFAULT_RAM_START};
 pub use overlay::{pseudo_random_bytes, ClobberedRead, Overlay, OverlayPlacement, OverlayReport};
 pub use run::{run, run_counting_baseline, run_overlaid, FaultReport, RunOutcome, RunStatus};
+pub use runtime::{OpFunctions, Runtime};

@@ -714,11 +714,11 @@ fn install_hooks<S: EventSink>(
         .map_err(hook_error)?;
 
     match &config.op_functions {
-        Some(pattern) => {
-            for symbol in firmware
+        Some(functions) => {
+            for (symbol, kind) in firmware
                 .symbols
                 .iter()
-                .filter(|s| s.kind == SymbolKind::Function && pattern.is_match(&s.name))
+                .filter_map(|s| functions.kind_of(s).map(|kind| (s, kind)))
             {
                 let name = symbol.name.clone();
                 let address = symbol.address.0 as u64;
@@ -727,7 +727,7 @@ fn install_hooks<S: EventSink>(
                     let sp = register(uc, RegisterARM::SP);
                     let state = uc.get_data_mut();
                     if state.open_op.is_none() {
-                        state.begin_op(name.clone(), name.clone(), Some((lr, sp)));
+                        state.begin_op(name.clone(), kind.clone(), Some((lr, sp)));
                     }
                 })
                 .map_err(hook_error)?;

@@ -47,7 +47,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Ok(absolute) = std::fs::canonicalize(&args.elf) {
         firmware.path = absolute;
     }
-    let config = args.emulator.run_config()?;
+    let mut config = args.emulator.run_config()?;
+    super::firmware_args::detect_runtime(&firmware, &mut config);
     let (analysis, writer) = match &args.keep_trace {
         Some(path) => {
             let options = TraceOptions {
