@@ -206,7 +206,7 @@ fn draw_bands_and_boundaries<DB: DrawingBackend>(
         let (plot_x, plot_y) = frame.plotting_area.get_base_pixel();
         let (body_x, body_y) = body.get_base_pixel();
         let mut last_label_end = i32::MIN;
-        for segment in reader.segments() {
+        for (index, segment) in reader.segments().iter().enumerate() {
             let x = frame.x(segment.time.start.0);
             area.draw(&PathElement::new(
                 vec![(x, bottom), (x, top)],
@@ -216,16 +216,38 @@ fn draw_bands_and_boundaries<DB: DrawingBackend>(
             // Names left to right where they fit without touching the last.
             let (px, _) = area.map_coordinate(&(x, top));
             let px = px - area.get_pixel_range().0.start;
-            let (w, _) = area
-                .estimate_text_size(&segment.name, &name_style)
-                .unwrap_or((0, 0));
-            if px + 3 > last_label_end + 6
-                && px + 3 + (w as i32) < frame.plotting_area_pixels.0 as i32
-            {
-                let at = (plot_x - body_x + px + 3, plot_y - body_y - 3);
-                body.draw(&Text::new(segment.name.clone(), at, name_style.clone()))
-                    .map_err(draw_error)?;
-                last_label_end = px + 3 + w as i32;
+            // `#12 CONV_2D` where it fits, else `#12`: the number is the
+            // op's index in `dmo info` and `dmo report`.
+            let kind = if segment.kind == segment.name {
+                segment.display_name().into_owned()
+            } else {
+                segment.kind.clone()
+            };
+            let next_px = reader
+                .segments()
+                .get(index + 1)
+                .map(|next| {
+                    let (p, _) = area.map_coordinate(&(frame.x(next.time.start.0), top));
+                    p - area.get_pixel_range().0.start
+                })
+                .unwrap_or(i32::MAX);
+            for (long, text) in [
+                (true, format!("#{index} {kind}")),
+                (false, format!("#{index}")),
+            ] {
+                let (w, _) = area
+                    .estimate_text_size(&text, &name_style)
+                    .unwrap_or((0, 0));
+                if px + 3 > last_label_end + 6
+                    && px + 3 + (w as i32) < frame.plotting_area_pixels.0 as i32
+                    && (!long || next_px > px + 3 + w as i32)
+                {
+                    let at = (plot_x - body_x + px + 3, plot_y - body_y - 3);
+                    body.draw(&Text::new(text, at, name_style.clone()))
+                        .map_err(draw_error)?;
+                    last_label_end = px + 3 + w as i32;
+                    break;
+                }
             }
         }
     }

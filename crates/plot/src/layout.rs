@@ -177,7 +177,10 @@ pub fn layout_of_trace(reader: &TraceReader) -> Result<TraceLayout, PlotError> {
     }
     Ok(TraceLayout {
         buffers,
-        op_names: segments.iter().map(|s| s.name.clone()).collect(),
+        op_names: segments
+            .iter()
+            .map(|s| s.display_name().into_owned())
+            .collect(),
         base,
         firmware_offsets,
         firmware_peak,

@@ -56,7 +56,11 @@ pub struct WitnessDetail {
 pub struct PairRow {
     /// Position of the op in the run, from 0.
     pub op_index: usize,
+    /// The op's name as people read it (a function symbol demangled).
     pub op_name: String,
+    /// The raw (mangled) symbol when `op_name` was demangled from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op_symbol: Option<String>,
     pub op_kind: String,
     pub input_name: String,
     pub input_address: Address,
@@ -143,7 +147,9 @@ fn row(pair: &PairResult, sites: &mut dyn SiteLookup) -> PairRow {
     let overlap: &PairOverlap = &pair.overlap;
     PairRow {
         op_index: pair.segment_index,
-        op_name: pair.op_name.clone(),
+        op_name: dmo_core::demangle(&pair.op_name).into_owned(),
+        op_symbol: (dmo_core::demangle(&pair.op_name) != pair.op_name.as_str())
+            .then(|| pair.op_name.clone()),
         op_kind: pair.op_kind.clone(),
         input_name: pair.input.name.clone(),
         input_address: pair.input.start,
@@ -218,10 +224,10 @@ fn summarise(segments: &[OpSegment], rows: &[PairRow]) -> RunSummary {
             .unwrap_or(0);
         let overlapped = naive - best_saving.min(naive);
         if placed > placed_peak.0 {
-            placed_peak = (placed, Some(segment.name.clone()));
+            placed_peak = (placed, Some(segment.display_name().into_owned()));
         }
         if overlapped > overlapped_peak.0 {
-            overlapped_peak = (overlapped, Some(segment.name.clone()));
+            overlapped_peak = (overlapped, Some(segment.display_name().into_owned()));
         }
     }
     let saving = placed_peak.0.saturating_sub(overlapped_peak.0);
