@@ -10,6 +10,7 @@
 //! are documented in `docs/report-format.md`.
 
 mod model;
+mod model_match;
 mod render;
 mod sources;
 mod verify;
@@ -17,8 +18,12 @@ mod verify;
 pub use model::{
     InstructionSite, PairRow, Report, RunSummary, SiteLookup, WitnessDetail, SCHEMA_VERSION,
 };
+pub use model_match::{match_model, ModelMatch};
 pub use render::{render, Format, CSV_HEADER};
-pub use sources::{analyse, report_of_trace, Analysis, FirmwareSites, RecordedSites, TraceSites};
+pub use sources::{
+    analyse, report_of_trace, report_of_trace_with_model, Analysis, FirmwareSites, RecordedSites,
+    TraceSites,
+};
 pub use verify::{
     verify, Claim, ObservedClobber, OffsetCheck, PairVerification, SeedRun, Verification,
     VerifyRequest,

@@ -86,6 +86,18 @@ pub struct PairRow {
     pub saving_percent: f64,
     /// Why `s_min - 1` is unsafe (absent when `s_min == 0`).
     pub witness: Option<WitnessDetail>,
+    /// With `--model`: the model operator this op matched, and the names of
+    /// the pair's input and output tensors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_operator: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_input: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_output: Option<String>,
+    /// What a reader must know about this row's offsets (e.g. a RESHAPE
+    /// that is a plain `memcpy`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Peaks over the whole run.
@@ -116,6 +128,9 @@ pub struct Report {
     pub firmware: String,
     pub rows: Vec<PairRow>,
     pub summary: RunSummary,
+    /// With `--model`: how the traced ops matched the model's operators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_match: Option<crate::model_match::ModelMatch>,
 }
 
 /// Looks up the instruction that made the event at a time.
@@ -139,6 +154,7 @@ impl Report {
             firmware,
             rows,
             summary,
+            model_match: None,
         }
     }
 }
@@ -167,6 +183,10 @@ fn row(pair: &PairResult, sites: &mut dyn SiteLookup) -> PairRow {
         naive: overlap.naive().0,
         saving_bytes: overlap.saving().0,
         saving_percent: round2(overlap.saving_percent()),
+        model_operator: None,
+        model_input: None,
+        model_output: None,
+        notes: Vec::new(),
         witness: overlap
             .witness_down
             .map(|witness| detail(overlap.s_min.0 - 1, &witness, sites)),
