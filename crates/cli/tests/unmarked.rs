@@ -159,8 +159,8 @@ fn tflm_shaped_firmware_without_markers_or_ops_matches_the_simulation() {
 
     // Every layer's offsets equal the simulation's...
     assert_eq!(mismatches(rows, &layers()), Vec::<usize>::new());
-    // ...and the check can fail: describe the 1x1 conv as 3x3 and the pool
-    // with SAME padding (a different window), and those layers differ.
+    // ...and the check can fail: describe the 1x1 conv as 3x3 and that
+    // layer differs.
     let mut wrong = layers();
     wrong[2] = OpDescription::conv2d(Conv2dParams {
         input: int8(&[1, 8, 8, 8]),
@@ -170,4 +170,114 @@ fn tflm_shaped_firmware_without_markers_or_ops_matches_the_simulation() {
     })
     .unwrap();
     assert_eq!(mismatches(rows, &wrong), vec![2]);
+}
+
+#[test]
+fn memcpy_reshape_is_noted_and_runtime_is_chosen_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.dmotrace");
+    let trace = trace.to_str().unwrap();
+    // --runtime names it explicitly: no detection message.
+    let run = dmo(&[
+        "trace",
+        "-q",
+        &fixture("tflm_like"),
+        "--runtime",
+        "tflm-reference",
+        "-o",
+        trace,
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(!text(&run.stderr).contains("found runtime"));
+    let info = dmo(&["info", trace]);
+    let info = text(&info.stdout);
+    // `info` lists the buffers discovery stored in the trace, demangled.
+    assert!(
+        info.contains("tflite::EvalReshapeReference") && info.contains("RESHAPE"),
+        "{info}"
+    );
+    assert!(
+        info.contains("input    tensor_arena+0x400"),
+        "discovered buffers listed: {info}"
+    );
+    let run = dmo(&["report", trace, "--format", "json"]);
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    for row in report["rows"].as_array().unwrap() {
+        let notes = row["notes"].as_array().map(Vec::len).unwrap_or(0);
+        // Only the RESHAPE is a plain memcpy.
+        assert_eq!(notes, usize::from(row["op_kind"] == "RESHAPE"), "{row}");
+    }
+    let other = dir.path().join("other.dmotrace");
+    let other = other.to_str().unwrap();
+    let run = dmo(&[
+        "trace",
+        &fixture("tflm_like"),
+        "--runtime",
+        "tvm",
+        "-o",
+        other,
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run.stderr).contains("unknown runtime `tvm`; known: tflm-cmsis-nn, tflm-reference"),
+        "{}",
+        text(&run.stderr)
+    );
+}
+
+#[test]
+fn model_matching_names_tensors_and_says_where_it_fails() {
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/models");
+    let hello = models.join("hello_world_int8.tflite");
+    if !hello.exists() {
+        eprintln!("skipped: {} not found", hello.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let elf = dir.path().join("hello.elf");
+    let run = dmo(&[
+        "firmware",
+        hello.to_str().unwrap(),
+        "-o",
+        elf.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let analyse = |model: &std::path::Path| -> Value {
+        let run = dmo(&[
+            "analyse",
+            "-q",
+            elf.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        serde_json::from_slice(&run.stdout).unwrap()
+    };
+    // Oracle: the model's own operators and tensor names.
+    let model = dmo_tflite::Model::read(&hello).unwrap();
+    let report = analyse(&hello);
+    assert_eq!(report["model_match"]["matched"], 3);
+    for (index, row) in report["rows"].as_array().unwrap().iter().enumerate() {
+        let operator = &model.operators[index];
+        assert_eq!(row["model_operator"], index);
+        let output = &model.tensors[operator.outputs[0]].name;
+        assert_eq!(row["model_output"], output.as_str());
+        let input = &model.tensors[operator.inputs[0].unwrap()].name;
+        assert_eq!(row["model_input"], input.as_str());
+    }
+    // Control: the wrong model matches nothing and says why.
+    let person = models.join("person_detect.tflite");
+    let report = analyse(&person);
+    let matching = &report["model_match"];
+    assert_eq!(matching["matched"], 0, "{matching}");
+    let missing = matching["missing"].as_array().unwrap();
+    assert_eq!(missing.len(), 31);
+    assert!(
+        missing[0].as_str().unwrap().contains("CONV_2D: missing"),
+        "{missing:?}"
+    );
+    assert_eq!(matching["extra"].as_array().unwrap().len(), 3);
+    assert!(report["rows"][0].get("model_operator").is_none());
 }
