@@ -49,7 +49,7 @@ pub fn draw<DB: DrawingBackend>(
         }
     });
     frame::blit(&chart_area.plotting_area, pixels)?;
-    draw_bands_and_boundaries(&body, &chart_area, reader, &view)?;
+    draw_bands_and_boundaries(&body, &chart_area, reader, &view, &request.op_labels)?;
     Ok(FigureSummary {
         title,
         events_binned: counts.binned,
@@ -169,6 +169,7 @@ fn draw_bands_and_boundaries<DB: DrawingBackend>(
     frame: &ChartFrame<DB>,
     reader: &TraceReader,
     view: &View,
+    op_labels: &[String],
 ) -> Result<(), PlotError> {
     let area = frame.chart.plotting_area();
     let label = frame::label_text(13).pos(Pos::new(HPos::Left, VPos::Top));
@@ -218,7 +219,9 @@ fn draw_bands_and_boundaries<DB: DrawingBackend>(
             let px = px - area.get_pixel_range().0.start;
             // `#12 CONV_2D` where it fits, else `#12`: the number is the
             // op's index in `dmo info` and `dmo report`.
-            let kind = if segment.kind == segment.name {
+            let kind = if let Some(label) = op_labels.get(index) {
+                label.clone()
+            } else if segment.kind == segment.name {
                 segment.display_name().into_owned()
             } else {
                 segment.kind.clone()

@@ -1,5 +1,6 @@
 //! `dmo plot`: paper-style figures of a trace (PNG or SVG).
 
+use anyhow::Context;
 use clap::{Args as ClapArgs, ValueEnum};
 use dmo_plot::{render_to_file, AddressScope, FigureKind, FigureRequest, OpSelector};
 use dmo_trace::TraceReader;
@@ -46,6 +47,11 @@ pub struct Args {
     /// Replace an existing output file.
     #[arg(long)]
     pub force: bool,
+
+    /// The .tflite model the firmware runs: label ops with the model's op
+    /// index (access figure) and print how the traced ops matched it.
+    #[arg(long, value_name = "MODEL.tflite")]
+    pub model: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -70,8 +76,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.all_memory {
         request.scope = AddressScope::AllRam;
     }
+    let model = match &args.model {
+        Some(path) => Some(
+            dmo_tflite::Model::read(path).with_context(|| format!("--model {}", path.display()))?,
+        ),
+        None => None,
+    };
     let reader = TraceReader::open(&args.trace)?;
     let started = Instant::now();
+    if let (Some(model), Some(path)) = (&model, &args.model) {
+        let report = dmo_report::report_of_trace_with_model(
+            &reader,
+            None,
+            Some((model, path.display().to_string())),
+        )
+        .with_context(|| format!("matching {} to {}", args.trace.display(), path.display()))?;
+        let mut labels: Vec<String> = reader.segments().iter().map(|s| s.kind.clone()).collect();
+        for row in &report.rows {
+            if let (Some(operator), Some(label)) = (row.model_operator, labels.get_mut(row.op_index)) {
+                *label = format!("{} = model op {operator}", row.op_kind);
+            }
+        }
+        request.op_labels = labels;
+        if let Some(matching) = &report.model_match {
+            for line in matching.lines() {
+                eprintln!("{line}");
+            }
+        }
+    }
     let summary = render_to_file(&reader, &request, &output, args.force)?;
     let cells = match summary.raster {
         (0, 0) => String::new(),
