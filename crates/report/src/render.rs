@@ -450,6 +450,7 @@ mod tests {
         report.rows.push(PairRow {
             op_index: 0,
             op_name: name.clone(),
+            op_symbol: None,
             op_kind: "CONV_2D".into(),
             input_name: "in".into(),
             input_address: dmo_core::Address(0x2000_0000),
