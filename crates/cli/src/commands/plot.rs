@@ -93,7 +93,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("matching {} to {}", args.trace.display(), path.display()))?;
         let mut labels: Vec<String> = reader.segments().iter().map(|s| s.kind.clone()).collect();
         for row in &report.rows {
-            if let (Some(operator), Some(label)) = (row.model_operator, labels.get_mut(row.op_index)) {
+            if let (Some(operator), Some(label)) =
+                (row.model_operator, labels.get_mut(row.op_index))
+            {
                 *label = format!("{} = model op {operator}", row.op_kind);
             }
         }
