@@ -22,7 +22,7 @@ pub fn draw<DB: DrawingBackend>(
     let view = view_of(reader, request)?;
     let title = format!("Memory access pattern: {}", view.subject);
     let bytes_shown = view.high - view.low;
-    let subtitle = vec![format!(
+    let mut subtitle = vec![format!(
         "{} events in t = {}..{}, {} bytes from {}; a cell is coloured if any access hit it, writes over reads",
         view.time.len(),
         view.time.start.0,
@@ -30,6 +30,22 @@ pub fn draw<DB: DrawingBackend>(
         bytes_shown,
         view.base_text()
     )];
+    // Many ops: their labels shrink to `#12` where `#12 CONV_2D` does not
+    // fit, so say which number is which kind.
+    if view.op.is_none() && reader.segments().len() > 8 {
+        // At most ~150 characters a line (the default width), split at `; `.
+        let mut line = String::new();
+        for part in op_kind_legend(reader.segments(), &request.op_labels).split("; ") {
+            if !line.is_empty() && line.len() + part.len() > 150 {
+                subtitle.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push_str("; ");
+            }
+            line.push_str(part);
+        }
+        subtitle.push(line);
+    }
     let legend = legend_for(&view);
     let body = header(root, &title, &subtitle, &legend)?;
     let chart_area = draw_frame(&body, &view)?;
@@ -255,4 +271,75 @@ fn draw_bands_and_boundaries<DB: DrawingBackend>(
         }
     }
     Ok(())
+}
+
+/// `ops: CONV_2D #0,2,4; DEPTHWISE_CONV_2D #1,3; ...`: each kind (or label)
+/// with the indices of its ops, kinds in order of first appearance.
+fn op_kind_legend(segments: &[dmo_core::OpSegment], labels: &[String]) -> String {
+    let mut kinds: Vec<(String, Vec<usize>)> = Vec::new();
+    for (index, segment) in segments.iter().enumerate() {
+        let kind = labels
+            .get(index)
+            .map(|label| label.split(" = ").next().unwrap_or(label).to_string())
+            .unwrap_or_else(|| {
+                if segment.kind == segment.name {
+                    segment.display_name().into_owned()
+                } else {
+                    segment.kind.clone()
+                }
+            });
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, indices)) => indices.push(index),
+            None => kinds.push((kind, vec![index])),
+        }
+    }
+    let parts: Vec<String> = kinds
+        .iter()
+        .map(|(kind, indices)| format!("{kind} #{}", compress_indices(indices)))
+        .collect();
+    format!("ops: {}", parts.join("; "))
+}
+
+/// `0,2,…,28` for an arithmetic run of four or more, else the numbers.
+fn compress_indices(indices: &[usize]) -> String {
+    let mut parts = Vec::new();
+    let mut at = 0;
+    while at < indices.len() {
+        let mut end = at + 1;
+        if at + 2 < indices.len() {
+            let step = indices[at + 1] - indices[at];
+            end = at + 2;
+            while end < indices.len() && indices[end] - indices[end - 1] == step {
+                end += 1;
+            }
+            if end - at < 4 {
+                end = at + 1;
+            }
+        }
+        match end - at {
+            1 => parts.push(indices[at].to_string()),
+            _ => parts.push(format!(
+                "{},{},\u{2026},{}",
+                indices[at],
+                indices[at + 1],
+                indices[end - 1]
+            )),
+        }
+        at = end;
+    }
+    parts.join(",")
+}
+
+#[cfg(test)]
+mod legend_tests {
+    use super::compress_indices;
+
+    #[test]
+    fn runs_of_four_or_more_are_shortened() {
+        assert_eq!(compress_indices(&[0, 1, 3, 5, 7, 9]), "0,1,3,\u{2026},9");
+        assert_eq!(compress_indices(&[2, 4, 6, 28]), "2,4,6,28");
+        assert_eq!(compress_indices(&[2, 4, 6, 8, 28]), "2,4,\u{2026},8,28");
+        assert_eq!(compress_indices(&[27]), "27");
+        assert_eq!(compress_indices(&[4, 9]), "4,9");
+    }
 }
