@@ -78,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let model = match &args.model {
         Some(path) => Some(
-            dmo_tflite::Model::read(path).with_context(|| format!("--model {}", path.display()))?,
+            dmo_tflite::Model::read(path).context("--model")?,
         ),
         None => None,
     };

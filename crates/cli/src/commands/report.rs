@@ -47,7 +47,7 @@ impl OutputArgs {
             .as_ref()
             .map(|path| {
                 let model = dmo_tflite::Model::read(path)
-                    .with_context(|| format!("--model {}", path.display()))?;
+                    .context("--model")?;
                 Ok((model, path.display().to_string()))
             })
             .transpose()
