@@ -157,6 +157,12 @@ fn tflm_shaped_firmware_without_markers_or_ops_matches_the_simulation() {
         assert_eq!(row["output_name"], name(offsets[i + 1]).as_str(), "op {i}");
     }
 
+    // `analyse` (no trace file) gives the same rows.
+    let run = dmo(&["analyse", "-q", &fixture("tflm_like"), "--format", "json"]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let analysed: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(analysed["rows"], report["rows"]);
+
     // Every layer's offsets equal the simulation's...
     assert_eq!(mismatches(rows, &layers()), Vec::<usize>::new());
     // ...and the check can fail: describe the 1x1 conv as 3x3 and that
