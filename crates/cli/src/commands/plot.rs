@@ -77,9 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         request.scope = AddressScope::AllRam;
     }
     let model = match &args.model {
-        Some(path) => Some(
-            dmo_tflite::Model::read(path).context("--model")?,
-        ),
+        Some(path) => Some(dmo_tflite::Model::read(path).context("--model")?),
         None => None,
     };
     let reader = TraceReader::open(&args.trace)?;

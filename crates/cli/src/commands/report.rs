@@ -46,8 +46,7 @@ impl OutputArgs {
         self.model
             .as_ref()
             .map(|path| {
-                let model = dmo_tflite::Model::read(path)
-                    .context("--model")?;
+                let model = dmo_tflite::Model::read(path).context("--model")?;
                 Ok((model, path.display().to_string()))
             })
             .transpose()
