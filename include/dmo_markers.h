@@ -36,6 +36,15 @@ void dmo_buffer(const char *name, const void *pointer, uint32_t length, uint32_t
 /* Ends the current op segment. */
 void dmo_op_end(void);
 
+#ifdef DMO_NO_MARKERS
+/* Kernels built for firmware without markers (fixtures/cpp): the macros vanish. */
+#define DMO_OP_BEGIN(name, kind) ((void)(name), (void)(kind))
+#define DMO_INPUT(name, pointer, length) ((void)(name), (void)(pointer), (void)(length))
+#define DMO_OUTPUT(name, pointer, length) ((void)(name), (void)(pointer), (void)(length))
+#define DMO_WEIGHTS(name, pointer, length) ((void)(name), (void)(pointer), (void)(length))
+#define DMO_SCRATCH(name, pointer, length) ((void)(name), (void)(pointer), (void)(length))
+#define DMO_OP_END() ((void)0)
+#else
 #define DMO_OP_BEGIN(name, kind) dmo_op_begin((name), (kind))
 #define DMO_INPUT(name, pointer, length) \
     dmo_buffer((name), (pointer), (uint32_t)(length), DMO_ROLE_INPUT)
@@ -46,6 +55,7 @@ void dmo_op_end(void);
 #define DMO_SCRATCH(name, pointer, length) \
     dmo_buffer((name), (pointer), (uint32_t)(length), DMO_ROLE_SCRATCH)
 #define DMO_OP_END() dmo_op_end()
+#endif
 
 #ifdef __cplusplus
 }

@@ -15,7 +15,7 @@ mod units;
 
 pub use cpu::{CpuModel, UnknownCpu};
 pub use event::{AccessKind, Event};
-pub use memory::{describe_address, MemoryRegion, RegionKind, Symbol, SymbolKind};
+pub use memory::{demangle, describe_address, MemoryRegion, RegionKind, Symbol, SymbolKind};
 pub use op::{Buffer, BufferRole, OpSegment};
 pub use run::{RunEnd, RunRecord, RunStats};
 pub use sink::{CountingSink, EventClock, EventSink, FanOut};

@@ -82,6 +82,12 @@ pub struct OpSegment {
 }
 
 impl OpSegment {
+    /// The name as people read it: an op named after a function symbol
+    /// (`--ops`, a known runtime) shows demangled; JSON keeps `name` raw.
+    pub fn display_name(&self) -> std::borrow::Cow<'_, str> {
+        crate::memory::demangle(&self.name)
+    }
+
     pub fn buffers_with_role(&self, role: BufferRole) -> impl Iterator<Item = &Buffer> {
         self.buffers.iter().filter(move |b| b.role == role)
     }

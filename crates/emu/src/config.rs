@@ -1,8 +1,8 @@
 //! What a run is asked to do. Its own module so that the memory layout and
 //! the run loop both read it without importing each other.
 
+use crate::runtime::OpFunctions;
 use dmo_core::{Address, CpuModel};
-use regex::Regex;
 use std::path::PathBuf;
 
 /// Default instruction budget: about a minute of emulation.
@@ -28,9 +28,9 @@ pub struct RunConfig {
     /// Stop with [`crate::RunStatus::BudgetExhausted`] after this many instructions.
     pub max_instructions: u64,
     pub pokes: Vec<Poke>,
-    /// Without markers: each top-level call of a function whose symbol
-    /// matches becomes an op segment.
-    pub op_functions: Option<Regex>,
+    /// Without markers: each top-level call of a function these select
+    /// (`--ops`, or a known runtime's kernels) becomes an op segment.
+    pub op_functions: Option<OpFunctions>,
 }
 
 impl Default for RunConfig {

@@ -22,6 +22,7 @@ mod firmware;
 mod layout;
 mod overlay;
 mod run;
+mod runtime;
 pub mod semihosting;
 mod snapshot;
 
@@ -32,4 +33,5 @@ pub use firmware::{Firmware, Segment, SymbolTable, VectorTable};
 pub use layout::{DEFAULT_RAM_SIZE, DEFAULT_RAM_START};
 pub use overlay::{pseudo_random_bytes, ClobberedRead, Overlay, OverlayPlacement, OverlayReport};
 pub use run::{run, run_counting_baseline, run_overlaid, FaultReport, RunOutcome, RunStatus};
+pub use runtime::{OpFunctions, Runtime};
 pub use snapshot::{Session, DEFAULT_SNAPSHOT_BUDGET};

@@ -778,11 +778,11 @@ fn install_hooks<S: EventSink>(
         .map_err(hook_error)?;
 
     match &config.op_functions {
-        Some(pattern) => {
-            for symbol in firmware
+        Some(functions) => {
+            for (symbol, kind) in firmware
                 .symbols
                 .iter()
-                .filter(|s| s.kind == SymbolKind::Function && pattern.is_match(&s.name))
+                .filter_map(|s| functions.kind_of(s).map(|kind| (s, kind)))
             {
                 let name = symbol.name.clone();
                 let address = symbol.address.0 as u64;
@@ -793,9 +793,17 @@ fn install_hooks<S: EventSink>(
                     take_snapshot(uc, address as u32);
                     let lr = register(uc, RegisterARM::LR) & !1;
                     let sp = register(uc, RegisterARM::SP);
-                    uc.get_data_mut()
-                        .begin_op(name.clone(), name.clone(), Some((lr, sp)));
-                    crate::overlay::op_began(uc, &name);
+                    let began = {
+                        let state = uc.get_data_mut();
+                        let idle = state.open_op.is_none();
+                        if idle {
+                            state.begin_op(name.clone(), kind.clone(), Some((lr, sp)));
+                        }
+                        idle
+                    };
+                    if began {
+                        crate::overlay::op_began(uc, &name);
+                    }
                 })
                 .map_err(hook_error)?;
             }

@@ -65,10 +65,34 @@ pub fn measured_offsets<'a>(
                 })
         });
         let Some(segment_index) = found else {
-            let why = format!(
-                "no {kind} op in the trace after segment {cursor} with an output of {} bytes",
-                output_bytes.map_or("?".into(), |b| b.to_string())
-            );
+            let wanted = output_bytes.map_or("?".into(), |b| b.to_string());
+            let same_kind =
+                (cursor..segments.len()).find(|&s| segments[s].kind.eq_ignore_ascii_case(&kind));
+            let why = match same_kind {
+                Some(s) => {
+                    let written: Vec<String> = segments[s]
+                        .buffers_with_role(BufferRole::Output)
+                        .map(|b| b.len.to_string())
+                        .collect();
+                    let tensor = operator
+                        .outputs
+                        .first()
+                        .map_or("?", |&t| model.tensors[t].name.as_str());
+                    format!(
+                        "size mismatch: the next {kind} op in the trace (#{s}) writes {} bytes, \
+                         the model's output tensor `{tensor}` has {wanted}",
+                        if written.is_empty() {
+                            "no".to_string()
+                        } else {
+                            written.join(" + ")
+                        }
+                    )
+                }
+                None => format!(
+                    "missing: no {kind} op in the trace after segment {cursor} with an output of \
+                     {wanted} bytes"
+                ),
+            };
             report.missing.push((index, why.clone()));
             operators.push(Err(format!("not measured: {why}")));
             continue;

@@ -142,7 +142,10 @@ pub fn plan_trace<'a>(
     let plan = plan_buffers(arena, &candidates, effort)?;
     Ok(TracePlan {
         buffers,
-        op_names: segments.iter().map(|s| s.name.clone()).collect(),
+        op_names: segments
+            .iter()
+            .map(|s| s.display_name().into_owned())
+            .collect(),
         base,
         firmware_offsets,
         firmware_peak: ByteCount(firmware_peak),

@@ -22,7 +22,7 @@ pub fn draw<DB: DrawingBackend>(
     let view = view_of(reader, request)?;
     let title = format!("Memory access pattern: {}", view.subject);
     let bytes_shown = view.high - view.low;
-    let subtitle = vec![format!(
+    let mut subtitle = vec![format!(
         "{} events in t = {}..{}, {} bytes from {}; a cell is coloured if any access hit it, writes over reads",
         view.time.len(),
         view.time.start.0,
@@ -30,6 +30,22 @@ pub fn draw<DB: DrawingBackend>(
         bytes_shown,
         view.base_text()
     )];
+    // Many ops: their labels shrink to `#12` where `#12 CONV_2D` does not
+    // fit, so say which number is which kind.
+    if view.op.is_none() && reader.segments().len() > 8 {
+        // At most ~150 characters a line (the default width), split at `; `.
+        let mut line = String::new();
+        for part in op_kind_legend(reader.segments(), &request.op_labels).split("; ") {
+            if !line.is_empty() && line.len() + part.len() > 150 {
+                subtitle.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push_str("; ");
+            }
+            line.push_str(part);
+        }
+        subtitle.push(line);
+    }
     let legend = legend_for(&view);
     let body = header(root, &title, &subtitle, &legend)?;
     let chart_area = draw_frame(&body, &view)?;
@@ -49,7 +65,7 @@ pub fn draw<DB: DrawingBackend>(
         }
     });
     frame::blit(&chart_area.plotting_area, pixels)?;
-    draw_bands_and_boundaries(&body, &chart_area, reader, &view)?;
+    draw_bands_and_boundaries(&body, &chart_area, reader, &view, &request.op_labels)?;
     Ok(FigureSummary {
         title,
         events_binned: counts.binned,
@@ -169,6 +185,7 @@ fn draw_bands_and_boundaries<DB: DrawingBackend>(
     frame: &ChartFrame<DB>,
     reader: &TraceReader,
     view: &View,
+    op_labels: &[String],
 ) -> Result<(), PlotError> {
     let area = frame.chart.plotting_area();
     let label = frame::label_text(13).pos(Pos::new(HPos::Left, VPos::Top));
@@ -206,7 +223,7 @@ fn draw_bands_and_boundaries<DB: DrawingBackend>(
         let (plot_x, plot_y) = frame.plotting_area.get_base_pixel();
         let (body_x, body_y) = body.get_base_pixel();
         let mut last_label_end = i32::MIN;
-        for segment in reader.segments() {
+        for (index, segment) in reader.segments().iter().enumerate() {
             let x = frame.x(segment.time.start.0);
             area.draw(&PathElement::new(
                 vec![(x, bottom), (x, top)],
@@ -216,18 +233,113 @@ fn draw_bands_and_boundaries<DB: DrawingBackend>(
             // Names left to right where they fit without touching the last.
             let (px, _) = area.map_coordinate(&(x, top));
             let px = px - area.get_pixel_range().0.start;
-            let (w, _) = area
-                .estimate_text_size(&segment.name, &name_style)
-                .unwrap_or((0, 0));
-            if px + 3 > last_label_end + 6
-                && px + 3 + (w as i32) < frame.plotting_area_pixels.0 as i32
-            {
-                let at = (plot_x - body_x + px + 3, plot_y - body_y - 3);
-                body.draw(&Text::new(segment.name.clone(), at, name_style.clone()))
-                    .map_err(draw_error)?;
-                last_label_end = px + 3 + w as i32;
+            // `#12 CONV_2D` where it fits, else `#12`: the number is the
+            // op's index in `dmo info` and `dmo report`.
+            let kind = if let Some(label) = op_labels.get(index) {
+                label.clone()
+            } else if segment.kind == segment.name {
+                segment.display_name().into_owned()
+            } else {
+                segment.kind.clone()
+            };
+            let next_px = reader
+                .segments()
+                .get(index + 1)
+                .map(|next| {
+                    let (p, _) = area.map_coordinate(&(frame.x(next.time.start.0), top));
+                    p - area.get_pixel_range().0.start
+                })
+                .unwrap_or(i32::MAX);
+            for (long, text) in [
+                (true, format!("#{index} {kind}")),
+                (false, format!("#{index}")),
+            ] {
+                let (w, _) = area
+                    .estimate_text_size(&text, &name_style)
+                    .unwrap_or((0, 0));
+                if px + 3 > last_label_end + 6
+                    && px + 3 + (w as i32) < frame.plotting_area_pixels.0 as i32
+                    && (!long || next_px > px + 3 + w as i32)
+                {
+                    let at = (plot_x - body_x + px + 3, plot_y - body_y - 3);
+                    body.draw(&Text::new(text, at, name_style.clone()))
+                        .map_err(draw_error)?;
+                    last_label_end = px + 3 + w as i32;
+                    break;
+                }
             }
         }
     }
     Ok(())
+}
+
+/// `ops: CONV_2D #0,2,4; DEPTHWISE_CONV_2D #1,3; ...`: each kind (or label)
+/// with the indices of its ops, kinds in order of first appearance.
+fn op_kind_legend(segments: &[dmo_core::OpSegment], labels: &[String]) -> String {
+    let mut kinds: Vec<(String, Vec<usize>)> = Vec::new();
+    for (index, segment) in segments.iter().enumerate() {
+        let kind = labels
+            .get(index)
+            .map(|label| label.split(" = ").next().unwrap_or(label).to_string())
+            .unwrap_or_else(|| {
+                if segment.kind == segment.name {
+                    segment.display_name().into_owned()
+                } else {
+                    segment.kind.clone()
+                }
+            });
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, indices)) => indices.push(index),
+            None => kinds.push((kind, vec![index])),
+        }
+    }
+    let parts: Vec<String> = kinds
+        .iter()
+        .map(|(kind, indices)| format!("{kind} #{}", compress_indices(indices)))
+        .collect();
+    format!("ops: {}", parts.join("; "))
+}
+
+/// `0,2,…,28` for an arithmetic run of four or more, else the numbers.
+fn compress_indices(indices: &[usize]) -> String {
+    let mut parts = Vec::new();
+    let mut at = 0;
+    while at < indices.len() {
+        let mut end = at + 1;
+        if at + 2 < indices.len() {
+            let step = indices[at + 1] - indices[at];
+            end = at + 2;
+            while end < indices.len() && indices[end] - indices[end - 1] == step {
+                end += 1;
+            }
+            if end - at < 4 {
+                end = at + 1;
+            }
+        }
+        match end - at {
+            1 => parts.push(indices[at].to_string()),
+            _ => parts.push(format!(
+                "{},{},\u{2026},{}",
+                indices[at],
+                indices[at + 1],
+                indices[end - 1]
+            )),
+        }
+        at = end;
+    }
+    parts.join(",")
+}
+
+#[cfg(test)]
+mod legend_tests {
+    use super::compress_indices;
+
+    #[test]
+    fn runs_of_four_or_more_are_shortened() {
+        assert_eq!(compress_indices(&[0, 1, 3, 5, 7, 9]), "0,1,3,\u{2026},9");
+        assert_eq!(compress_indices(&[2, 4, 6, 28]), "2,4,6,28");
+        assert_eq!(compress_indices(&[2, 4, 6, 8, 28]), "2,4,\u{2026},8,28");
+        assert_eq!(compress_indices(&[27]), "27");
+        assert_eq!(compress_indices(&[4, 9]), "4,9");
+    }
 }

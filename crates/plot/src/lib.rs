@@ -83,6 +83,10 @@ pub struct FigureRequest {
     /// Image size in pixels.
     pub width: u32,
     pub height: u32,
+    /// What to call each op (by index) in the access figure's op labels,
+    /// e.g. `CONV_2D = model op 12` with `--model`; missing entries: the
+    /// op's kind.
+    pub op_labels: Vec<String>,
 }
 
 impl FigureRequest {
@@ -93,6 +97,7 @@ impl FigureRequest {
             scope: AddressScope::Arena,
             width: 1200,
             height: 750,
+            op_labels: Vec::new(),
         }
     }
 }

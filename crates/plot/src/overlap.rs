@@ -49,7 +49,11 @@ pub fn draw<DB: DrawingBackend>(
     let saved_percent = 100.0 * saved as f64 / (n_in + n_out).max(1) as f64;
     let title = format!(
         "Safe overlap: op #{} {} ({}), {} -> {}",
-        pair.segment_index, segment.name, segment.kind, input.name, output.name
+        pair.segment_index,
+        segment.display_name(),
+        segment.kind,
+        input.name,
+        output.name
     );
     let mut subtitle = vec![format!(
         "output placed s_min = {} B below the input: footprint {} instead of {}, saving {} ({:.1}%)",

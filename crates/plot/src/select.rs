@@ -26,7 +26,9 @@ impl OpSelector {
         let segments: &[OpSegment] = reader.segments();
         let found = match self {
             OpSelector::Index(index) => (*index < segments.len()).then_some(*index),
-            OpSelector::Name(name) => segments.iter().position(|s| &s.name == name),
+            OpSelector::Name(name) => segments
+                .iter()
+                .position(|s| &s.name == name || s.display_name() == name.as_str()),
         };
         found.ok_or_else(|| PlotError::NoSuchOp {
             trace: reader.path().to_path_buf(),
@@ -104,7 +106,8 @@ pub fn view_of(reader: &TraceReader, request: &FigureRequest) -> Result<View, Pl
     let subject = match op {
         Some(index) => format!(
             "{firmware}, op #{index} {} ({})",
-            segments[index].name, segments[index].kind
+            segments[index].display_name(),
+            segments[index].kind
         ),
         None => format!("{firmware}, whole run"),
     };

@@ -11,6 +11,7 @@
 
 mod family_report;
 mod model;
+mod model_match;
 mod op_report;
 mod plan_report;
 mod render;
@@ -22,10 +23,14 @@ pub use family_report::{render_families, FamilyCell, FamilyColumn, FamilyCompari
 pub use model::{
     InstructionSite, PairRow, Report, RunSummary, SiteLookup, WitnessDetail, SCHEMA_VERSION,
 };
+pub use model_match::{match_model, ModelMatch};
 pub use op_report::render_op;
 pub use plan_report::{render_plan, render_plan_summary, LayerRow, McuRow, PeakReport, PlanReport};
 pub use render::{render, Format, CSV_HEADER};
-pub use sources::{analyse, report_of_trace, Analysis, FirmwareSites, RecordedSites, TraceSites};
+pub use sources::{
+    analyse, report_of_trace, report_of_trace_with_model, Analysis, FirmwareSites, RecordedSites,
+    TraceSites,
+};
 pub use table::{markdown_lines, text_lines, write_table, Align};
 pub use verify::{
     verify, Claim, ObservedClobber, OffsetCheck, OpSelector, PairVerification, SeedRun,

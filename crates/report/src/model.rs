@@ -56,7 +56,11 @@ pub struct WitnessDetail {
 pub struct PairRow {
     /// Position of the op in the run, from 0.
     pub op_index: usize,
+    /// The op's name as people read it (a function symbol demangled).
     pub op_name: String,
+    /// The raw (mangled) symbol when `op_name` was demangled from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op_symbol: Option<String>,
     pub op_kind: String,
     pub input_name: String,
     pub input_address: Address,
@@ -82,6 +86,18 @@ pub struct PairRow {
     pub saving_percent: f64,
     /// Why `s_min - 1` is unsafe (absent when `s_min == 0`).
     pub witness: Option<WitnessDetail>,
+    /// With `--model`: the model operator this op matched, and the names of
+    /// the pair's input and output tensors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_operator: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_input: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_output: Option<String>,
+    /// What a reader must know about this row's offsets (e.g. a RESHAPE
+    /// that is a plain `memcpy`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Peaks over the whole run.
@@ -112,6 +128,9 @@ pub struct Report {
     pub firmware: String,
     pub rows: Vec<PairRow>,
     pub summary: RunSummary,
+    /// With `--model`: how the traced ops matched the model's operators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_match: Option<crate::model_match::ModelMatch>,
 }
 
 /// Looks up the instruction that made the event at a time.
@@ -135,6 +154,7 @@ impl Report {
             firmware,
             rows,
             summary,
+            model_match: None,
         }
     }
 }
@@ -143,7 +163,9 @@ fn row(pair: &PairResult, sites: &mut dyn SiteLookup) -> PairRow {
     let overlap: &PairOverlap = &pair.overlap;
     PairRow {
         op_index: pair.segment_index,
-        op_name: pair.op_name.clone(),
+        op_name: dmo_core::demangle(&pair.op_name).into_owned(),
+        op_symbol: (dmo_core::demangle(&pair.op_name) != pair.op_name.as_str())
+            .then(|| pair.op_name.clone()),
         op_kind: pair.op_kind.clone(),
         input_name: pair.input.name.clone(),
         input_address: pair.input.start,
@@ -161,6 +183,10 @@ fn row(pair: &PairResult, sites: &mut dyn SiteLookup) -> PairRow {
         naive: overlap.naive().0,
         saving_bytes: overlap.saving().0,
         saving_percent: round2(overlap.saving_percent()),
+        model_operator: None,
+        model_input: None,
+        model_output: None,
+        notes: Vec::new(),
         witness: overlap
             .witness_down
             .map(|witness| detail(overlap.s_min.0 - 1, &witness, sites)),
@@ -218,10 +244,10 @@ fn summarise(segments: &[OpSegment], rows: &[PairRow]) -> RunSummary {
             .unwrap_or(0);
         let overlapped = naive - best_saving.min(naive);
         if placed > placed_peak.0 {
-            placed_peak = (placed, Some(segment.name.clone()));
+            placed_peak = (placed, Some(segment.display_name().into_owned()));
         }
         if overlapped > overlapped_peak.0 {
-            overlapped_peak = (overlapped, Some(segment.name.clone()));
+            overlapped_peak = (overlapped, Some(segment.display_name().into_owned()));
         }
     }
     let saving = placed_peak.0.saturating_sub(overlapped_peak.0);

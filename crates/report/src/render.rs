@@ -113,6 +113,37 @@ fn witness_line(row: &PairRow, witness: &WitnessDetail) -> String {
     )
 }
 
+/// `#4 RESHAPE: note` for every note of every row.
+fn note_lines(report: &Report) -> Vec<String> {
+    report
+        .rows
+        .iter()
+        .flat_map(|row| {
+            row.notes
+                .iter()
+                .map(move |note| format!("#{} {}: {note}", row.op_index, row.op_kind))
+        })
+        .collect()
+}
+
+/// `#0 CONV_2D = model op 0: input -> output` for every matched row.
+fn model_row_lines(report: &Report) -> Vec<String> {
+    report
+        .rows
+        .iter()
+        .filter_map(|row| {
+            let operator = row.model_operator?;
+            Some(format!(
+                "#{} {} = model op {operator}: `{}` -> `{}`",
+                row.op_index,
+                row.op_kind,
+                row.model_input.as_deref().unwrap_or("?"),
+                row.model_output.as_deref().unwrap_or("?")
+            ))
+        })
+        .collect()
+}
+
 fn summary_lines(report: &Report) -> Vec<String> {
     let summary = &report.summary;
     let name = |op: &Option<String>| op.clone().unwrap_or_else(|| "-".into());
@@ -168,6 +199,23 @@ fn table(report: &Report) -> String {
             let _ = writeln!(out, "  {witness}");
         }
     }
+    let notes = note_lines(report);
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\nnotes:");
+        for note in notes {
+            let _ = writeln!(out, "  {note}");
+        }
+    }
+    if let Some(matching) = &report.model_match {
+        let _ = writeln!(out);
+        for (index, line) in matching.lines().into_iter().enumerate() {
+            let indent = if index == 0 { "" } else { "  " };
+            let _ = writeln!(out, "{indent}{line}");
+        }
+        for line in model_row_lines(report) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     out.push('\n');
     for summary in summary_lines(report) {
         let _ = writeln!(out, "{summary}");
@@ -192,6 +240,19 @@ fn markdown(report: &Report) -> String {
         let _ = writeln!(out, "\n## Why `s_min - 1` is unsafe\n");
         for witness in witnesses {
             let _ = writeln!(out, "- {}", escape(&witness));
+        }
+    }
+    let notes = note_lines(report);
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\n## Notes\n");
+        for note in notes {
+            let _ = writeln!(out, "- {}", escape(&note));
+        }
+    }
+    if let Some(matching) = &report.model_match {
+        let _ = writeln!(out, "\n## Model\n");
+        for line in matching.lines().into_iter().chain(model_row_lines(report)) {
+            let _ = writeln!(out, "- {}", escape(&line));
         }
     }
     let _ = writeln!(out, "\n## Run\n");
@@ -305,6 +366,7 @@ mod tests {
                 peak_saving_bytes: 0,
                 peak_saving_percent: 0.0,
             },
+            model_match: None,
         }
     }
 
@@ -361,6 +423,7 @@ mod tests {
         report.rows.push(PairRow {
             op_index: 0,
             op_name: name.clone(),
+            op_symbol: None,
             op_kind: "CONV_2D".into(),
             input_name: "in".into(),
             input_address: dmo_core::Address(0x2000_0000),
@@ -379,6 +442,10 @@ mod tests {
             saving_bytes: 4,
             saving_percent: 50.0,
             witness: None,
+            model_operator: None,
+            model_input: None,
+            model_output: None,
+            notes: Vec::new(),
         });
         report.summary.ops = 1;
         report.summary.pairs = 1;

@@ -3,8 +3,11 @@
 
 use crate::model::{InstructionSite, Report, SiteLookup};
 use crate::ReportError;
-use dmo_core::{AccessKind, Address, Buffer, Event, EventSink, EventTime, FanOut, TimeRange};
+use dmo_core::{
+    AccessKind, Address, Buffer, Event, EventSink, EventTime, FanOut, OpSegment, TimeRange,
+};
 use dmo_emu::{Disassembler, Firmware, RunConfig, RunOutcome};
+use dmo_tflite::Model;
 use dmo_trace::{BufferDiscovery, PairMiner, TraceReader};
 
 /// Names and disassembles PCs with the firmware's symbols and code.
@@ -79,18 +82,65 @@ pub fn report_of_trace(
     reader: &TraceReader,
     firmware: Option<&Firmware>,
 ) -> Result<Report, ReportError> {
+    report_of_trace_with_model(reader, firmware, None)
+}
+
+/// [`report_of_trace`], with the ops matched to a model's operators when
+/// `model` (the model and its file name) is given.
+pub fn report_of_trace_with_model(
+    reader: &TraceReader,
+    firmware: Option<&Firmware>,
+    model: Option<(&Model, String)>,
+) -> Result<Report, ReportError> {
     let segments = BufferDiscovery::segments_to_mine(reader)?;
     let pairs = PairMiner::of_trace(reader, &segments)?;
     let mut sites = TraceSites::new(reader, firmware);
     let name = firmware
         .map(|f| f.path.clone())
         .unwrap_or_else(|| reader.metadata().elf_path.clone());
-    Ok(Report::build(
-        name.display().to_string(),
-        &segments,
-        &pairs,
-        &mut sites,
-    ))
+    let mut report = Report::build(name.display().to_string(), &segments, &pairs, &mut sites);
+    note_memcpy_reshapes(reader, &segments, &mut report)?;
+    if let Some((model, model_name)) = model {
+        crate::model_match::match_model(&mut report, model, model_name, &segments, &pairs);
+    }
+    Ok(report)
+}
+
+/// A RESHAPE whose output is written by the C library's `memcpy` (TFLM's
+/// reference RESHAPE is one call of it): its offset is a property of this
+/// binary's `memcpy`, which another libc (or another size) may copy in
+/// another order. One pass over each such op's events.
+fn note_memcpy_reshapes(
+    reader: &TraceReader,
+    segments: &[OpSegment],
+    report: &mut Report,
+) -> Result<(), ReportError> {
+    for row in &mut report.rows {
+        if !row.op_kind.eq_ignore_ascii_case("RESHAPE") {
+            continue;
+        }
+        let Some(segment) = segments.get(row.op_index) else {
+            continue;
+        };
+        let output = row.output_address.0 as u64..row.output_address.0 as u64 + row.output_bytes;
+        let mut writer = None;
+        for event in reader.events_in(segment.time)? {
+            let event = event?;
+            if event.kind == AccessKind::Write && output.contains(&(event.address.0 as u64)) {
+                writer = Some(reader.metadata().name_address(event.pc));
+                break;
+            }
+        }
+        let Some(location) = writer else { continue };
+        let function = location.split('+').next().unwrap_or(&location).to_owned();
+        if function.contains("memcpy") || function.contains("memmove") {
+            row.notes.push(format!(
+                "a plain copy by `{function}`: its measured offset holds for this binary's \
+                 `{function}` only (another C library or build may copy in another order)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The PC and kind of every event inside an op segment, so that witness times

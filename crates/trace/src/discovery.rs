@@ -335,10 +335,12 @@ impl EventSink for BufferDiscovery<'_> {
                     }
                     (AccessKind::Read, None) => {}
                 }
-            } else if let (Some(index), Some(_), AccessKind::Read) =
-                (self.flash.index(address), segment_start, event.kind)
-            {
-                self.weights_read.set(index);
+            } else if segment_start.is_some() && event.kind == AccessKind::Read {
+                // Checked after the cheap conditions: flash minus the
+                // functions is many ranges.
+                if let Some(index) = self.flash.index(address) {
+                    self.weights_read.set(index);
+                }
             }
         }
     }

@@ -83,7 +83,16 @@ impl DenseBytes {
     /// The dense index of `address`, if tracked.
     #[inline]
     pub fn index(&self, address: u64) -> Option<usize> {
-        // Few ranges in practice: a linear scan beats a binary search.
+        // Usually few ranges, where a linear scan beats a binary search; flash
+        // minus every function (buffer discovery) has thousands.
+        if self.ranges.len() > 8 {
+            let position = self
+                .ranges
+                .partition_point(|(range, _)| (range.start.0 as u64) <= address);
+            let (range, base) = self.ranges.get(position.checked_sub(1)?)?;
+            let start = range.start.0 as u64;
+            return (address < range.end()).then(|| base + (address - start) as usize);
+        }
         for (range, base) in &self.ranges {
             let start = range.start.0 as u64;
             if address >= start && address < range.end() {
@@ -104,6 +113,28 @@ impl DenseBytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_ranges_index_by_binary_search_like_the_linear_scan() {
+        let ranges: Vec<ByteRange> = (0..40u32)
+            .map(|i| ByteRange::new(Address(0x1000 + 0x100 * i), 0x10 + i))
+            .collect();
+        let dense = DenseBytes::new(&ranges);
+        let mut expected = 0usize;
+        for address in 0xf00u64..0x4000 {
+            let inside = ranges
+                .iter()
+                .any(|r| address >= r.start.0 as u64 && address < r.end());
+            let found = dense.index(address);
+            assert_eq!(found.is_some(), inside, "{address:#x}");
+            if inside {
+                assert_eq!(found, Some(expected), "{address:#x}");
+                assert_eq!(dense.address(expected), Address(address as u32));
+                expected += 1;
+            }
+        }
+        assert_eq!(expected, dense.len());
+    }
 
     #[test]
     fn dense_indexes_follow_address_order_across_merged_ranges() {

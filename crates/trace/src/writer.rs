@@ -5,9 +5,10 @@ use crate::codec::BlockEncoder;
 use crate::error::TraceError;
 use crate::format::{self, BlockHeader, Trailer, FORMAT_VERSION};
 use crate::metadata::{BlockIndexEntry, Footer, TraceMetadata};
+use crate::{BufferDiscovery, TraceReader};
 use dmo_core::{Buffer, Event, EventSink, EventTime, OpSegment, TimeRange};
 use dmo_fsio::AtomicFile;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// How a trace is written.
@@ -148,6 +149,12 @@ impl TraceWriter {
             return Err(error);
         }
         let event_bytes = self.position - format::HEADER_LEN;
+        // Ops without marker buffers (`--ops`, a known runtime) get theirs
+        // from one discovery pass over the finished events, stored in the
+        // footer so that every reader uses the same buffers.
+        let discover = complete
+            && !self.segments.is_empty()
+            && self.segments.iter().all(|s| s.buffers.is_empty());
         let footer = Footer {
             metadata,
             segments: std::mem::take(&mut self.segments),
@@ -156,18 +163,9 @@ impl TraceWriter {
             complete,
         };
         let block_count = footer.blocks.len() as u64;
-        let footer_bytes = bincode::serde::encode_to_vec(&footer, format::bincode_config())
-            .map_err(|error| TraceError::Encode {
-                path: self.final_path.clone(),
-                detail: error.to_string(),
-            })?;
-        let trailer = Trailer {
-            footer_offset: self.position,
-            footer_len: footer_bytes.len() as u64,
-            footer_crc: crc32fast::hash(&footer_bytes),
-            version: FORMAT_VERSION,
-        };
+        let events = footer.event_count;
         let path = self.final_path.clone();
+        let (footer_bytes, trailer) = self.encode_footer(&footer)?;
         let mut output = self
             .output
             .take()
@@ -178,19 +176,56 @@ impl TraceWriter {
             .and_then(|_| output.flush());
         write_result
             .map_err(|source| TraceError::io(&path, "cannot write the trace footer", source))?;
-        let temporary = output
+        let mut temporary = output
             .into_inner()
             .map_err(|error| TraceError::io(&path, "cannot flush the trace", error.into_error()))?;
+        let mut trailer = trailer;
+        if discover {
+            let reader = TraceReader::open(temporary.temporary_path())?;
+            let segments = BufferDiscovery::of_trace(&reader)?;
+            drop(reader);
+            let footer = Footer { segments, ..footer };
+            let (footer_bytes, new_trailer) = self.encode_footer(&footer)?;
+            trailer = new_trailer;
+            let file = temporary.file();
+            let rewrite = file
+                .seek(SeekFrom::Start(trailer.footer_offset))
+                .and_then(|_| file.write_all(&footer_bytes))
+                .and_then(|_| file.write_all(&trailer.to_bytes()))
+                .and_then(|_| {
+                    file.set_len(trailer.footer_offset + trailer.footer_len + format::TRAILER_LEN)
+                })
+                .and_then(|_| file.flush());
+            rewrite.map_err(|source| {
+                TraceError::io(&path, "cannot store the discovered buffers", source)
+            })?;
+        }
         temporary.commit()?;
         let file_bytes = trailer.footer_offset + trailer.footer_len + format::TRAILER_LEN;
         Ok(TraceSummary {
             path,
-            events: footer.event_count,
+            events,
             blocks: block_count,
             file_bytes,
             event_bytes,
             complete,
         })
+    }
+
+    /// The footer's bytes and the trailer that points at them.
+    fn encode_footer(&self, footer: &Footer) -> Result<(Vec<u8>, Trailer), TraceError> {
+        let footer_bytes = bincode::serde::encode_to_vec(footer, format::bincode_config())
+            .map_err(|error| TraceError::Encode {
+                path: self.final_path.clone(),
+                detail: error.to_string(),
+            })?;
+        let trailer = Trailer {
+            footer_offset: self.position,
+            footer_len: footer_bytes.len() as u64,
+            footer_crc: crc32fast::hash(&footer_bytes),
+            version: FORMAT_VERSION,
+        };
+        Ok((footer_bytes, trailer))
     }
 
     fn flush_block(&mut self) {

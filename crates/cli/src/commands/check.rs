@@ -34,7 +34,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let firmware = Firmware::load(&args.elf)?;
-    let config = args.emulator.run_config()?;
+    let mut config = args.emulator.run_config()?;
+    super::firmware_args::detect_runtime(&firmware, &mut config);
     // A trace in a private folder: buffer discovery for ops without markers
     // needs the whole run. The folder goes when this function returns.
     let folder = tempfile::tempdir().context("creating a temporary folder for the trace")?;

@@ -74,7 +74,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let segments = reader.segments();
         let segment = match op.parse::<usize>() {
             Ok(index) => segments.get(index),
-            Err(_) => segments.iter().find(|segment| &segment.name == op),
+            Err(_) => segments
+                .iter()
+                .find(|segment| &segment.name == op || segment.display_name() == op.as_str()),
         };
         let Some(segment) = segment else {
             bail!(

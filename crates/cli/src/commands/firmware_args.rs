@@ -19,8 +19,14 @@ pub struct EmulatorArgs {
 
     /// Without markers: each top-level call of a function whose symbol
     /// matches this regular expression becomes an op.
-    #[arg(long, value_name = "REGEX")]
+    #[arg(long, value_name = "REGEX", conflicts_with = "runtime")]
     pub ops: Option<String>,
+
+    /// Without markers: the ops are the kernel calls of this known runtime
+    /// (data/runtimes.toml: tflm-reference, tflm-cmsis-nn). Default: detected
+    /// from the ELF's symbols when it has neither markers nor --ops.
+    #[arg(long, value_name = "NAME")]
+    pub runtime: Option<String>,
 
     /// RAM region as ADDRESS:SIZE (e.g. 0x20000000:256K); default: from the
     /// vector table's initial stack pointer.
@@ -54,12 +60,17 @@ impl EmulatorArgs {
                 source,
             });
         }
-        let op_functions = match &self.ops {
-            Some(pattern) => Some(
+        let op_functions = match (&self.ops, &self.runtime) {
+            (Some(pattern), _) => Some(dmo_emu::OpFunctions::matching(
                 regex::Regex::new(pattern)
                     .with_context(|| format!("--ops {pattern}: not a valid regular expression"))?,
+            )),
+            (None, Some(name)) => Some(
+                dmo_emu::Runtime::named(name)
+                    .map_err(|e| anyhow::anyhow!("--runtime {name}: {e}"))?
+                    .op_functions(),
             ),
-            None => None,
+            (None, None) => None,
         };
         Ok(RunConfig {
             cpu: self.cpu,
@@ -69,6 +80,22 @@ impl EmulatorArgs {
             pokes,
             op_functions,
         })
+    }
+}
+
+/// Without markers, `--ops` or `--runtime`: the known runtime whose kernels
+/// `firmware` has, if any, chosen for `config` and said on stderr.
+pub fn detect_runtime(firmware: &dmo_emu::Firmware, config: &mut RunConfig) {
+    if config.op_functions.is_some() || firmware.symbols.by_name("dmo_op_begin").is_some() {
+        return;
+    }
+    if let Some((runtime, witness)) = dmo_emu::Runtime::detect(firmware) {
+        eprintln!(
+            "no dmo markers: found runtime {} ({}; from `{witness}`); its kernel calls are the ops \
+             (--runtime NAME or --ops REGEX to choose)",
+            runtime.name, runtime.description
+        );
+        config.op_functions = Some(runtime.op_functions());
     }
 }
 

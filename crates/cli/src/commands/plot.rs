@@ -1,7 +1,7 @@
 //! `dmo plot`: paper-style figures of a trace (PNG or SVG), and the layout
 //! figure of a `.tflite` model's plan.
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use clap::{Args as ClapArgs, ValueEnum};
 use dmo_plan::{plan_model, BufferSource, OffsetSource, SearchEffort};
 use dmo_plot::{
@@ -29,15 +29,21 @@ pub enum Kind {
 #[derive(ClapArgs, Debug)]
 pub struct Args {
     /// Trace file written by `dmo trace`.
-    #[arg(required_unless_present = "model", conflicts_with = "model")]
+    #[arg(required_unless_present = "model")]
     pub trace: Option<PathBuf>,
-    /// Draw the layout of a .tflite model's plan instead (--kind layout): TFLM's greedy
-    /// plan beside the DMO plan, as `dmo plan` makes them.
+    /// The .tflite model. With a trace: label the ops with the model's op index and print
+    /// how the traced ops matched it. Without a trace: draw the layout of the model's plan
+    /// (--kind layout), TFLM's greedy plan beside the DMO plan, as `dmo plan` makes them.
     #[arg(long, value_name = "MODEL.tflite")]
     pub model: Option<PathBuf>,
-    /// With --model: the kernels the firmware runs (data/kernel_families.toml), which the
-    /// DMO plan holds for; without it the figure assumes `reference` and says so.
-    #[arg(long, value_name = "NAME", requires = "model")]
+    /// With --model and no trace: the kernels the firmware runs (data/kernel_families.toml),
+    /// which the DMO plan holds for; without it the figure assumes `reference` and says so.
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "model",
+        conflicts_with = "trace"
+    )]
     pub kernels: Option<String>,
     /// Which figure to draw.
     #[arg(long, value_enum)]
@@ -88,8 +94,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.all_memory {
         request.scope = AddressScope::AllRam;
     }
+    let model = match &args.model {
+        Some(path) => Some(dmo_tflite::Model::read(path).context("--model")?),
+        None => None,
+    };
     let reader = TraceReader::open(trace)?;
     let started = Instant::now();
+    if let (Some(model), Some(path)) = (&model, &args.model) {
+        let report = dmo_report::report_of_trace_with_model(
+            &reader,
+            None,
+            Some((model, path.display().to_string())),
+        )
+        .with_context(|| format!("matching {} to {}", trace.display(), path.display()))?;
+        let mut labels: Vec<String> = reader.segments().iter().map(|s| s.kind.clone()).collect();
+        for row in &report.rows {
+            if let (Some(operator), Some(label)) =
+                (row.model_operator, labels.get_mut(row.op_index))
+            {
+                *label = format!("{} = model op {operator}", row.op_kind);
+            }
+        }
+        request.op_labels = labels;
+        if let Some(matching) = &report.model_match {
+            for line in matching.lines() {
+                eprintln!("{line}");
+            }
+        }
+    }
     let summary = render_to_file(&reader, &request, &output, args.force)?;
     let cells = match summary.raster {
         (0, 0) => String::new(),

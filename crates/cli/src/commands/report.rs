@@ -5,7 +5,7 @@ use super::text::refuse_overwrite;
 use anyhow::Context;
 use clap::Args as ClapArgs;
 use dmo_core::BufferRole;
-use dmo_report::{render, report_of_trace, Format, Report};
+use dmo_report::{render, report_of_trace_with_model, Format, Report};
 use dmo_trace::{clobbered_reads, BufferDiscovery, TraceReader};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,6 +34,25 @@ pub struct OutputArgs {
     /// Overwrite FILE if it exists.
     #[arg(long)]
     pub force: bool,
+
+    /// The .tflite model the firmware runs: match the traced ops to its
+    /// operators (order, kind, output size), show its op index and tensor
+    /// names, and say where trace and model disagree.
+    #[arg(long, value_name = "MODEL.tflite")]
+    pub model: Option<PathBuf>,
+}
+
+impl OutputArgs {
+    /// The `--model`, read (one error naming the file if it is not a model).
+    pub fn read_model(&self) -> anyhow::Result<Option<(dmo_tflite::Model, String)>> {
+        self.model
+            .as_ref()
+            .map(|path| {
+                let model = dmo_tflite::Model::read(path).context("--model")?;
+                Ok((model, path.display().to_string()))
+            })
+            .transpose()
+    }
 }
 
 fn parse_format(text: &str) -> Result<Format, String> {
@@ -44,6 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.output.output {
         refuse_overwrite(path, args.output.force)?;
     }
+    let model = args.output.read_model()?;
     let reader = TraceReader::open(&args.trace)?;
     // The traced ELF names and disassembles the witness instructions; use it
     // only if it is still the same file.
@@ -59,7 +79,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             metadata.elf_path.display()
         );
     }
-    let report = report_of_trace(&reader, firmware.as_ref())
+    let model = model.as_ref().map(|(model, name)| (model, name.clone()));
+    let report = report_of_trace_with_model(&reader, firmware.as_ref(), model)
         .with_context(|| format!("reporting {}", args.trace.display()))?;
     write_report(&report, &args.output)?;
     warn_about_placed_overlaps(&reader)?;

@@ -134,7 +134,7 @@ pub fn print_run_summary(outcome: &RunOutcome, trace: Option<&TraceSummary>) {
 pub fn print_op_segment(label: &str, segment: &OpSegment, metadata: &TraceMetadata, indent: &str) {
     println!(
         "{label}{:<24} {:<20} t={}..{} ({} events)",
-        segment.name,
+        segment.display_name(),
         segment.kind,
         segment.time.start.0,
         segment.time.end.0,

@@ -54,7 +54,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Ok(absolute) = std::fs::canonicalize(&args.elf) {
         firmware.path = absolute;
     }
-    let config = args.emulator.run_config()?;
+    let mut config = args.emulator.run_config()?;
+    super::firmware_args::detect_runtime(&firmware, &mut config);
     let mut writer = TraceWriter::create(
         &output,
         TraceOptions {
