@@ -13,6 +13,8 @@ status=0
 # Formatting and lints (the workspace's [workspace.lints], warnings as errors).
 cargo fmt --all --check || status=1
 cargo clippy --workspace --all-targets --release -- -D warnings || status=1
+# No two files of a crate import each other (issue 13).
+python3 scripts/check-import-cycles.py || status=1
 # Rust unit, property and end-to-end tests (fixtures under emulation).
 cargo test --workspace --release --no-fail-fast || status=1
 # The C kernels against an independent Python model of TFLM's arithmetic.

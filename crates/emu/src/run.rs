@@ -7,14 +7,13 @@ use crate::firmware::Firmware;
 use crate::layout::{is_stub, plan_layout, MemoryLayout};
 use crate::overlay::{HasOverlay, Overlay, OverlayReport, OverlayState};
 use crate::semihosting::{GuestMemory, Outcome, Semihosting, Unreadable};
-use crate::snapshot::{take_snapshot, SnapshotTaker};
 use dmo_core::{
     AccessKind, Address, Buffer, BufferRole, CpuModel, Event, EventSink, EventTime, MemoryRegion,
     OpSegment, RegionKind, RunEnd, RunRecord, RunStats, SymbolKind, TimeRange,
 };
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Instant;
-use unicorn_engine::{HookType, MemType, Prot, RegisterARM, Unicorn};
+use unicorn_engine::{Context, HookType, MemType, Prot, RegisterARM, Unicorn};
 
 /// Where `--entry` functions return to: a page nothing else uses at the top
 /// of the external-RAM region (0x6000_0000-0x9FFF_FFFF), the highest part of
@@ -974,6 +973,77 @@ fn handle_exception<S: EventSink>(uc: &mut Unicorn<'_, RunState<'_, S>>, number:
             uc.get_data_mut().stop = Some(StopReason::Fault { message: reason });
             let _ = uc.emu_stop();
         }
+    }
+}
+
+// Snapshots at op starts, for `dmo verify`'s sessions (snapshot.rs): the
+// run loop takes them from its op-begin hooks; a session restores them.
+
+/// The machine at one op's start.
+pub(crate) struct Snapshot {
+    pub(crate) context: Context,
+    /// `(address, bytes)` of every writable mapping.
+    pub(crate) memory: Vec<(u64, Vec<u8>)>,
+    /// Where to resume: the hooked instruction that begins the op.
+    pub(crate) resume_pc: u32,
+    pub(crate) next_time: u64,
+    pub(crate) reads: u64,
+    pub(crate) writes: u64,
+    pub(crate) instructions: u64,
+    pub(crate) mmio_reads: u64,
+    pub(crate) mmio_writes: u64,
+    pub(crate) lowest_stack_pointer: u32,
+    pub(crate) ops_begun: usize,
+}
+
+/// Takes snapshots during a session's first run, within a memory budget.
+pub(crate) struct SnapshotTaker {
+    /// `(start, len)` of the writable mappings.
+    pub(crate) writable: Vec<(u64, usize)>,
+    pub(crate) budget_left: u64,
+    pub(crate) taken: BTreeMap<usize, Snapshot>,
+}
+
+/// Keeps a snapshot of the op about to begin at `resume_pc` (called from
+/// the op-begin hooks before the op is opened).
+pub(crate) fn take_snapshot<S: EventSink>(uc: &mut Unicorn<'_, RunState<'_, S>>, resume_pc: u32) {
+    let Some(taker) = &uc.get_data().snapshots else {
+        return;
+    };
+    let size: u64 = taker.writable.iter().map(|(_, len)| *len as u64).sum();
+    if taker.budget_left < size {
+        return;
+    }
+    let writable = taker.writable.clone();
+    let mut memory = Vec::with_capacity(writable.len());
+    for (start, len) in writable {
+        let mut bytes = vec![0u8; len];
+        if uc.mem_read(start, &mut bytes).is_err() {
+            return;
+        }
+        memory.push((start, bytes));
+    }
+    let Ok(context) = uc.context_init() else {
+        return;
+    };
+    let state = uc.get_data_mut();
+    let snapshot = Snapshot {
+        context,
+        memory,
+        resume_pc,
+        next_time: state.next_time,
+        reads: state.reads,
+        writes: state.writes,
+        instructions: state.instructions,
+        mmio_reads: state.mmio_reads,
+        mmio_writes: state.mmio_writes,
+        lowest_stack_pointer: state.lowest_stack_pointer,
+        ops_begun: state.ops_begun,
+    };
+    let index = state.ops_begun;
+    if let Some(taker) = &mut state.snapshots {
+        taker.budget_left -= size;
+        taker.taken.insert(index, snapshot);
     }
 }
 

@@ -14,84 +14,19 @@ use crate::config::RunConfig;
 use crate::error::EmuError;
 use crate::firmware::Firmware;
 use crate::overlay::{Overlay, OverlayState};
-use crate::run::{conclude, drive, prepare, Hooks, Prepared, RunOutcome, RunState, RECENT_EVENTS};
+use crate::run::{
+    conclude, drive, prepare, take_snapshot, Hooks, Prepared, RunOutcome, RunState, Snapshot,
+    SnapshotTaker, RECENT_EVENTS,
+};
 use crate::semihosting::Semihosting;
 use dmo_core::{ByteCount, EventSink};
 use std::collections::BTreeMap;
 use std::time::Instant;
-use unicorn_engine::{Context, Unicorn};
+use unicorn_engine::Unicorn;
 
 /// Default cap on the memory all snapshots of a session may hold. Ops past
 /// it are re-run from reset instead (slower, same results).
 pub const DEFAULT_SNAPSHOT_BUDGET: ByteCount = ByteCount(1 << 30);
-
-/// The machine at one op's start.
-pub(crate) struct Snapshot {
-    context: Context,
-    /// `(address, bytes)` of every writable mapping.
-    memory: Vec<(u64, Vec<u8>)>,
-    /// Where to resume: the hooked instruction that begins the op.
-    resume_pc: u32,
-    next_time: u64,
-    reads: u64,
-    writes: u64,
-    instructions: u64,
-    mmio_reads: u64,
-    mmio_writes: u64,
-    lowest_stack_pointer: u32,
-    ops_begun: usize,
-}
-
-/// Takes snapshots during a session's first run, within a memory budget.
-pub(crate) struct SnapshotTaker {
-    /// `(start, len)` of the writable mappings.
-    writable: Vec<(u64, usize)>,
-    budget_left: u64,
-    taken: BTreeMap<usize, Snapshot>,
-}
-
-/// Keeps a snapshot of the op about to begin at `resume_pc` (called from
-/// the op-begin hooks before the op is opened).
-pub(crate) fn take_snapshot<S: EventSink>(uc: &mut Unicorn<'_, RunState<'_, S>>, resume_pc: u32) {
-    let Some(taker) = &uc.get_data().snapshots else {
-        return;
-    };
-    let size: u64 = taker.writable.iter().map(|(_, len)| *len as u64).sum();
-    if taker.budget_left < size {
-        return;
-    }
-    let writable = taker.writable.clone();
-    let mut memory = Vec::with_capacity(writable.len());
-    for (start, len) in writable {
-        let mut bytes = vec![0u8; len];
-        if uc.mem_read(start, &mut bytes).is_err() {
-            return;
-        }
-        memory.push((start, bytes));
-    }
-    let Ok(context) = uc.context_init() else {
-        return;
-    };
-    let state = uc.get_data_mut();
-    let snapshot = Snapshot {
-        context,
-        memory,
-        resume_pc,
-        next_time: state.next_time,
-        reads: state.reads,
-        writes: state.writes,
-        instructions: state.instructions,
-        mmio_reads: state.mmio_reads,
-        mmio_writes: state.mmio_writes,
-        lowest_stack_pointer: state.lowest_stack_pointer,
-        ops_begun: state.ops_begun,
-    };
-    let index = state.ops_begun;
-    if let Some(taker) = &mut state.snapshots {
-        taker.budget_left -= size;
-        taker.taken.insert(index, snapshot);
-    }
-}
 
 /// One engine for one firmware: a first run that keeps snapshots at op
 /// starts, then any number of overlaid runs of single ops.

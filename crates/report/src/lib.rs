@@ -21,9 +21,10 @@ mod verify;
 
 pub use family_report::{render_families, FamilyCell, FamilyColumn, FamilyComparison, FamilyRow};
 pub use model::{
-    InstructionSite, PairRow, Report, RunSummary, SiteLookup, WitnessDetail, SCHEMA_VERSION,
+    InstructionSite, ModelMatch, PairRow, Report, RunSummary, SiteLookup, WitnessDetail,
+    SCHEMA_VERSION,
 };
-pub use model_match::{match_model, ModelMatch};
+pub use model_match::match_model;
 pub use op_report::render_op;
 pub use plan_report::{render_plan, render_plan_summary, LayerRow, McuRow, PeakReport, PlanReport};
 pub use render::{render, Format, CSV_HEADER};

@@ -130,7 +130,7 @@ pub struct Report {
     pub summary: RunSummary,
     /// With `--model`: how the traced ops matched the model's operators.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model_match: Option<crate::model_match::ModelMatch>,
+    pub model_match: Option<ModelMatch>,
 }
 
 /// Looks up the instruction that made the event at a time.
@@ -292,5 +292,31 @@ mod tests {
         let mut ranges = vec![(5, 20), (0, 10), (30, 31), (0, 10)];
         assert_eq!(union_bytes(&mut ranges), 21);
         assert_eq!(union_bytes(&mut []), 0);
+    }
+}
+
+/// How the trace's ops lined up with a model's operators.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ModelMatch {
+    /// The model file, as given.
+    pub model: String,
+    pub operators: usize,
+    pub matched: usize,
+    /// Model operators no traced op took, each with why.
+    pub missing: Vec<String>,
+    /// Traced ops no model operator took (extra calls).
+    pub extra: Vec<String>,
+}
+
+impl ModelMatch {
+    /// Lines a person reads: the count, then every disagreement.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = vec![format!(
+            "model {}: {} of {} operators matched to traced ops (by order, kind and output size)",
+            self.model, self.matched, self.operators
+        )];
+        lines.extend(self.missing.iter().cloned());
+        lines.extend(self.extra.iter().cloned());
+        lines
     }
 }

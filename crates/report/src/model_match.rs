@@ -4,38 +4,11 @@
 //! index and tensor names, and the report says plainly where trace and model
 //! disagree (a missing op, a size mismatch, an extra call).
 
-use crate::model::Report;
+use crate::model::{ModelMatch, Report};
 use dmo_core::OpSegment;
 use dmo_plan::{measured_offsets, MinedPair};
 use dmo_tflite::Model;
 use dmo_trace::PairResult;
-use serde::{Deserialize, Serialize};
-
-/// How the trace's ops lined up with a model's operators.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct ModelMatch {
-    /// The model file, as given.
-    pub model: String,
-    pub operators: usize,
-    pub matched: usize,
-    /// Model operators no traced op took, each with why.
-    pub missing: Vec<String>,
-    /// Traced ops no model operator took (extra calls).
-    pub extra: Vec<String>,
-}
-
-impl ModelMatch {
-    /// Lines a person reads: the count, then every disagreement.
-    pub fn lines(&self) -> Vec<String> {
-        let mut lines = vec![format!(
-            "model {}: {} of {} operators matched to traced ops (by order, kind and output size)",
-            self.model, self.matched, self.operators
-        )];
-        lines.extend(self.missing.iter().cloned());
-        lines.extend(self.extra.iter().cloned());
-        lines
-    }
-}
 
 /// Matches `segments` (with their mined `pairs`) to `model`'s operators and
 /// writes the model's op index and tensor names into `report`'s rows.
