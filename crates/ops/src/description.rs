@@ -80,6 +80,16 @@ impl OpKind {
         }
     }
 
+    /// The kind for a name as people type it: TFLite's (`CONV_2D`) or
+    /// loose (`conv2d`, `conv-2d`), case, `_` and `-` ignored.
+    pub fn from_loose_name(name: &str) -> Option<OpKind> {
+        let normalise = |name: &str| name.to_ascii_lowercase().replace(['_', '-'], "");
+        let wanted = normalise(name);
+        OpKind::ALL
+            .into_iter()
+            .find(|kind| normalise(kind.as_tflite_name()) == wanted)
+    }
+
     /// The kind for a TFLite builtin name, if `dmo-ops` knows it.
     pub fn from_tflite_name(name: &str) -> Option<OpKind> {
         OpKind::ALL

@@ -101,21 +101,16 @@ pub struct Args {
 }
 
 fn parse_kind(text: &str) -> Result<OpKind, String> {
-    let normalise = |name: &str| name.to_ascii_lowercase().replace(['_', '-'], "");
-    let wanted = normalise(text);
-    OpKind::ALL
-        .into_iter()
-        .find(|kind| normalise(kind.as_tflite_name()) == wanted)
-        .ok_or_else(|| {
-            let names: Vec<String> = OpKind::ALL
-                .iter()
-                .map(|kind| kind.as_tflite_name().to_ascii_lowercase())
-                .collect();
-            format!(
-                "unknown operator `{text}` (expected one of {})",
-                names.join(", ")
-            )
-        })
+    OpKind::from_loose_name(text).ok_or_else(|| {
+        let names: Vec<String> = OpKind::ALL
+            .iter()
+            .map(|kind| kind.as_tflite_name().to_ascii_lowercase())
+            .collect();
+        format!(
+            "unknown operator `{text}` (expected one of {})",
+            names.join(", ")
+        )
+    })
 }
 
 /// `HxW` or a single number for both.
