@@ -26,3 +26,6 @@ if "$dmo" report --help >/dev/null 2>&1; then
 fi
 echo "== dmo plan: person_detect's arena, TFLM's greedy planner vs DMO"
 "$dmo" plan ../shared/models/person_detect.tflite --kernels reference | tail -13
+echo
+echo "== dmo plan --kernels all: the same model under each kernel family's loop orders"
+"$dmo" plan ../shared/models/person_detect.tflite --kernels all | tail -4
