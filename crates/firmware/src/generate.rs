@@ -324,7 +324,7 @@ impl<'a> Generator<'a> {
     fn tensor_bytes(&self, tensor: usize) -> Result<u64, GenerateError> {
         self.model.tensors[tensor]
             .byte_size()
-            .map_err(|problem| self.tensor_error(tensor, problem))
+            .map_err(|problem| self.tensor_error(tensor, problem.to_string()))
     }
 
     fn tensor_error(&self, tensor: usize, problem: String) -> GenerateError {

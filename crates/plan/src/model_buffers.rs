@@ -44,7 +44,7 @@ pub fn arena_buffers_for(model: &Model, orders: LoopOrders) -> Result<Vec<ArenaB
         let bytes = tensor.byte_size().map_err(|problem| PlanError::Tensor {
             tensor: index,
             name: tensor.name.clone(),
-            problem,
+            problem: problem.to_string(),
         })?;
         if bytes == 0 {
             continue;
@@ -162,7 +162,7 @@ pub fn scratch_requests(model: &Model, operator_index: usize) -> Result<Vec<u64>
         operator: operator_index,
         problem,
     };
-    let elements = |t: &dmo_tflite::Tensor| t.element_count().map_err(bad);
+    let elements = |t: &dmo_tflite::Tensor| t.element_count().map_err(|e| bad(e.to_string()));
     let too_large = || bad("scratch buffer size overflows".into());
     let Some(code) = operator.builtin() else {
         return Ok(Vec::new());
@@ -195,7 +195,7 @@ pub fn scratch_requests(model: &Model, operator_index: usize) -> Result<Vec<u64>
             // Four buffers of batch * cell units in the cell state's type; the
             // cell state (input 19, a variable tensor) has exactly that shape.
             let cell = tensor(19)?;
-            let cell_bytes = cell.byte_size().map_err(bad)?;
+            let cell_bytes = cell.byte_size().map_err(|e| bad(e.to_string()))?;
             vec![cell_bytes; 4]
         }
         BuiltinCode::MEAN | BuiltinCode::SUM => {

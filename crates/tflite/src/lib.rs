@@ -18,7 +18,7 @@ mod schema;
 pub use contents::{tensor_contents, Quantization, TensorContents};
 pub use emit::{with_offline_plan, with_offline_plan_and_metadata, EmitError};
 pub use error::{FormatError, ModelError};
-pub use model::{MetadataEntry, Model, Operator, Tensor, OFFLINE_PLAN_METADATA};
+pub use model::{MetadataEntry, Model, Operator, SizeError, Tensor, OFFLINE_PLAN_METADATA};
 pub use schema::{
     BuiltinCode, FusedActivation, OperatorCode, OperatorOptions, Padding, TensorType,
 };

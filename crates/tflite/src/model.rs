@@ -45,31 +45,44 @@ pub struct Tensor {
     pub integer_values: Option<Vec<i64>>,
 }
 
+/// Why a tensor has no size.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum SizeError {
+    #[error("dynamic or negative dimension {dimension} in shape {shape:?}")]
+    DynamicDimension { dimension: i32, shape: Vec<i32> },
+    #[error("shape {0:?} has too many elements")]
+    TooManyElements(Vec<i32>),
+    #[error("unsupported tensor type {0}")]
+    UnsupportedType(String),
+    #[error("shape {0:?} is too large")]
+    TooLarge(Vec<i32>),
+}
+
 impl Tensor {
     /// Number of elements (1 for a scalar).
-    pub fn element_count(&self) -> Result<u64, String> {
+    pub fn element_count(&self) -> Result<u64, SizeError> {
         self.shape.iter().try_fold(1u64, |product, &dimension| {
             if dimension < 0 {
-                return Err(format!(
-                    "dynamic or negative dimension {dimension} in shape {:?}",
-                    self.shape
-                ));
+                return Err(SizeError::DynamicDimension {
+                    dimension,
+                    shape: self.shape.clone(),
+                });
             }
             product
                 .checked_mul(dimension as u64)
-                .ok_or_else(|| format!("shape {:?} has too many elements", self.shape))
+                .ok_or_else(|| SizeError::TooManyElements(self.shape.clone()))
         })
     }
 
     /// Size in bytes as TFLM computes it: elements times `TfLiteTypeSizeOf`.
-    pub fn byte_size(&self) -> Result<u64, String> {
+    pub fn byte_size(&self) -> Result<u64, SizeError> {
         let element_bytes = self
             .element_type
             .element_bytes()
-            .ok_or_else(|| format!("unsupported tensor type {}", self.element_type.name()))?;
+            .ok_or_else(|| SizeError::UnsupportedType(self.element_type.name()))?;
         self.element_count()?
             .checked_mul(element_bytes)
-            .ok_or_else(|| format!("shape {:?} is too large", self.shape))
+            .ok_or_else(|| SizeError::TooLarge(self.shape.clone()))
     }
 }
 
