@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 mod quantize;
+mod lstm;
 mod svdf;
 
 /// Name of the pokeable symbol the firmware copies its input tensor from.
@@ -279,6 +280,9 @@ impl<'a> Generator<'a> {
                 | B::RESHAPE
                 | B::PAD
                 | B::MEAN
+                | B::QUANTIZE
+                | B::SVDF
+                | B::UNIDIRECTIONAL_SEQUENCE_LSTM
         );
         if !has_kernel {
             return Err(GenerateError::NoKernel {
@@ -310,6 +314,7 @@ impl<'a> Generator<'a> {
             BuiltinCode::MEAN => self.mean(&context)?,
             BuiltinCode::QUANTIZE => self.quantize(&context)?,
             BuiltinCode::SVDF => self.svdf(&context)?,
+            BuiltinCode::UNIDIRECTIONAL_SEQUENCE_LSTM => self.lstm(&context)?,
             _ => {
                 return Err(GenerateError::NoKernel {
                     operator: index,
