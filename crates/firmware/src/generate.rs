@@ -18,8 +18,8 @@ use dmo_tflite::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-mod quantize;
 mod lstm;
+mod quantize;
 mod svdf;
 
 /// Name of the pokeable symbol the firmware copies its input tensor from.

@@ -5,9 +5,7 @@
 
 use dmo_core::CpuModel;
 use dmo_emu::RunConfig;
-use dmo_firmware::{
-    build_firmware, compare_methods, BuildOptions, FirmwareError, MethodResult,
-};
+use dmo_firmware::{build_firmware, compare_methods, BuildOptions, FirmwareError, MethodResult};
 use std::path::PathBuf;
 
 fn model(name: &str) -> PathBuf {

@@ -21,11 +21,15 @@ const CELL_STATE: usize = 19;
 /// refuses an LSTM that has any of them.
 const VARIANT_INPUTS: [usize; 9] = [9, 10, 11, 16, 17, 20, 21, 22, 23];
 /// The scale of the gates' FC outputs (Q3.12) and of the nonlinearities' outputs (Q0.15).
-const GATE_INPUT_SCALE: f32 = 0.000244140625;
-const GATE_OUTPUT_SCALE: f32 = 0.000030517578125;
+const GATE_INPUT_SCALE: f32 = 1.0 / 4096.0;
+const GATE_OUTPUT_SCALE: f32 = 1.0 / 32768.0;
 
 impl Generator<'_> {
-    fn per_tensor(&self, context: &OperatorContext<'_>, tensor: usize) -> Result<(), GenerateError> {
+    fn per_tensor(
+        &self,
+        context: &OperatorContext<'_>,
+        tensor: usize,
+    ) -> Result<(), GenerateError> {
         let scales = self.contents[tensor]
             .quantization
             .as_ref()
@@ -120,8 +124,11 @@ impl Generator<'_> {
                 shape(cell)
             )));
         }
-        let [input_affine, hidden_affine, cell_affine] =
-            [self.affine(input)?, self.affine(hidden)?, self.affine(cell)?];
+        let [input_affine, hidden_affine, cell_affine] = [
+            self.affine(input)?,
+            self.affine(hidden)?,
+            self.affine(cell)?,
+        ];
         let mut gate_params = String::new();
         let mut gate_weights = String::new();
         for (input_weights, recurrent_weights, bias) in GATES {
@@ -172,9 +179,7 @@ impl Generator<'_> {
             .unwrap();
         }
         // CreateInterGateMulParams: product of the two scales over the output scale, in double.
-        let mul = |a: f32, b: f32, out: f32| {
-            quantize_multiplier(a as f64 * b as f64 / out as f64)
-        };
+        let mul = |a: f32, b: f32, out: f32| quantize_multiplier(a as f64 * b as f64 / out as f64);
         let forget_mul = mul(GATE_OUTPUT_SCALE, cell_affine.scale, cell_affine.scale);
         let input_mul = mul(GATE_OUTPUT_SCALE, GATE_OUTPUT_SCALE, cell_affine.scale);
         let output_mul = mul(GATE_OUTPUT_SCALE, GATE_OUTPUT_SCALE, hidden_affine.scale);
