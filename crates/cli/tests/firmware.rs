@@ -60,8 +60,8 @@ fn unsupported_operator_fails_with_its_name_and_no_elf() {
     let stderr = text(&output.stderr);
     assert!(
         stderr.contains(
-            "trained_lstm_int8.tflite: operator 0 (UNIDIRECTIONAL_SEQUENCE_LSTM): cannot tell \
-             which CMSIS-NN path it takes"
+            "trained_lstm_int8.tflite: operator 0 (UNIDIRECTIONAL_SEQUENCE_LSTM): its CMSIS-NN \
+             loop order is not modelled (arm_lstm_unidirectional_s8"
         ),
         "{stderr}"
     );
