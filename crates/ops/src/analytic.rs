@@ -701,6 +701,12 @@ mod tests {
         let model = lstm(&[1, 28, 28], 20, false);
         assert_eq!(analysed(&model), vec![(0, 784)]);
         assert_eq!(simulated(&model), vec![(0, 784)]);
+        // Below u_mono: u in [0, 28 - 20] is safe (output row m stays within input
+        // rows <= m), u = 16 is not (the control of tests/tflm/lstm_overlap_check.py).
+        let OverlapModel::Modelled(pair) = simulate(&model).remove(0).result else {
+            panic!("not modelled");
+        };
+        assert_eq!((pair.s_min.0, pair.u_min.0), (0, 0));
         // fixtures/programs/lstm_int8.c: [2, 5, 6] -> 9 cells: 10 steps, each
         // output row 3 B longer than its input row: s_mono = 9 x 3 = 27.
         let fixture = lstm(&[2, 5, 6], 9, false);
