@@ -27,6 +27,8 @@ scripts/tflm-check.sh || status=1
 .venv/bin/python tests/tflm/cmsis_plan_check.py target/release/dmo ../shared/models || status=1
 # LSTM input/output sharing bytes, asked of TFLM itself (issue 14).
 .venv/bin/python tests/tflm/lstm_overlap_check.py ../shared/models || status=1
+# The DMO plan of the LSTM model (output over its input) in TFLM and in dmo's firmware.
+.venv/bin/python tests/tflm/lstm_plan_check.py target/release/dmo ../shared/models || status=1
 # int8 MEAN firmware (small generated models) against TFLM's outputs.
 .venv/bin/python tests/tflm/mean_check.py target/release/dmo || status=1
 exit $status

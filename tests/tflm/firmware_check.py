@@ -44,6 +44,7 @@ REQUIRED = (
     "pretrainedResnet_quant.tflite",
     "micro_speech_quantized.tflite",
     "keyword_scrambled.tflite",
+    "trained_lstm_int8.tflite",
 )
 NO_KERNEL = re.compile(r"has no kernel")
 OUTPUT_HEADER = re.compile(r"^output\d* (\d+) bytes$")

@@ -53,12 +53,15 @@ fn unsupported_operator_fails_with_its_name_and_no_elf() {
         &model("trained_lstm_int8.tflite"),
         "-o",
         elf.to_str().unwrap(),
+        "--kernels",
+        "cmsis-nn",
     ]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
     assert!(
         stderr.contains(
-            "trained_lstm_int8.tflite: operator 0 (UNIDIRECTIONAL_SEQUENCE_LSTM) has no kernel"
+            "trained_lstm_int8.tflite: operator 0 (UNIDIRECTIONAL_SEQUENCE_LSTM): its CMSIS-NN \
+             loop order is not modelled (arm_lstm_unidirectional_s8"
         ),
         "{stderr}"
     );

@@ -18,6 +18,7 @@ use dmo_tflite::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
+mod lstm;
 mod quantize;
 mod svdf;
 
@@ -281,6 +282,7 @@ impl<'a> Generator<'a> {
             BuiltinCode::MEAN => |g, c| g.mean(c),
             BuiltinCode::QUANTIZE => |g, c| g.quantize(c),
             BuiltinCode::SVDF => |g, c| g.svdf(c),
+            BuiltinCode::UNIDIRECTIONAL_SEQUENCE_LSTM => |g, c| g.lstm(c),
             _ => {
                 return Err(GenerateError::NoKernel {
                     operator: index,

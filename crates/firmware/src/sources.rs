@@ -41,6 +41,12 @@ pub const SUPPORT_FILES: &[(&str, &str)] = &[
         include_str!("../../../fixtures/kernels/quantize.c"),
     ),
     ("svdf.c", include_str!("../../../fixtures/kernels/svdf.c")),
+    ("lstm.h", include_str!("../../../fixtures/kernels/lstm.h")),
+    ("lstm.c", include_str!("../../../fixtures/kernels/lstm.c")),
+    (
+        "sigmoid_table.c",
+        include_str!("../../../fixtures/kernels/sigmoid_table.c"),
+    ),
     (
         "reshape.c",
         include_str!("../../../fixtures/kernels/reshape.c"),

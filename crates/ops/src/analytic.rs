@@ -118,6 +118,9 @@ pub fn monotone_offsets(op: &OpDescription, input_index: usize) -> Option<(u64, 
         // Every input read precedes every output access: `M(x) = 0` for all
         // `x`, so there is no hazard at all and the output may sit anywhere.
         OpParams::Svdf { .. } => Some((0, 0)),
+        OpParams::UnidirectionalSequenceLstm { time_major } => {
+            Some(crate::lstm_walk::lstm_offsets(op, *time_major))
+        }
         OpParams::Pad { .. } | OpParams::Concatenation { .. } | OpParams::Mean { .. } => {
             debug_assert!(matches!(
                 op.kind(),
@@ -601,6 +604,26 @@ mod tests {
         )
     }
 
+    fn lstm_op() -> impl Strategy<Value = OpDescription> {
+        (
+            1usize..4,
+            1usize..7,
+            1usize..12,
+            1usize..12,
+            any::<bool>(),
+            element(),
+            element(),
+        )
+            .prop_map(|(d0, d1, input_size, cells, time_major, e_in, e_out)| {
+                OpDescription::unidirectional_sequence_lstm(
+                    TensorShape::new(vec![d0, d1, input_size], e_in),
+                    TensorShape::new(vec![d0, d1, cells], e_out),
+                    time_major,
+                )
+                .unwrap()
+            })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig {
             cases: 3000,
@@ -653,6 +676,55 @@ mod tests {
         fn svdf_matches_simulation(op in svdf_op()) {
             prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
         }
+
+        #[test]
+        fn lstm_matches_simulation(op in lstm_op()) {
+            prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
+        }
+    }
+
+    #[test]
+    fn lstm_of_trained_lstm_int8_and_of_the_fixture() {
+        // trained_lstm_int8 op 0: [1, 28, 28] -> [1, 28, 20], batch-major: 28
+        // steps, output row m (20 B) is written after input row m (28 B) was
+        // last read and lands inside input rows <= m: s_mono = 0; output row 0
+        // is written before input rows 1.. are read: u_mono = 784.
+        let lstm = |input: &[usize], cells: usize, time_major: bool| {
+            let output = [input[0], input[1], cells];
+            OpDescription::unidirectional_sequence_lstm(
+                TensorShape::int8(input),
+                TensorShape::int8(&output),
+                time_major,
+            )
+            .unwrap()
+        };
+        let model = lstm(&[1, 28, 28], 20, false);
+        assert_eq!(analysed(&model), vec![(0, 784)]);
+        assert_eq!(simulated(&model), vec![(0, 784)]);
+        // Below u_mono: u in [0, 28 - 20] is safe (output row m stays within input
+        // rows <= m), u = 16 is not (the control of tests/tflm/lstm_overlap_check.py).
+        let OverlapModel::Modelled(pair) = simulate(&model).remove(0).result else {
+            panic!("not modelled");
+        };
+        assert_eq!((pair.s_min.0, pair.u_min.0), (0, 0));
+        // fixtures/programs/lstm_int8.c: [2, 5, 6] -> 9 cells: 10 steps, each
+        // output row 3 B longer than its input row: s_mono = 9 x 3 = 27.
+        let fixture = lstm(&[2, 5, 6], 9, false);
+        assert_eq!(analysed(&fixture), vec![(27, 60)]);
+        assert_eq!(simulated(&fixture), vec![(27, 60)]);
+        // Time-major, the same shapes are 2 steps of 5 rows: s_mono = 15.
+        assert_eq!(simulated(&lstm(&[2, 5, 6], 9, true)), vec![(15, 60)]);
+        // One step: no hazard at all.
+        assert_eq!(simulated(&lstm(&[1, 5, 6], 9, true)), vec![(0, 0)]);
+        // Control: a fully connected layer over the flattened sequence is not
+        // the same.
+        let fc = OpDescription::fully_connected(crate::FullyConnectedParams {
+            input: TensorShape::int8(&[10, 6]),
+            output: TensorShape::int8(&[10, 9]),
+            accumulation_depth: 6,
+        })
+        .unwrap();
+        assert_ne!(simulated(&fc), vec![(27, 60)]);
     }
 
     #[test]

@@ -201,6 +201,14 @@ pub fn cmsis_path(op: &OpDescription) -> CmsisPath {
                 "arm_svdf_s8 / arm_svdf_state_s16_s8 (CMSIS-NN's SVDF) and their scratch buffers are not modelled",
             ),
         },
+        OpParams::UnidirectionalSequenceLstm { .. } => match input {
+            ElementType::Float32 => CmsisPath::Reference(
+                "TFLM's cmsis_nn UNIDIRECTIONAL_SEQUENCE_LSTM runs EvalLstm for float32",
+            ),
+            _ => not_modelled(
+                "arm_lstm_unidirectional_s8 / _s16 (CMSIS-NN's LSTM) and its buffers are not modelled",
+            ),
+        },
         OpParams::Mean { .. } => {
             not_modelled("MEAN runs TFLM's reference kernel, which has no single exact loop order")
         }

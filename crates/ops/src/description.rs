@@ -29,11 +29,12 @@ pub enum OpKind {
     Relu,
     Relu6,
     Svdf,
+    UnidirectionalSequenceLstm,
 }
 
 impl OpKind {
     /// Every kind, in declaration order.
-    pub const ALL: [OpKind; 19] = [
+    pub const ALL: [OpKind; 20] = [
         OpKind::Conv2d,
         OpKind::DepthwiseConv2d,
         OpKind::FullyConnected,
@@ -53,6 +54,7 @@ impl OpKind {
         OpKind::Relu,
         OpKind::Relu6,
         OpKind::Svdf,
+        OpKind::UnidirectionalSequenceLstm,
     ];
 
     /// The builtin operator name TFLite uses (`CONV_2D`, ...).
@@ -77,6 +79,7 @@ impl OpKind {
             OpKind::Relu => "RELU",
             OpKind::Relu6 => "RELU6",
             OpKind::Svdf => "SVDF",
+            OpKind::UnidirectionalSequenceLstm => "UNIDIRECTIONAL_SEQUENCE_LSTM",
         }
     }
 
@@ -285,6 +288,12 @@ pub enum OpParams {
     Svdf {
         filters: usize,
         rank: usize,
+    },
+    /// `UNIDIRECTIONAL_SEQUENCE_LSTM`: input `[batch, time, input]`, or
+    /// `[time, batch, input]` when `time_major`; output the same with `cells`
+    /// in the last dimension.
+    UnidirectionalSequenceLstm {
+        time_major: bool,
     },
 }
 
@@ -627,6 +636,36 @@ impl OpDescription {
             inputs: vec![input],
             output,
             params: OpParams::Svdf { filters, rank },
+        })
+    }
+
+    /// UNIDIRECTIONAL_SEQUENCE_LSTM: input `[B, T, I]` (`[T, B, I]` when
+    /// `time_major`), output `[B, T, C]` (`[T, B, C]`), TFLM's
+    /// `ValidateTensorSize` checks. States, weights and biases are not
+    /// activations.
+    pub fn unidirectional_sequence_lstm(
+        input: TensorShape,
+        output: TensorShape,
+        time_major: bool,
+    ) -> Result<OpDescription, OpError> {
+        let kind = OpKind::UnidirectionalSequenceLstm;
+        if input.rank() != 3 || output.rank() != 3 {
+            return invalid(
+                kind,
+                format!("input {input} and output {output} must both be 3-D"),
+            );
+        }
+        if input.dims()[..2] != output.dims()[..2] {
+            return invalid(
+                kind,
+                format!("input {input} and output {output} must share their first two dimensions"),
+            );
+        }
+        checked(OpDescription {
+            kind,
+            inputs: vec![input],
+            output,
+            params: OpParams::UnidirectionalSequenceLstm { time_major },
         })
     }
 
@@ -1026,7 +1065,7 @@ mod tests {
             assert_eq!(OpKind::from_tflite_name(kind.as_tflite_name()), Some(kind));
         }
         assert_eq!(
-            OpKind::from_tflite_name("UNIDIRECTIONAL_SEQUENCE_LSTM"),
+            OpKind::from_tflite_name("BIDIRECTIONAL_SEQUENCE_LSTM"),
             None
         );
     }

@@ -20,6 +20,7 @@ mod cmsis_tests;
 mod cmsis_walk;
 mod description;
 mod family;
+mod lstm_walk;
 mod padding;
 #[cfg(test)]
 mod reference_walk;

@@ -346,6 +346,30 @@ pub fn walk(op: &OpDescription, log: &mut impl Accesses) -> bool {
                 log.element(Target::Output, element, AccessKind::Write);
             }
         }
+        OpParams::UnidirectionalSequenceLstm { time_major } => {
+            // EvalLstm: per step, four gate passes (for row, for cell, for i)
+            // over the step's input rows, then memcpy of the hidden state to
+            // the step's output rows.
+            let input = &op.inputs()[0];
+            let [d0, d1, input_size] = [input.dims()[0], input.dims()[1], input.dims()[2]];
+            let cells = op.output().dims()[2];
+            let (steps, rows) = if *time_major { (d0, d1) } else { (d0 * d1, 1) };
+            for step in 0..steps {
+                for _gate in 0..4 {
+                    for row in 0..rows {
+                        for _cell in 0..cells {
+                            for i in 0..input_size {
+                                let element = (step * rows + row) * input_size + i;
+                                log.element(Target::Input(0), element, AccessKind::Read);
+                            }
+                        }
+                    }
+                }
+                for k in 0..rows * cells {
+                    log.element(Target::Output, step * rows * cells + k, AccessKind::Write);
+                }
+            }
+        }
         OpParams::Mean { .. } => return false,
     }
     true

@@ -58,6 +58,8 @@ pub struct OperatorSpec {
     pub filters: Option<usize>,
     /// SVDF: filters per output unit; default 1.
     pub rank: Option<usize>,
+    /// UNIDIRECTIONAL_SEQUENCE_LSTM: input `[time, batch, input]`.
+    pub time_major: bool,
 }
 
 impl OperatorSpec {
@@ -77,6 +79,7 @@ impl OperatorSpec {
             paddings: None,
             filters: None,
             rank: None,
+            time_major: false,
         }
     }
 
@@ -184,6 +187,9 @@ impl OperatorSpec {
                     .filters
                     .ok_or_else(|| invalid("needs the number of filters".into()))?;
                 OpDescription::svdf(first, output, filters, self.rank.unwrap_or(1))
+            }
+            OpKind::UnidirectionalSequenceLstm => {
+                OpDescription::unidirectional_sequence_lstm(first, output, self.time_major)
             }
             OpKind::Quantize
             | OpKind::Dequantize

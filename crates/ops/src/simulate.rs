@@ -226,6 +226,9 @@ pub fn simulate_access_times(op: &OpDescription) -> Result<AccessTimes, NotModel
         OpParams::Pad { paddings } => walk_pad(op, paddings, &mut recorder),
         OpParams::Concatenation { axis } => walk_concatenation(op, *axis, &mut recorder),
         OpParams::Svdf { filters, .. } => walk_svdf(op, *filters, &mut recorder),
+        OpParams::UnidirectionalSequenceLstm { time_major } => {
+            crate::lstm_walk::walk_lstm(op, *time_major, &mut recorder)
+        }
         OpParams::Mean { .. } => {
             debug_assert_eq!(op.kind(), OpKind::Mean);
             return Err(NotModelled {

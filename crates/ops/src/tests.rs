@@ -564,6 +564,20 @@ proptest! {
     }
 
     #[test]
+    fn lstm_matches_naive_log(
+        d0 in 1..4usize, d1 in 1..5usize, input_size in 1..9usize, cells in 1..10usize,
+        time_major in any::<bool>(), element in element_type(),
+    ) {
+        let op = OpDescription::unidirectional_sequence_lstm(
+            TensorShape::new(vec![d0, d1, input_size], element),
+            TensorShape::new(vec![d0, d1, cells], element),
+            time_major,
+        ).unwrap();
+        assert_matches_naive_log(&op);
+        assert_offsets_hold_in_arena(&op);
+    }
+
+    #[test]
     fn unary_softmax_reshape_pad_concatenation_match_naive_log(
         dims in prop::collection::vec(1..5usize, 1..4),
         paddings in prop::collection::vec((0..3usize, 0..3usize), 3),

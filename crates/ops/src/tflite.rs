@@ -302,6 +302,20 @@ pub fn describe_tflite_operator(
             (vec![0], spec)
         }
         (BuiltinCode::SVDF, _) => return Err(DescribeError::MissingOptions { kind }),
+        (
+            BuiltinCode::UNIDIRECTIONAL_SEQUENCE_LSTM,
+            OperatorOptions::UnidirectionalSequenceLstm { time_major, .. },
+        ) => {
+            // Input 0 is the sequence; the weights (1..=8), biases (12..=15) and the
+            // hidden and cell states (18, 19: variable tensors) are not activations.
+            weights_tensor = Some(input(2)?);
+            let mut spec = OperatorSpec::new(kind, vec![tensor_shape(model, input(0)?)?], output);
+            spec.time_major = *time_major;
+            (vec![0], spec)
+        }
+        (BuiltinCode::UNIDIRECTIONAL_SEQUENCE_LSTM, _) => {
+            return Err(DescribeError::MissingOptions { kind })
+        }
         // SOFTMAX (over the last axis), RESHAPE and the unary elementwise kinds.
         _ => (
             vec![0],
@@ -394,17 +408,31 @@ mod tests {
     }
 
     #[test]
-    fn operators_without_a_model_say_so() {
+    fn trained_lstm_int8_describes_its_lstm_batch_major() {
         let model = model("trained_lstm_int8.tflite");
-        let reasons: Vec<String> = (0..model.operators.len())
-            .filter_map(|index| describe_tflite_operator(&model, index).err())
-            .map(|error| error.to_string())
-            .collect();
+        let lstm = describe_tflite_operator(&model, 0).unwrap();
+        // [1, 28, 28] int8 -> [1, 28, 20]: 28 steps of one row, 28 in, 20 cells.
+        assert_eq!(lstm.description.kind(), OpKind::UnidirectionalSequenceLstm);
         assert_eq!(
-            reasons,
-            ["UNIDIRECTIONAL_SEQUENCE_LSTM has no memory model"],
-            "{reasons:?}"
+            lstm.description.params(),
+            &crate::OpParams::UnidirectionalSequenceLstm { time_major: false }
         );
+        assert_eq!(lstm.input_tensors, [0]);
+        // Input 2, input-to-forget weights [20, 28]: tensor 14.
+        assert_eq!(lstm.weights_tensor, Some(14));
+        assert_eq!(lstm.description.output().bytes(), 560);
+        // Every operator of the model is described now.
+        for index in 0..model.operators.len() {
+            describe_tflite_operator(&model, index).unwrap();
+        }
+        // Control: an operator of a kind dmo-ops does not know is refused by name.
+        let mut broken = model.clone();
+        broken.operators[0].code =
+            dmo_tflite::OperatorCode::Builtin(BuiltinCode::BIDIRECTIONAL_SEQUENCE_LSTM);
+        let error = describe_tflite_operator(&broken, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("has no memory model"), "{error}");
     }
 
     #[test]

@@ -191,6 +191,27 @@ fn svdf_int8_reads_all_input_before_any_output() {
 }
 
 #[test]
+fn lstm_int8_follows_tflms_step_order() {
+    // fixtures/programs/lstm_int8.c: batch-major [2, 5, 6] int8, 9 cells -> [2, 5, 9]; the
+    // kernel (fixtures/kernels/lstm.c) is the one `dmo firmware` links, bit-exact with TFLM.
+    let op = OpDescription::unidirectional_sequence_lstm(int8(&[2, 5, 6]), int8(&[2, 5, 9]), false)
+        .unwrap();
+    assert_same_offsets("lstm_int8", &op);
+    let traced = traced_pairs(&load_fixture("lstm_int8"), Vec::new());
+    let pair = &traced[0];
+    // 10 steps; output row m is written after input row m's last read: s_mono = 9 x (9 - 6);
+    // output row 0 before input rows 1..9 are read: u_mono = 60 bytes, the whole input.
+    assert_eq!((pair.s_mono.0, pair.u_mono.0), (27, 60));
+    // Control: the same trace against the time-major reading of these shapes (2 steps of 5
+    // rows) differs.
+    let time_major =
+        OpDescription::unidirectional_sequence_lstm(int8(&[2, 5, 6]), int8(&[2, 5, 9]), true)
+            .unwrap();
+    let other = &simulated_pairs(&time_major)[0];
+    assert_ne!((other.s_mono, other.u_mono), (pair.s_mono, pair.u_mono));
+}
+
+#[test]
 fn reshape_int8_memcpy() {
     let op = OpDescription::reshape(int8(&[100]), int8(&[100])).unwrap();
     assert_same_offsets("reshape_int8", &op);

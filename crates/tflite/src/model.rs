@@ -447,6 +447,7 @@ mod options_type {
     pub const ADD: u8 = 11;
     pub const RESHAPE: u8 = 17;
     pub const MUL: u8 = 21;
+    pub const UNIDIRECTIONAL_SEQUENCE_LSTM: u8 = 71;
     pub const REDUCER: u8 = 27;
     pub const SUB: u8 = 28;
     pub const DIV: u8 = 29;
@@ -567,6 +568,14 @@ fn read_options(
             OperatorOptions::Svdf {
                 rank: t.i32_field(0, 0)?,
                 activation: activation(1)?,
+            }
+        }
+        BuiltinCode::UNIDIRECTIONAL_SEQUENCE_LSTM => {
+            expected(options_type::UNIDIRECTIONAL_SEQUENCE_LSTM)?;
+            OperatorOptions::UnidirectionalSequenceLstm {
+                activation: activation(0)?,
+                cell_clip: t.f32_field(1, 0.0)?,
+                time_major: t.bool_field(3)?,
             }
         }
         BuiltinCode::RESHAPE => {

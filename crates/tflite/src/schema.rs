@@ -274,6 +274,13 @@ pub enum OperatorOptions {
     Reshape {
         new_shape: Option<Vec<i32>>,
     },
+    /// UNIDIRECTIONAL_SEQUENCE_LSTM: the cell gate's activation, the cell clip (0: none) and
+    /// whether the input is [time, batch, input] (else [batch, time, input]).
+    UnidirectionalSequenceLstm {
+        activation: FusedActivation,
+        cell_clip: f32,
+        time_major: bool,
+    },
     /// The operator has no options table.
     None,
     /// Options of a type dmo does not read (`builtin_options_type` code).
