@@ -19,10 +19,9 @@
 //! `docs/methods.md` says why. Everything else gives [`NotModelled`].
 
 use crate::description::{OpDescription, OpKind, OpParams, ResolvedWindow};
+use crate::recorder::{AccessTimes, Recorder};
 use crate::shape::ElementType;
-use crate::simulate::{
-    nhwc, simulate_access_times, window_pixels, AccessTimes, NotModelled, Recorder,
-};
+use crate::simulate::{nhwc, simulate_access_times, window_pixels, NotModelled};
 
 /// The CMSIS-NN function (or TFLM fallback) that runs an operator.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -22,6 +22,7 @@ mod description;
 mod family;
 mod lstm_walk;
 mod padding;
+mod recorder;
 #[cfg(test)]
 mod reference_walk;
 mod registry;

@@ -25,7 +25,7 @@
 //! is why `u_min` can be 0 while `u_mono = nI`.
 
 use crate::description::OpDescription;
-use crate::simulate::Recorder;
+use crate::recorder::Recorder;
 
 /// `(steps R, rows per step n, input elements per row I, cells C)`.
 pub(crate) fn geometry(op: &OpDescription, time_major: bool) -> (usize, usize, usize, usize) {
