@@ -8,13 +8,10 @@ use std::path::PathBuf;
 /// Why a file is not a firmware ELF the emulator can run.
 #[derive(Debug, thiserror::Error)]
 pub enum ElfError {
-    /// The cause is the `source`, not repeated in the message.
-    #[error("{}: cannot read", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Not a readable regular file of bounded size; the cause names the
+    /// file and says why.
+    #[error(transparent)]
+    Read(#[from] dmo_fsio::FsioError),
     /// `what` guesses what the file is instead (a trace, a .tflite, text).
     #[error("{}: not an ELF file ({what})", path.display())]
     NotElf { path: PathBuf, what: String },

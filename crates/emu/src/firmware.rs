@@ -115,12 +115,10 @@ const VECTOR_TABLE_SYMBOLS: &[&str] =
     &["__isr_vector", "g_pfnVectors", "__Vectors", "vector_table"];
 
 impl Firmware {
-    /// Reads and checks an ELF file.
+    /// Reads and checks an ELF file: a regular file (a FIFO or device is
+    /// refused before it is opened), read up to `dmo_fsio::MAX_INPUT_BYTES`.
     pub fn load(path: &Path) -> Result<Firmware, ElfError> {
-        let bytes = std::fs::read(path).map_err(|source| ElfError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = dmo_fsio::read_input(path, dmo_fsio::MAX_INPUT_BYTES)?;
         Firmware::parse(path, &bytes)
     }
 

@@ -33,5 +33,5 @@ pub use firmware::{Firmware, Segment, SymbolTable, VectorTable};
 pub use layout::{DEFAULT_RAM_SIZE, DEFAULT_RAM_START};
 pub use overlay::{pseudo_random_bytes, ClobberedRead, Overlay, OverlayPlacement, OverlayReport};
 pub use run::{run, run_counting_baseline, run_overlaid, FaultReport, RunOutcome, RunStatus};
-pub use runtime::{OpFunctions, Runtime};
+pub use runtime::{OpFunctions, Runtime, UnknownRuntime};
 pub use snapshot::{Session, DEFAULT_SNAPSHOT_BUDGET};

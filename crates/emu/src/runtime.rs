@@ -77,6 +77,14 @@ struct KernelEntry {
     kind: String,
 }
 
+/// A `--runtime` that `data/runtimes.toml` does not list.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("unknown runtime `{name}`; known: {}", known.join(", "))]
+pub struct UnknownRuntime {
+    pub name: String,
+    pub known: Vec<String>,
+}
+
 impl Runtime {
     /// Every runtime of `data/runtimes.toml`, in file order (the order
     /// detection tries them).
@@ -85,14 +93,14 @@ impl Runtime {
         RUNTIMES.get_or_init(|| parse(RUNTIMES_TOML).expect("data/runtimes.toml is valid"))
     }
 
-    /// The runtime called `name`, or a message listing the known ones.
-    pub fn named(name: &str) -> Result<&'static Runtime, String> {
+    /// The runtime called `name`; the error lists the known ones.
+    pub fn named(name: &str) -> Result<&'static Runtime, UnknownRuntime> {
         Runtime::all()
             .iter()
             .find(|runtime| runtime.name == name)
-            .ok_or_else(|| {
-                let known: Vec<&str> = Runtime::all().iter().map(|r| r.name.as_str()).collect();
-                format!("unknown runtime `{name}`; known: {}", known.join(", "))
+            .ok_or_else(|| UnknownRuntime {
+                name: name.to_owned(),
+                known: Runtime::all().iter().map(|r| r.name.clone()).collect(),
             })
     }
 
@@ -229,6 +237,7 @@ mod tests {
         );
         assert!(Runtime::named("tvm")
             .unwrap_err()
+            .to_string()
             .contains("tflm-reference"));
     }
 

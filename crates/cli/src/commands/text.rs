@@ -33,8 +33,7 @@ pub fn refuse_overwrite(path: &Path, force: bool) -> anyhow::Result<()> {
 /// Reads a firmware ELF: a regular file of at most
 /// [`dmo_fsio::MAX_INPUT_BYTES`], refused before opening otherwise.
 pub fn load_firmware(path: &Path) -> anyhow::Result<Firmware> {
-    let bytes = dmo_fsio::read_input(path, dmo_fsio::MAX_INPUT_BYTES)?;
-    Ok(Firmware::parse(path, &bytes)?)
+    Ok(Firmware::load(path)?)
 }
 
 /// Echoes the firmware's console output.
