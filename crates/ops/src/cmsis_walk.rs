@@ -21,7 +21,9 @@
 use crate::description::{OpDescription, OpKind, OpParams, ResolvedWindow};
 use crate::recorder::{AccessTimes, Recorder};
 use crate::shape::ElementType;
-use crate::simulate::{nhwc, simulate_access_times, window_pixels, NotModelled};
+use crate::simulate::{
+    for_each_window, for_each_window_of_batch, nhwc, simulate_access_times, NotModelled,
+};
 
 /// The CMSIS-NN function (or TFLM fallback) that runs an operator.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -412,11 +414,10 @@ fn conv_generic(
     filter_input_channels: usize,
     walk: &mut Walk,
 ) {
-    let [batches, input_height, input_width, in_channels] = nhwc(&op.inputs()[0]);
-    let [_, output_height, output_width, out_channels] = nhwc(op.output());
+    let [batches, _, _, in_channels] = nhwc(&op.inputs()[0]);
+    let out_channels = nhwc(op.output())[3];
     let groups = in_channels / filter_input_channels;
     let per_group = out_channels / groups;
-    let mut pixels = Vec::new();
     let mut pending = Vec::with_capacity(2);
     for batch in 0..batches {
         for group in 0..groups {
@@ -427,30 +428,19 @@ fn conv_generic(
                 walk.next();
                 pending.clear();
             };
-            for out_y in 0..output_height {
-                for out_x in 0..output_width {
-                    window_pixels(
-                        window,
-                        batch,
-                        input_height,
-                        input_width,
-                        out_y,
-                        out_x,
-                        &mut pixels,
+            for_each_window_of_batch(op, window, batch, |out_pixel, pixels| {
+                for &pixel in pixels {
+                    walk.read(
+                        0,
+                        pixel * in_channels + group * filter_input_channels,
+                        filter_input_channels,
                     );
-                    for &pixel in &pixels {
-                        walk.read(
-                            0,
-                            pixel * in_channels + group * filter_input_channels,
-                            filter_input_channels,
-                        );
-                    }
-                    pending.push((batch * output_height + out_y) * output_width + out_x);
-                    if pending.len() == 2 {
-                        flush(walk, &mut pending);
-                    }
                 }
-            }
+                pending.push(out_pixel);
+                if pending.len() == 2 {
+                    flush(walk, &mut pending);
+                }
+            });
             if !pending.is_empty() {
                 flush(walk, &mut pending);
             }
@@ -508,31 +498,15 @@ fn depthwise_3x3(op: &OpDescription, window: &ResolvedWindow, walk: &mut Walk) {
 /// channel of the window's in-image pixels (into the im2col / int32 sum buffer), then write all
 /// channels of the output pixel.
 fn whole_window_per_pixel(op: &OpDescription, window: &ResolvedWindow, walk: &mut Walk) {
-    let [batches, input_height, input_width, channels] = nhwc(&op.inputs()[0]);
-    let [_, output_height, output_width, out_channels] = nhwc(op.output());
-    let mut pixels = Vec::new();
-    let mut out_pixel = 0;
-    for batch in 0..batches {
-        for out_y in 0..output_height {
-            for out_x in 0..output_width {
-                window_pixels(
-                    window,
-                    batch,
-                    input_height,
-                    input_width,
-                    out_y,
-                    out_x,
-                    &mut pixels,
-                );
-                for &pixel in &pixels {
-                    walk.read(0, pixel * channels, channels);
-                }
-                walk.write(out_pixel * out_channels, out_channels);
-                walk.next();
-                out_pixel += 1;
-            }
+    let channels = nhwc(&op.inputs()[0])[3];
+    let out_channels = nhwc(op.output())[3];
+    for_each_window(op, window, |out_pixel, pixels| {
+        for &pixel in pixels {
+            walk.read(0, pixel * channels, channels);
         }
-    }
+        walk.write(out_pixel * out_channels, out_channels);
+        walk.next();
+    });
 }
 
 /// `depthwise_conv_s8_mult_4` (batch 1, multiplier 4k): per output pixel, per input channel,
@@ -543,32 +517,19 @@ fn depthwise_mult_4(
     multiplier: usize,
     walk: &mut Walk,
 ) {
-    let [_, input_height, input_width, channels] = nhwc(&op.inputs()[0]);
-    let [_, output_height, output_width, out_channels] = nhwc(op.output());
-    let mut pixels = Vec::new();
-    for out_y in 0..output_height {
-        for out_x in 0..output_width {
-            window_pixels(
-                window,
-                0,
-                input_height,
-                input_width,
-                out_y,
-                out_x,
-                &mut pixels,
-            );
-            let out_pixel = out_y * output_width + out_x;
-            for channel in 0..channels {
-                for tile in (0..multiplier).step_by(4) {
-                    for &pixel in &pixels {
-                        walk.read(0, pixel * channels + channel, 1);
-                    }
-                    walk.write(out_pixel * out_channels + channel * multiplier + tile, 4);
-                    walk.next();
+    let channels = nhwc(&op.inputs()[0])[3];
+    let out_channels = nhwc(op.output())[3];
+    for_each_window_of_batch(op, window, 0, |out_pixel, pixels| {
+        for channel in 0..channels {
+            for tile in (0..multiplier).step_by(4) {
+                for &pixel in pixels {
+                    walk.read(0, pixel * channels + channel, 1);
                 }
+                walk.write(out_pixel * out_channels + channel * multiplier + tile, 4);
+                walk.next();
             }
         }
-    }
+    });
 }
 
 /// `arm_elementwise_add_s8` / `arm_elementwise_mul_s8` (DSP): 4 elements of each input, then

@@ -174,6 +174,49 @@ pub(crate) fn window_pixels(
     }
 }
 
+/// Visits the output pixels of `batch` of a windowed op in TFLM's
+/// (out_y, out_x) order, each with its index among all output pixels and
+/// the in-image input pixels of its window (the one loop every windowed
+/// walk, of any family, shares).
+pub(crate) fn for_each_window_of_batch(
+    op: &OpDescription,
+    window: &ResolvedWindow,
+    batch: usize,
+    mut visit: impl FnMut(usize, &[usize]),
+) {
+    let [_, input_height, input_width, _] = nhwc(&op.inputs()[0]);
+    let [_, output_height, output_width, _] = nhwc(op.output());
+    let mut pixels = Vec::new();
+    for out_y in 0..output_height {
+        for out_x in 0..output_width {
+            window_pixels(
+                window,
+                batch,
+                input_height,
+                input_width,
+                out_y,
+                out_x,
+                &mut pixels,
+            );
+            visit(
+                (batch * output_height + out_y) * output_width + out_x,
+                &pixels,
+            );
+        }
+    }
+}
+
+/// [`for_each_window_of_batch`] over every batch in order.
+pub(crate) fn for_each_window(
+    op: &OpDescription,
+    window: &ResolvedWindow,
+    mut visit: impl FnMut(usize, &[usize]),
+) {
+    for batch in 0..nhwc(&op.inputs()[0])[0] {
+        for_each_window_of_batch(op, window, batch, &mut visit);
+    }
+}
+
 /// `reference_integer_ops::ConvPerChannel` (and the float/int16 versions):
 /// for batch, out_y, out_x, out_channel { for filter_y, filter_x (inside the
 /// image), in_channel of the group: read; write }.
@@ -183,54 +226,32 @@ fn walk_conv2d(
     filter_input_channels: usize,
     recorder: &mut Recorder,
 ) -> u64 {
-    let [batches, input_height, input_width, input_channels] = nhwc(&op.inputs()[0]);
-    let [_, output_height, output_width, output_channels] = nhwc(op.output());
+    let [_, _, _, input_channels] = nhwc(&op.inputs()[0]);
+    let output_channels = nhwc(op.output())[3];
     let groups = input_channels / filter_input_channels;
     let filters_per_group = output_channels / groups;
-    let mut pixels = Vec::new();
     let mut time = 0u64;
-    let mut output_pixel = 0;
-    for batch in 0..batches {
-        for out_y in 0..output_height {
-            for out_x in 0..output_width {
-                window_pixels(
-                    window,
-                    batch,
-                    input_height,
-                    input_width,
-                    out_y,
-                    out_x,
-                    &mut pixels,
-                );
-                let per_channel = (pixels.len() * filter_input_channels + 1) as u64;
-                if filters_per_group > 0 {
-                    for group in 0..groups {
-                        let last_channel = (group + 1) * filters_per_group - 1;
-                        let start = time + last_channel as u64 * per_channel;
-                        for (tap, &pixel) in pixels.iter().enumerate() {
-                            let tap_start = start + (tap * filter_input_channels) as u64;
-                            let first_element =
-                                pixel * input_channels + group * filter_input_channels;
-                            for channel in 0..filter_input_channels {
-                                recorder.read(
-                                    0,
-                                    first_element + channel,
-                                    tap_start + channel as u64,
-                                );
-                            }
-                        }
+    for_each_window(op, window, |output_pixel, pixels| {
+        let per_channel = (pixels.len() * filter_input_channels + 1) as u64;
+        if filters_per_group > 0 {
+            for group in 0..groups {
+                let last_channel = (group + 1) * filters_per_group - 1;
+                let start = time + last_channel as u64 * per_channel;
+                for (tap, &pixel) in pixels.iter().enumerate() {
+                    let tap_start = start + (tap * filter_input_channels) as u64;
+                    let first_element = pixel * input_channels + group * filter_input_channels;
+                    for channel in 0..filter_input_channels {
+                        recorder.read(0, first_element + channel, tap_start + channel as u64);
                     }
                 }
-                for out_channel in 0..output_channels {
-                    let write_time = time + (out_channel as u64 + 1) * per_channel - 1;
-                    recorder
-                        .access_output(output_pixel * output_channels + out_channel, write_time);
-                }
-                time += output_channels as u64 * per_channel;
-                output_pixel += 1;
             }
         }
-    }
+        for out_channel in 0..output_channels {
+            let write_time = time + (out_channel as u64 + 1) * per_channel - 1;
+            recorder.access_output(output_pixel * output_channels + out_channel, write_time);
+        }
+        time += output_channels as u64 * per_channel;
+    });
     time
 }
 
@@ -243,42 +264,25 @@ fn walk_depthwise_conv2d(
     depth_multiplier: usize,
     recorder: &mut Recorder,
 ) -> u64 {
-    let [batches, input_height, input_width, input_channels] = nhwc(&op.inputs()[0]);
-    let [_, output_height, output_width, output_channels] = nhwc(op.output());
-    let mut pixels = Vec::new();
+    let input_channels = nhwc(&op.inputs()[0])[3];
+    let output_channels = nhwc(op.output())[3];
     let mut time = 0u64;
-    let mut output_pixel = 0;
-    for batch in 0..batches {
-        for out_y in 0..output_height {
-            for out_x in 0..output_width {
-                window_pixels(
-                    window,
-                    batch,
-                    input_height,
-                    input_width,
-                    out_y,
-                    out_x,
-                    &mut pixels,
-                );
-                let per_channel = pixels.len() as u64 + 1;
-                for in_channel in 0..input_channels {
-                    // Only the last multiplier's reads can be last reads.
-                    let last_output_channel = (in_channel + 1) * depth_multiplier - 1;
-                    let start = time + last_output_channel as u64 * per_channel;
-                    for (tap, &pixel) in pixels.iter().enumerate() {
-                        recorder.read(0, pixel * input_channels + in_channel, start + tap as u64);
-                    }
-                }
-                for out_channel in 0..output_channels {
-                    let write_time = time + (out_channel as u64 + 1) * per_channel - 1;
-                    recorder
-                        .access_output(output_pixel * output_channels + out_channel, write_time);
-                }
-                time += output_channels as u64 * per_channel;
-                output_pixel += 1;
+    for_each_window(op, window, |output_pixel, pixels| {
+        let per_channel = pixels.len() as u64 + 1;
+        for in_channel in 0..input_channels {
+            // Only the last multiplier's reads can be last reads.
+            let last_output_channel = (in_channel + 1) * depth_multiplier - 1;
+            let start = time + last_output_channel as u64 * per_channel;
+            for (tap, &pixel) in pixels.iter().enumerate() {
+                recorder.read(0, pixel * input_channels + in_channel, start + tap as u64);
             }
         }
-    }
+        for out_channel in 0..output_channels {
+            let write_time = time + (out_channel as u64 + 1) * per_channel - 1;
+            recorder.access_output(output_pixel * output_channels + out_channel, write_time);
+        }
+        time += output_channels as u64 * per_channel;
+    });
     time
 }
 
@@ -313,35 +317,18 @@ fn walk_fully_connected(
 /// `reference_integer_ops::AveragePool` / `MaxPool`: for batch, out_y,
 /// out_x, channel { read the window clipped to the input; write }.
 fn walk_pool2d(op: &OpDescription, window: &ResolvedWindow, recorder: &mut Recorder) -> u64 {
-    let [batches, input_height, input_width, channels] = nhwc(&op.inputs()[0]);
-    let [_, output_height, output_width, _] = nhwc(op.output());
-    let mut pixels = Vec::new();
+    let channels = nhwc(&op.inputs()[0])[3];
     let mut time = 0u64;
-    let mut output_pixel = 0;
-    for batch in 0..batches {
-        for out_y in 0..output_height {
-            for out_x in 0..output_width {
-                window_pixels(
-                    window,
-                    batch,
-                    input_height,
-                    input_width,
-                    out_y,
-                    out_x,
-                    &mut pixels,
-                );
-                for channel in 0..channels {
-                    for &pixel in &pixels {
-                        recorder.read(0, pixel * channels + channel, time);
-                        time += 1;
-                    }
-                    recorder.access_output(output_pixel * channels + channel, time);
-                    time += 1;
-                }
-                output_pixel += 1;
+    for_each_window(op, window, |output_pixel, pixels| {
+        for channel in 0..channels {
+            for &pixel in pixels {
+                recorder.read(0, pixel * channels + channel, time);
+                time += 1;
             }
+            recorder.access_output(output_pixel * channels + channel, time);
+            time += 1;
         }
-    }
+    });
     time
 }
 
