@@ -18,6 +18,7 @@ use dmo_tflite::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
+mod mul;
 mod quantize;
 mod svdf;
 
@@ -275,10 +276,13 @@ impl<'a> Generator<'a> {
                 | B::AVERAGE_POOL_2D
                 | B::MAX_POOL_2D
                 | B::ADD
+                | B::MUL
                 | B::SOFTMAX
                 | B::RESHAPE
                 | B::PAD
                 | B::MEAN
+                | B::QUANTIZE
+                | B::SVDF
         );
         if !has_kernel {
             return Err(GenerateError::NoKernel {
@@ -304,6 +308,7 @@ impl<'a> Generator<'a> {
                 self.pool(&context, builtin == BuiltinCode::AVERAGE_POOL_2D)?
             }
             BuiltinCode::ADD => self.add(&context)?,
+            BuiltinCode::MUL => self.mul(&context)?,
             BuiltinCode::SOFTMAX => self.softmax(&context)?,
             BuiltinCode::RESHAPE => self.reshape(&context)?,
             BuiltinCode::PAD => self.pad(&context)?,

@@ -30,6 +30,7 @@ pub const SUPPORT_FILES: &[(&str, &str)] = &[
         include_str!("../../../fixtures/kernels/pooling.c"),
     ),
     ("add.c", include_str!("../../../fixtures/kernels/add.c")),
+    ("mul.c", include_str!("../../../fixtures/kernels/mul.c")),
     (
         "softmax.c",
         include_str!("../../../fixtures/kernels/softmax.c"),

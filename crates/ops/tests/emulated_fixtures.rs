@@ -135,6 +135,39 @@ fn add_int8_two_inputs() {
 }
 
 #[test]
+fn mul_int8_same_shape() {
+    // fixtures/programs/mul_int8.c: 120 elements, element i read from both inputs right
+    // before output i is written (TFLM's MulElementwise).
+    let shape = int8(&[1, 6, 5, 4]);
+    let op = OpDescription::mul(ElementwiseBinaryParams {
+        input1: shape.clone(),
+        input2: shape.clone(),
+        output: shape,
+    })
+    .unwrap();
+    assert_same_offsets("mul_int8", &op);
+    let traced = traced_pairs(&load_fixture("mul_int8"), Vec::new());
+    for pair in &traced {
+        assert_eq!(
+            (pair.s_min.0, pair.s_mono.0, pair.u_min.0, pair.u_mono.0),
+            (0, 0, 0, 120)
+        );
+    }
+    // Control: a broadcast model of the same output (input2 one element) differs for input2.
+    let broadcast = OpDescription::mul(ElementwiseBinaryParams {
+        input1: int8(&[1, 6, 5, 4]),
+        input2: int8(&[1, 1, 1, 1]),
+        output: int8(&[1, 6, 5, 4]),
+    })
+    .unwrap();
+    let simulated = &simulated_pairs(&broadcast)[1];
+    assert_ne!(
+        (simulated.s_mono, simulated.u_mono),
+        (traced[1].s_mono, traced[1].u_mono)
+    );
+}
+
+#[test]
 fn softmax_int8_rows() {
     let op = OpDescription::softmax(int8(&[3, 10]), int8(&[3, 10]), 1).unwrap();
     assert_same_offsets("softmax_int8", &op);

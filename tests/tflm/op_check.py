@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Proof with the real runtime, per operator kind of issue 14 (MUL, ...): the
+firmware `dmo firmware` generates for small generated models computes what
+TensorFlow Lite Micro computes, byte for byte, for the model output and for
+every operator's output (the firmware's per-op CRC-32 lines against TFLM's
+intermediate tensors, kPreserveAllTensors).
+
+The models are written here with the flatbuffers object API of TFLM's schema
+(as mean_check.py does): several shapes, quantisations, fused activations
+and saturating outputs per kind. Each runs on the two extreme inputs (all
+minimum, all maximum) plus random ones.
+
+Controls that the comparison can fail, per case: the inputs must not all give
+one output; the firmware's output for input k set against TFLM's for input
+k+1 must differ; TFLM running the model with the checked operator's output
+scale off by 7% must disagree with the firmware. Cases the firmware does not
+support yet must be refused by `dmo firmware` with a message naming the kind.
+
+Usage: op_check.py DMO_BINARY [KIND ...]
+Ends with a line `N passed, N failed`; exits 1 on any failure.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import flatbuffers
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+import firmware_check as fc
+
+RANDOM_INPUTS = 4
+WRONG_SCALE_FACTOR = 1.07
+T = schema.TensorType
+OPS = schema.BuiltinOperator
+OPTIONS = schema.BuiltinOptions
+
+
+class Tensor:
+    def __init__(self, name, shape, element_type=T.INT8, q=None, data=None):
+        self.name, self.shape, self.type, self.q, self.data = name, list(shape), element_type, q, data
+
+
+class Op:
+    def __init__(self, code, inputs, outputs, options_type=0, options=None):
+        self.code, self.inputs, self.outputs = code, inputs, outputs
+        self.options_type, self.options = options_type, options
+
+
+class Case:
+    """A model: tensors (tensor 0 is the model input, the last the output), operators; `checked`
+    is the index of the output tensor whose scale the wrong-scale control changes."""
+
+    def __init__(self, kind, name, tensors, ops, refused=None):
+        self.kind, self.name, self.tensors, self.ops, self.refused = kind, name, tensors, ops, refused
+
+    def build(self, wrong_scale=False):
+        codes = sorted({op.code for op in self.ops})
+        graph = schema.SubGraphT()
+        buffers = [schema.BufferT()]
+        graph.tensors = []
+        for index, t in enumerate(self.tensors):
+            tensor = schema.TensorT()
+            tensor.name, tensor.shape, tensor.type = t.name, t.shape, t.type
+            buffer = schema.BufferT()
+            if t.data is not None:
+                buffer.data = list(np.ascontiguousarray(t.data).tobytes())
+            buffers.append(buffer)
+            tensor.buffer = len(buffers) - 1
+            if t.q is not None:
+                scale, zero_point = t.q
+                if wrong_scale and index == len(self.tensors) - 1:
+                    scale *= WRONG_SCALE_FACTOR
+                params = schema.QuantizationParametersT()
+                params.scale, params.zeroPoint = [float(scale)], [int(zero_point)]
+                tensor.quantization = params
+            graph.tensors.append(tensor)
+        graph.inputs, graph.outputs = [0], [len(self.tensors) - 1]
+        graph.operators = []
+        for op in self.ops:
+            operator = schema.OperatorT()
+            operator.opcodeIndex = codes.index(op.code)
+            operator.inputs, operator.outputs = op.inputs, op.outputs
+            if op.options is not None:
+                operator.builtinOptionsType, operator.builtinOptions = op.options_type, op.options
+            graph.operators.append(operator)
+        model = schema.ModelT()
+        model.version = 3
+        model.operatorCodes = []
+        for code in codes:
+            c = schema.OperatorCodeT()
+            c.builtinCode = code
+            c.deprecatedBuiltinCode = min(code, 127)
+            c.version = 1
+            model.operatorCodes.append(c)
+        model.subgraphs = [graph]
+        model.description = "dmo op_check"
+        model.buffers = buffers
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+
+
+def activation_options(options_class, options_type, activation=schema.ActivationFunctionType.NONE):
+    options = options_class()
+    options.fusedActivationFunction = activation
+    return options_type, options
+
+
+def quantize_op(source, target):
+    return Op(OPS.QUANTIZE, [source], [target], OPTIONS.QuantizeOptions, schema.QuantizeOptionsT())
+
+
+def mul_cases():
+    A = schema.ActivationFunctionType
+    cases = []
+
+    def mul(name, shape, q_in, q_other, q_out, activation=A.NONE, square=False, shape2=None):
+        tensors = [Tensor("input", shape, q=q_in)]
+        ops = []
+        if square:
+            second = 0
+        else:
+            tensors.append(Tensor("requantised", shape2 or shape, q=q_other))
+            ops.append(quantize_op(0, 1) if shape2 is None else None)
+            second = 1
+        tensors.append(Tensor("output", shape, q=q_out))
+        options_type, options = activation_options(schema.MulOptionsT, OPTIONS.MulOptions,
+                                                   activation)
+        ops.append(Op(OPS.MUL, [0, second], [len(tensors) - 1], options_type, options))
+        return [op for op in ops if op is not None], tensors
+
+    for name, args in [
+        ("1x6x5x4 x requantised self", dict(shape=[1, 6, 5, 4], q_in=(0.05, 3),
+                                            q_other=(0.1, -7), q_out=(0.02, 1))),
+        ("2x7x3 squared, multiplier > 1", dict(shape=[2, 7, 3], q_in=(0.5, -10), q_other=None,
+                                               q_out=(0.3, -128), square=True)),
+        ("37 x requantised, RELU", dict(shape=[37], q_in=(0.03, 0), q_other=(0.07, 12),
+                                        q_out=(0.004, -20), activation=A.RELU)),
+        ("1x4x4x8 x requantised, RELU6, saturating", dict(shape=[1, 4, 4, 8],
+                                                          q_in=(0.2, -5), q_other=(0.15, 30),
+                                                          q_out=(0.01, 0), activation=A.RELU6)),
+        ("3x5 x requantised, RELU_N1_TO_1", dict(shape=[3, 5], q_in=(0.01, 7),
+                                                 q_other=(0.02, -3), q_out=(0.01, -2),
+                                                 activation=A.RELU_N1_TO_1)),
+    ]:
+        ops, tensors = mul(name, **args)
+        cases.append(Case("MUL", name, tensors, ops))
+    # Broadcasting: refused until its BroadcastBinaryOpSimple order has a kernel.
+    tensors = [Tensor("input", [2, 3, 4], q=(0.05, 0)),
+               Tensor("row", [1, 1, 4], q=(0.05, 0)),
+               Tensor("output", [2, 3, 4], q=(0.05, 0))]
+    mean_axes = Tensor("axes", [2], T.INT32, data=np.array([0, 1], dtype="<i4"))
+    tensors.insert(1, mean_axes)
+    reducer = schema.ReducerOptionsT()
+    reducer.keepDims = True
+    options_type, options = activation_options(schema.MulOptionsT, OPTIONS.MulOptions)
+    ops = [Op(OPS.MEAN, [0, 1], [2], OPTIONS.ReducerOptions, reducer),
+           Op(OPS.MUL, [0, 2], [3], options_type, options)]
+    cases.append(Case("MUL", "2x3x4 x 1x1x4 (broadcast)", tensors, ops,
+                      refused="broadcasting MUL"))
+    return cases
+
+
+KINDS = {
+    "MUL": mul_cases,
+}
+
+
+def build_firmware(dmo, model_bytes, workdir, stem):
+    path = os.path.join(workdir, f"{stem}.tflite")
+    with open(path, "wb") as f:
+        f.write(model_bytes)
+    elf = os.path.join(workdir, f"{stem}.elf")
+    built = subprocess.run([dmo, "firmware", path, "-o", elf], capture_output=True, text=True)
+    return elf, built
+
+
+def run_tflm(model_bytes, inputs):
+    """Per input: (output bytes, {(op, position): (bytes, crc32)})."""
+    interpreter = fc.preserving_interpreter(model_bytes)
+    operators, _ = fc.model_operators(model_bytes)
+    results = []
+    for data in inputs:
+        interpreter.reset()
+        interpreter.set_input(data, 0)
+        interpreter.invoke()
+        output = np.array(interpreter.get_output(0))
+        results.append((output.tobytes(), fc.tflm_checksums(interpreter, operators)))
+    return results
+
+
+def check_case(dmo, number, case, workdir):
+    model_bytes = case.build()
+    elf, built = build_firmware(dmo, model_bytes, workdir, f"case{number}")
+    if case.refused is not None:
+        message = built.stderr.strip().splitlines()[-1] if built.stderr.strip() else ""
+        if built.returncode == 0:
+            return False, "dmo firmware accepted it"
+        if case.kind not in message or case.refused not in message:
+            return False, f"unclear error: {message!r}"
+        return True, f"refused: {message}"
+    if built.returncode != 0:
+        return False, f"dmo firmware: {built.stderr.strip()[-500:]}"
+    shape = case.tensors[0].shape
+    input_type = {T.INT8: np.int8, T.INT16: np.int16}[case.tensors[0].type]
+    limits = np.iinfo(input_type)
+    rng = np.random.default_rng(2000 + number)
+    inputs = [np.full(shape, limits.min, input_type), np.full(shape, limits.max, input_type)]
+    inputs += [rng.integers(limits.min, limits.max, size=shape, endpoint=True, dtype=input_type)
+               for _ in range(RANDOM_INPUTS)]
+    expected = run_tflm(model_bytes, inputs)
+    actual = []
+    for data in inputs:
+        outputs, text = fc.run_firmware(dmo, elf, data.tobytes(), workdir, with_text=True)
+        actual.append((outputs[0], fc.firmware_checksums(text)))
+    problems = []
+    for step, ((a_out, a_ops), (e_out, e_ops)) in enumerate(zip(actual, expected)):
+        if a_out != e_out:
+            first = next((i for i in range(min(len(a_out), len(e_out))) if a_out[i] != e_out[i]),
+                         None)
+            problems.append(f"input {step}: output differs (lengths {len(a_out)}/{len(e_out)}, "
+                            f"first byte {first})")
+        wrong = sorted(op for op, value in e_ops.items() if a_ops.get(op) != value)
+        if wrong or len(a_ops) != len(e_ops):
+            problems.append(f"input {step}: op outputs {wrong} differ from TFLM's")
+    outputs = [a for a, _ in actual]
+    if len(set(outputs)) == 1:
+        problems.append("every input gave the same output: the comparison cannot fail")
+    if all(outputs[k] == expected[k + 1][0] for k in range(len(outputs) - 1)):
+        problems.append("control: outputs matched TFLM's for a different input")
+    wrong = run_tflm(case.build(wrong_scale=True), inputs)
+    if [w for w, _ in wrong] == outputs:
+        problems.append("control: TFLM with a wrong output scale agreed with the firmware")
+    if problems:
+        return False, "; ".join(problems)
+    return True, (f"{len(outputs[0])} output bytes and {len(expected[0][1])} op CRCs identical "
+                  f"to TFLM's on {len(inputs)} inputs; controls differ")
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    dmo = sys.argv[1]
+    kinds = sys.argv[2:] or list(KINDS)
+    passed = failed = 0
+    with tempfile.TemporaryDirectory() as workdir:
+        number = 0
+        for kind in kinds:
+            for case in KINDS[kind]():
+                try:
+                    ok, message = check_case(dmo, number, case, workdir)
+                except Exception as error:  # a crash fails that case, not the run
+                    ok, message = False, f"{type(error).__name__}: {error}"
+                number += 1
+                passed += ok
+                failed += not ok
+                print(f"{'ok' if ok else 'fail':<4} {case.kind} {case.name}: {message}",
+                      flush=True)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
