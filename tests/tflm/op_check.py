@@ -53,8 +53,10 @@ class Case:
     """A model: tensors (tensor 0 is the model input, the last the output), operators; `checked`
     is the index of the output tensor whose scale the wrong-scale control changes."""
 
-    def __init__(self, kind, name, tensors, ops, refused=None):
+    def __init__(self, kind, name, tensors, ops, refused=None, wrong_tensor=-1):
         self.kind, self.name, self.tensors, self.ops, self.refused = kind, name, tensors, ops, refused
+        # The tensor whose scale the wrong-scale control changes (default: the model output).
+        self.wrong_tensor = wrong_tensor % len(tensors)
 
     def build(self, wrong_scale=False):
         codes = sorted({op.code for op in self.ops})
@@ -71,7 +73,7 @@ class Case:
             tensor.buffer = len(buffers) - 1
             if t.q is not None:
                 scale, zero_point = t.q
-                if wrong_scale and index == len(self.tensors) - 1:
+                if wrong_scale and index == self.wrong_tensor:
                     scale *= WRONG_SCALE_FACTOR
                 params = schema.QuantizationParametersT()
                 params.scale, params.zeroPoint = [float(scale)], [int(zero_point)]
@@ -164,8 +166,47 @@ def mul_cases():
     return cases
 
 
+def activation_cases(kind):
+    """LOGISTIC / TANH: their int8 kernels ignore the output scale, so the wrong-scale control
+    changes the input's."""
+    code = OPS.LOGISTIC if kind == "LOGISTIC" else OPS.TANH
+    output_q = (1 / 256, -128) if kind == "LOGISTIC" else (1 / 128, 0)
+    cases = []
+    for name, shape, input_q in [
+        ("1x8x8x3, scale 0.05", [1, 8, 8, 3], (0.05, 3)),
+        ("257, scale 0.1 (saturates beyond radius)", [257], (0.1, -20)),
+        ("2x5x7, small scale 0.004", [2, 5, 7], (0.004, 0)),
+        ("4x16, scale 0.9 (radius 15)", [4, 16], (0.9, -128)),
+        ("1x1x1x40, scale 0.0231, zero point 127", [1, 1, 1, 40], (0.0231, 127)),
+    ]:
+        tensors = [Tensor("input", shape, q=input_q), Tensor("output", shape, q=output_q)]
+        cases.append(Case(kind, name, tensors, [Op(code, [0], [1])], wrong_tensor=0))
+    # A gate as in noise-suppression models: MUL of the input by a requantised copy, then the
+    # activation: two ops, both compared per op.
+    tensors = [Tensor("input", [3, 20], q=(0.02, -4)), Tensor("copy", [3, 20], q=(0.03, 5)),
+               Tensor("product", [3, 20], q=(0.01, 2)), Tensor("output", [3, 20], q=output_q)]
+    options_type, options = activation_options(schema.MulOptionsT, OPTIONS.MulOptions)
+    ops = [quantize_op(0, 1), Op(OPS.MUL, [0, 1], [2], options_type, options),
+           Op(code, [2], [3])]
+    cases.append(Case(kind, "3x20 after QUANTIZE and MUL", tensors, ops, wrong_tensor=2))
+    if kind == "LOGISTIC":
+        tensors = [Tensor("input", [10], q=(0.05, 0)), Tensor("output", [10], q=(1 / 256, 0))]
+        cases.append(Case(kind, "output zero point 0", tensors, [Op(code, [0], [1])],
+                          refused="needs -128"))
+    else:
+        tensors = [Tensor("input", [10], q=(0.05, 0)),
+                   Tensor("half", [10], T.INT16, q=(1 / 32768, 0)),
+                   Tensor("output", [10], T.INT16, q=(1 / 32768, 0))]
+        ops = [Op(OPS.QUANTIZE, [0], [1], OPTIONS.QuantizeOptions, schema.QuantizeOptionsT()),
+               Op(code, [1], [2])]
+        cases.append(Case(kind, "int16", tensors, ops, refused="INT16"))
+    return cases
+
+
 KINDS = {
     "MUL": mul_cases,
+    "LOGISTIC": lambda: activation_cases("LOGISTIC"),
+    "TANH": lambda: activation_cases("TANH"),
 }
 
 

@@ -18,6 +18,7 @@ use dmo_tflite::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
+mod activation;
 mod mul;
 mod quantize;
 mod svdf;
@@ -277,6 +278,8 @@ impl<'a> Generator<'a> {
                 | B::MAX_POOL_2D
                 | B::ADD
                 | B::MUL
+                | B::LOGISTIC
+                | B::TANH
                 | B::SOFTMAX
                 | B::RESHAPE
                 | B::PAD
@@ -309,6 +312,8 @@ impl<'a> Generator<'a> {
             }
             BuiltinCode::ADD => self.add(&context)?,
             BuiltinCode::MUL => self.mul(&context)?,
+            BuiltinCode::LOGISTIC => self.activation_function(&context, true)?,
+            BuiltinCode::TANH => self.activation_function(&context, false)?,
             BuiltinCode::SOFTMAX => self.softmax(&context)?,
             BuiltinCode::RESHAPE => self.reshape(&context)?,
             BuiltinCode::PAD => self.pad(&context)?,

@@ -32,6 +32,14 @@ pub const SUPPORT_FILES: &[(&str, &str)] = &[
     ("add.c", include_str!("../../../fixtures/kernels/add.c")),
     ("mul.c", include_str!("../../../fixtures/kernels/mul.c")),
     (
+        "activation.c",
+        include_str!("../../../fixtures/kernels/activation.c"),
+    ),
+    (
+        "fixedpoint.h",
+        include_str!("../../../fixtures/kernels/fixedpoint.h"),
+    ),
+    (
         "softmax.c",
         include_str!("../../../fixtures/kernels/softmax.c"),
     ),

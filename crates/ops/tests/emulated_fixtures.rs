@@ -168,6 +168,39 @@ fn mul_int8_same_shape() {
 }
 
 #[test]
+fn logistic_and_tanh_int8_in_order() {
+    // fixtures/programs/{logistic,tanh}_int8.c: 150 int8 elements; element k is read right
+    // before output k is written, in both the saturating and the fixed-point branch:
+    // s_mono = 0, u_mono = 150 (docs/methods.md, elementwise unary).
+    for (fixture, kind) in [
+        ("logistic_int8", dmo_ops::OpKind::Logistic),
+        ("tanh_int8", dmo_ops::OpKind::Tanh),
+    ] {
+        let op = OpDescription::elementwise_unary(kind, int8(&[150]), int8(&[150])).unwrap();
+        assert_same_offsets(fixture, &op);
+        let traced = traced_pairs(&load_fixture(fixture), Vec::new());
+        assert_eq!(
+            (
+                traced[0].s_min.0,
+                traced[0].s_mono.0,
+                traced[0].u_min.0,
+                traced[0].u_mono.0
+            ),
+            (0, 0, 0, 150),
+            "{fixture}"
+        );
+        // Control: the same trace against a widening model (int8 -> float32) differs.
+        let widening = OpDescription::elementwise_unary(
+            dmo_ops::OpKind::Dequantize,
+            int8(&[150]),
+            TensorShape::new(vec![150], ElementType::Float32),
+        )
+        .unwrap();
+        assert_ne!(simulated_pairs(&widening)[0].s_mono, traced[0].s_mono);
+    }
+}
+
+#[test]
 fn softmax_int8_rows() {
     let op = OpDescription::softmax(int8(&[3, 10]), int8(&[3, 10]), 1).unwrap();
     assert_same_offsets("softmax_int8", &op);
