@@ -203,10 +203,49 @@ def activation_cases(kind):
     return cases
 
 
+def dequantize_cases():
+    """DEQUANTIZE to float32: the output has no quantisation, so the control changes the
+    input's scale."""
+    cases = []
+    for name, shape, input_type, q in [
+        ("int8 1x6x6x4, scale 0.05", [1, 6, 6, 4], T.INT8, (0.05, -3)),
+        ("int8 300, scale 0.0123, zero point 127", [300], T.INT8, (0.0123, 127)),
+        ("int8 2x9, scale 3.7 (large)", [2, 9], T.INT8, (3.7, -128)),
+        ("int16 5x11, scale 1/3000", [5, 11], T.INT16, (1 / 3000, 0)),
+    ]:
+        tensors = [Tensor("input", shape, input_type, q=q), Tensor("output", shape, T.FLOAT32)]
+        cases.append(Case("DEQUANTIZE", name, tensors, [Op(OPS.DEQUANTIZE, [0], [1])],
+                          wrong_tensor=0))
+    # After an int8 op, as models end: LOGISTIC -> DEQUANTIZE, both compared.
+    tensors = [Tensor("input", [4, 10], q=(0.08, 1)), Tensor("sigmoid", [4, 10], q=(1 / 256, -128)),
+               Tensor("output", [4, 10], T.FLOAT32)]
+    cases.append(Case("DEQUANTIZE", "4x10 after LOGISTIC", tensors,
+                      [Op(OPS.LOGISTIC, [0], [1]), Op(OPS.DEQUANTIZE, [1], [2])], wrong_tensor=0))
+    # Per-channel input quantisation: refused (the kernel dequantizes per tensor).
+    tensors = [Tensor("input", [2, 3], q=(0.05, 0)), Tensor("output", [2, 3], T.FLOAT32)]
+    case = Case("DEQUANTIZE", "per-channel scales", tensors, [Op(OPS.DEQUANTIZE, [0], [1])],
+                refused="scales")
+    build = case.build
+
+    def per_channel_build(wrong_scale=False):
+        # Rewrite the input's quantisation to three channels along axis 1.
+        model = schema.ModelT.InitFromPackedBuf(build(wrong_scale), 0)
+        q = model.subgraphs[0].tensors[0].quantization
+        q.scale, q.zeroPoint, q.quantizedDimension = [0.05, 0.1, 0.2], [0, 0, 0], 1
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+
+    case.build = per_channel_build
+    cases.append(case)
+    return cases
+
+
 KINDS = {
     "MUL": mul_cases,
     "LOGISTIC": lambda: activation_cases("LOGISTIC"),
     "TANH": lambda: activation_cases("TANH"),
+    "DEQUANTIZE": dequantize_cases,
 }
 
 

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 mod activation;
+mod dequantize;
 mod mul;
 mod quantize;
 mod svdf;
@@ -280,6 +281,7 @@ impl<'a> Generator<'a> {
                 | B::MUL
                 | B::LOGISTIC
                 | B::TANH
+                | B::DEQUANTIZE
                 | B::SOFTMAX
                 | B::RESHAPE
                 | B::PAD
@@ -314,6 +316,7 @@ impl<'a> Generator<'a> {
             BuiltinCode::MUL => self.mul(&context)?,
             BuiltinCode::LOGISTIC => self.activation_function(&context, true)?,
             BuiltinCode::TANH => self.activation_function(&context, false)?,
+            BuiltinCode::DEQUANTIZE => self.dequantize(&context)?,
             BuiltinCode::SOFTMAX => self.softmax(&context)?,
             BuiltinCode::RESHAPE => self.reshape(&context)?,
             BuiltinCode::PAD => self.pad(&context)?,

@@ -201,6 +201,26 @@ fn logistic_and_tanh_int8_in_order() {
 }
 
 #[test]
+fn dequantize_int8_widens_in_order() {
+    // fixtures/programs/dequantize_int8.c: 64 int8 elements to float32. Element k is read
+    // right before output k (4 bytes) is written: s_mono = 63 * (4 - 1) = 189, u_mono = 64.
+    let op = OpDescription::elementwise_unary(
+        dmo_ops::OpKind::Dequantize,
+        int8(&[64]),
+        TensorShape::new(vec![64], ElementType::Float32),
+    )
+    .unwrap();
+    assert_same_offsets("dequantize_int8", &op);
+    let traced = traced_pairs(&load_fixture("dequantize_int8"), Vec::new());
+    assert_eq!((traced[0].s_mono.0, traced[0].u_mono.0), (189, 64));
+    // Control: a same-width model of the trace (int8 -> int8) differs.
+    let same_width =
+        OpDescription::elementwise_unary(dmo_ops::OpKind::Quantize, int8(&[64]), int8(&[64]))
+            .unwrap();
+    assert_ne!(simulated_pairs(&same_width)[0].s_mono, traced[0].s_mono);
+}
+
+#[test]
 fn softmax_int8_rows() {
     let op = OpDescription::softmax(int8(&[3, 10]), int8(&[3, 10]), 1).unwrap();
     assert_same_offsets("softmax_int8", &op);
