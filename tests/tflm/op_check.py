@@ -53,8 +53,11 @@ class Case:
     """A model: tensors (tensor 0 is the model input, the last the output), operators; `checked`
     is the index of the output tensor whose scale the wrong-scale control changes."""
 
-    def __init__(self, kind, name, tensors, ops, refused=None, wrong_tensor=-1):
+    def __init__(self, kind, name, tensors, ops, refused=None, wrong_tensor=-1, control=None):
         self.kind, self.name, self.tensors, self.ops, self.refused = kind, name, tensors, ops, refused
+        # The control model TFLM runs that must disagree with the firmware (default: the model
+        # with a wrong scale); data-movement ops take another (inputs swapped, ...).
+        self.control = control
         # The tensor whose scale the wrong-scale control changes (default: the model output).
         self.wrong_tensor = wrong_tensor % len(tensors)
 
@@ -241,11 +244,92 @@ def dequantize_cases():
     return cases
 
 
+def concatenation_cases():
+    """CONCATENATION copies bytes: its control is TFLM running the model with the inputs in
+    another order (or the axis moved), which must disagree."""
+    q = (0.05, -3)
+    cases = []
+
+    def options(axis, activation=schema.ActivationFunctionType.NONE):
+        o = schema.ConcatenationOptionsT()
+        o.axis, o.fusedActivationFunction = axis, activation
+        return OPTIONS.ConcatenationOptions, o
+
+    def square(source, target):
+        options_type, mul_options = activation_options(schema.MulOptionsT, OPTIONS.MulOptions)
+        return Op(OPS.MUL, [source, source], [target], options_type, mul_options)
+
+    def concat_case(name, tensors, ops, concat_inputs, concat_output, axis, swapped_axis=None,
+                    refused=None, activation=schema.ActivationFunctionType.NONE):
+        options_type, concat_options = options(axis, activation)
+        body = ops + [Op(OPS.CONCATENATION, concat_inputs, [concat_output], options_type,
+                         concat_options)]
+        case = Case("CONCATENATION", name, tensors, body, refused=refused)
+
+        def control():
+            swapped = list(reversed(concat_inputs)) if swapped_axis is None else concat_inputs
+            other_axis = axis if swapped_axis is None else swapped_axis
+            options_type2, options2 = options(other_axis)
+            other = Case("CONCATENATION", name, tensors,
+                         ops + [Op(OPS.CONCATENATION, swapped, [concat_output], options_type2,
+                                   options2)])
+            return other.build()
+
+        case.control = control
+        return case
+
+    # x ++ x^2 on the last axis.
+    tensors = [Tensor("input", [1, 4, 5, 3], q=q), Tensor("square", [1, 4, 5, 3], q=q),
+               Tensor("output", [1, 4, 5, 6], q=q)]
+    cases.append(concat_case("1x4x5x3 ++ square on axis -1", tensors, [square(0, 1)], [0, 1], 2,
+                             -1))
+    # Three inputs of different sizes on axis 1: x, its mean over axis 1, x^2.
+    axes = Tensor("axes", [1], T.INT32, data=np.array([1], dtype="<i4"))
+    reducer = schema.ReducerOptionsT()
+    reducer.keepDims = True
+    tensors = [Tensor("input", [2, 4, 5, 3], q=q), axes, Tensor("mean", [2, 1, 5, 3], q=q),
+               Tensor("square", [2, 4, 5, 3], q=q), Tensor("output", [2, 9, 5, 3], q=q)]
+    ops = [Op(OPS.MEAN, [0, 1], [2], OPTIONS.ReducerOptions, reducer), square(0, 3)]
+    cases.append(concat_case("2x4x5x3 ++ 2x1x5x3 ++ 2x4x5x3 on axis 1", tensors, ops, [0, 2, 3],
+                             4, 1))
+    # A constant input (flash) after the activation, axis 0 (one outer index).
+    constant = Tensor("constant", [3, 7], q=q,
+                      data=np.arange(-10, 11, dtype=np.int8).reshape(3, 7))
+    tensors = [Tensor("input", [2, 7], q=q), constant, Tensor("output", [5, 7], q=q)]
+    cases.append(concat_case("2x7 ++ constant 3x7 on axis 0", tensors, [], [0, 1], 2, 0))
+    # float32 after DEQUANTIZE: 4-byte elements, odd inner size.
+    tensors = [Tensor("input", [3, 5], q=q), Tensor("float", [3, 5], T.FLOAT32),
+               Tensor("output", [3, 10], T.FLOAT32)]
+    cases.append(concat_case("float32 3x5 ++ 3x5 on axis 1", tensors,
+                             [Op(OPS.DEQUANTIZE, [0], [1])], [1, 1], 2, 1, swapped_axis=0))
+    # int16 model input, same tensor twice along axis 0.
+    tensors = [Tensor("input", [2, 3, 4], T.INT16, q=(0.001, 0)),
+               Tensor("output", [4, 3, 4], T.INT16, q=(0.001, 0))]
+    case = concat_case("int16 2x3x4 ++ itself on axis 0", tensors, [], [0, 0], 1, 0)
+    # Reversing identical inputs changes nothing: the control concatenates along axis 1 instead
+    # (a model TFLM rejects is no control), so rebuild it with that output shape.
+    def int16_control(tensors=tensors):
+        other = Case("CONCATENATION", "int16 control",
+                     [tensors[0], Tensor("output", [2, 6, 4], T.INT16, q=(0.001, 0))],
+                     [Op(OPS.CONCATENATION, [0, 0], [1], *options(1))])
+        return other.build()
+
+    case.control = int16_control
+    cases.append(case)
+    # Fused activation: TFLM allows none; refused by name.
+    tensors = [Tensor("input", [2, 3], q=q), Tensor("output", [4, 3], q=q)]
+    cases.append(concat_case("fused RELU", tensors, [], [0, 0], 1, 0,
+                             refused="fused activation",
+                             activation=schema.ActivationFunctionType.RELU))
+    return cases
+
+
 KINDS = {
     "MUL": mul_cases,
     "LOGISTIC": lambda: activation_cases("LOGISTIC"),
     "TANH": lambda: activation_cases("TANH"),
     "DEQUANTIZE": dequantize_cases,
+    "CONCATENATION": concatenation_cases,
 }
 
 
@@ -311,9 +395,13 @@ def check_case(dmo, number, case, workdir):
         problems.append("every input gave the same output: the comparison cannot fail")
     if all(outputs[k] == expected[k + 1][0] for k in range(len(outputs) - 1)):
         problems.append("control: outputs matched TFLM's for a different input")
-    wrong = run_tflm(case.build(wrong_scale=True), inputs)
+    if case.control is not None:
+        control_model, control_name = case.control(), "the control model"
+    else:
+        control_model, control_name = case.build(wrong_scale=True), "a wrong scale"
+    wrong = run_tflm(control_model, inputs)
     if [w for w, _ in wrong] == outputs:
-        problems.append("control: TFLM with a wrong output scale agreed with the firmware")
+        problems.append(f"control: TFLM with {control_name} agreed with the firmware")
     if problems:
         return False, "; ".join(problems)
     return True, (f"{len(outputs[0])} output bytes and {len(expected[0][1])} op CRCs identical "

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 mod activation;
+mod concatenation;
 mod dequantize;
 mod mul;
 mod quantize;
@@ -282,6 +283,7 @@ impl<'a> Generator<'a> {
                 | B::LOGISTIC
                 | B::TANH
                 | B::DEQUANTIZE
+                | B::CONCATENATION
                 | B::SOFTMAX
                 | B::RESHAPE
                 | B::PAD
@@ -317,6 +319,7 @@ impl<'a> Generator<'a> {
             BuiltinCode::LOGISTIC => self.activation_function(&context, true)?,
             BuiltinCode::TANH => self.activation_function(&context, false)?,
             BuiltinCode::DEQUANTIZE => self.dequantize(&context)?,
+            BuiltinCode::CONCATENATION => self.concatenation(&context)?,
             BuiltinCode::SOFTMAX => self.softmax(&context)?,
             BuiltinCode::RESHAPE => self.reshape(&context)?,
             BuiltinCode::PAD => self.pad(&context)?,

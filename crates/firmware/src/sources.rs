@@ -36,6 +36,10 @@ pub const SUPPORT_FILES: &[(&str, &str)] = &[
         include_str!("../../../fixtures/kernels/activation.c"),
     ),
     (
+        "concatenation.c",
+        include_str!("../../../fixtures/kernels/concatenation.c"),
+    ),
+    (
         "dequantize.c",
         include_str!("../../../fixtures/kernels/dequantize.c"),
     ),

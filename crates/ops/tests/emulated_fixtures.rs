@@ -221,6 +221,48 @@ fn dequantize_int8_widens_in_order() {
 }
 
 #[test]
+fn concatenation_int8_three_inputs() {
+    // fixtures/programs/concatenation_int8.c: [2,3,5] ++ [2,1,5] ++ [2,4,5] on axis 1, copied
+    // with the C library's memcpy at odd addresses, as TFLM does.
+    let op = OpDescription::concatenation(
+        vec![int8(&[2, 3, 5]), int8(&[2, 1, 5]), int8(&[2, 4, 5])],
+        int8(&[2, 8, 5]),
+        1,
+    )
+    .unwrap();
+    assert_same_offsets("concatenation_int8", &op);
+    let traced = traced_pairs(&load_fixture("concatenation_int8"), Vec::new());
+    let offsets: Vec<_> = traced
+        .iter()
+        .map(|pair| (pair.s_min.0, pair.s_mono.0, pair.u_min.0, pair.u_mono.0))
+        .collect();
+    // docs/methods.md: s = (outer - 1)(C - c_k) + A_k, u = n_k (C = 40, c = 15, 5, 20).
+    assert_eq!(
+        offsets,
+        [(25, 25, 30, 30), (50, 50, 10, 10), (40, 40, 40, 40)]
+    );
+    // Aligned buffers and word-sized copies (memcpy moves words): the same offsets as the
+    // byte-by-byte walk. [2,3,16] ++ [2,1,16] ++ [2,4,16] on axis 1.
+    let aligned = OpDescription::concatenation(
+        vec![int8(&[2, 3, 16]), int8(&[2, 1, 16]), int8(&[2, 4, 16])],
+        int8(&[2, 8, 16]),
+        1,
+    )
+    .unwrap();
+    let fields: [u32; 18] = [1, 256, 512, 768, 0, 3, 2, 16, 3, 1, 4, 0, 0, 0, 0, 0, 0, 0];
+    let bytes = fields
+        .iter()
+        .flat_map(|value| value.to_le_bytes())
+        .collect();
+    let poke = Poke {
+        symbol: "dmo_params".into(),
+        bytes,
+        source: "concatenation test".into(),
+    };
+    assert_same_offsets_with("concatenation_int8", vec![poke], &aligned);
+}
+
+#[test]
 fn softmax_int8_rows() {
     let op = OpDescription::softmax(int8(&[3, 10]), int8(&[3, 10]), 1).unwrap();
     assert_same_offsets("softmax_int8", &op);
