@@ -324,12 +324,70 @@ def concatenation_cases():
     return cases
 
 
+def transpose_cases():
+    """TRANSPOSE moves elements: its control is TFLM running another permutation."""
+    q = (0.05, -3)
+    cases = []
+
+    def perm_tensor(perm):
+        return Tensor("perm", [len(perm)], T.INT32, data=np.array(perm, dtype="<i4"))
+
+    def transpose_case(name, shape, perm, element=T.INT8, prefix=None, refused=None):
+        """prefix: (tensor, op) producing the transposed tensor from the model input."""
+        permuted = [shape[a] for a in perm]
+        transposed_q = None if element == T.FLOAT32 else (q if element == T.INT8 else (0.001, 0))
+
+        def model(p):
+            out_shape = [shape[a] for a in p]
+            tensors = [Tensor("input", shape, q=q)]
+            ops = []
+            if prefix is not None:
+                tensors.append(prefix[0])
+                ops.append(prefix[1])
+            source = len(tensors) - 1
+            tensors.append(perm_tensor(p))
+            tensors.append(Tensor("output", out_shape, element, q=transposed_q))
+            ops.append(Op(OPS.TRANSPOSE, [source, source + 1], [source + 2],
+                          OPTIONS.TransposeOptions, schema.TransposeOptionsT()))
+            return tensors, ops
+
+        tensors, ops = model(perm)
+        case = Case("TRANSPOSE", name, tensors, ops, refused=refused)
+        other = list(reversed(perm)) if list(reversed(perm)) != perm else perm[1:] + perm[:1]
+        if other == perm:
+            other = perm  # rank 1: no other permutation; the output control below suffices
+        case.control = lambda: Case("TRANSPOSE", name, *model(other)).build()
+        del permuted
+        return case
+
+    cases.append(transpose_case("1x4x5x3 NHWC -> NCHW [0,3,1,2]", [1, 4, 5, 3], [0, 3, 1, 2]))
+    cases.append(transpose_case("2x3x4 [2,0,1]", [2, 3, 4], [2, 0, 1]))
+    cases.append(transpose_case("2x1x3x2x2 [4,2,0,3,1]", [2, 1, 3, 2, 2], [4, 2, 0, 3, 1]))
+    # TFLM's TransposePrepare takes at most 5 dimensions: refused as TFLM refuses it.
+    cases.append(transpose_case("2x2x1x3x2x2 rank 6", [2, 2, 1, 3, 2, 2], [5, 0, 4, 1, 3, 2],
+                                refused="outside TFLM's 1 to 5"))
+    cases.append(transpose_case(
+        "float32 3x5 [1,0] after DEQUANTIZE", [3, 5], [1, 0], T.FLOAT32,
+        prefix=(Tensor("float", [3, 5], T.FLOAT32), Op(OPS.DEQUANTIZE, [0], [1]))))
+    cases.append(transpose_case(
+        "int16 4x6 [1,0] after QUANTIZE", [4, 6], [1, 0], T.INT16,
+        prefix=(Tensor("wide", [4, 6], T.INT16, q=(0.001, 0)),
+                Op(OPS.QUANTIZE, [0], [1], OPTIONS.QuantizeOptions, schema.QuantizeOptionsT()))))
+    cases.append(transpose_case(
+        "int32 4x6 (TFLM's micro kernel has none)", [4, 6], [1, 0], T.INT32,
+        prefix=(Tensor("wide", [4, 6], T.INT32, q=(0.001, 0)),
+                Op(OPS.QUANTIZE, [0], [1], OPTIONS.QuantizeOptions, schema.QuantizeOptionsT())),
+        refused="INT32"))
+    return cases
+
+
 KINDS = {
     "MUL": mul_cases,
     "LOGISTIC": lambda: activation_cases("LOGISTIC"),
     "TANH": lambda: activation_cases("TANH"),
     "DEQUANTIZE": dequantize_cases,
     "CONCATENATION": concatenation_cases,
+    "TRANSPOSE": transpose_cases,
 }
 
 

@@ -24,6 +24,7 @@ mod dequantize;
 mod mul;
 mod quantize;
 mod svdf;
+mod transpose;
 
 /// Name of the pokeable symbol the firmware copies its input tensor from.
 pub const INPUT_SYMBOL: &str = "dmo_model_input";
@@ -284,6 +285,7 @@ impl<'a> Generator<'a> {
                 | B::TANH
                 | B::DEQUANTIZE
                 | B::CONCATENATION
+                | B::TRANSPOSE
                 | B::SOFTMAX
                 | B::RESHAPE
                 | B::PAD
@@ -320,6 +322,7 @@ impl<'a> Generator<'a> {
             BuiltinCode::TANH => self.activation_function(&context, false)?,
             BuiltinCode::DEQUANTIZE => self.dequantize(&context)?,
             BuiltinCode::CONCATENATION => self.concatenation(&context)?,
+            BuiltinCode::TRANSPOSE => self.transpose(&context)?,
             BuiltinCode::SOFTMAX => self.softmax(&context)?,
             BuiltinCode::RESHAPE => self.reshape(&context)?,
             BuiltinCode::PAD => self.pad(&context)?,

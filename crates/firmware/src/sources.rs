@@ -40,6 +40,10 @@ pub const SUPPORT_FILES: &[(&str, &str)] = &[
         include_str!("../../../fixtures/kernels/concatenation.c"),
     ),
     (
+        "transpose.c",
+        include_str!("../../../fixtures/kernels/transpose.c"),
+    ),
+    (
         "dequantize.c",
         include_str!("../../../fixtures/kernels/dequantize.c"),
     ),

@@ -119,11 +119,43 @@ pub fn monotone_offsets(op: &OpDescription, input_index: usize) -> Option<(u64, 
         // `x`, so there is no hazard at all and the output may sit anywhere.
         OpParams::Svdf { .. } => Some((0, 0)),
         OpParams::Concatenation { axis } => Some(concatenation(op, *axis, input_index)),
+        OpParams::Transpose { perm } => Some(transpose(input, perm)),
         OpParams::Pad { .. } | OpParams::Mean { .. } => {
             debug_assert!(matches!(op.kind(), OpKind::Pad | OpKind::Mean));
             None
         }
     }
+}
+
+/// TRANSPOSE (docs/methods.md): output element `m` is written right after its one read, so
+/// `M(x)` is the output index of input element `x`, and `M(x) - x` is a sum of one term per
+/// input axis `a` (output position `d`, `perm[d] = a`): `x_a (out_stride_d - in_stride_a)`,
+/// maximised at `x_a = 0` or `dim_a - 1`. `u_mono = n e` for `n >= 2`.
+fn transpose(input: &TensorShape, perm: &[usize]) -> (u64, u64) {
+    let dims = input.dims();
+    let rank = dims.len();
+    let elements = input.elements() as i128;
+    let e = input.element().size_bytes() as i128;
+    if elements < 2 {
+        return (0, 0);
+    }
+    let strides = |shape: &[usize]| {
+        let mut strides = vec![1i128; rank];
+        for axis in (0..rank.saturating_sub(1)).rev() {
+            strides[axis] = strides[axis + 1] * shape[axis + 1] as i128;
+        }
+        strides
+    };
+    let output_dims: Vec<usize> = perm.iter().map(|&axis| dims[axis]).collect();
+    let (input_strides, output_strides) = (strides(dims), strides(&output_dims));
+    let largest: i128 = perm
+        .iter()
+        .enumerate()
+        .map(|(d, &axis)| {
+            ((output_strides[d] - input_strides[axis]) * (dims[axis] as i128 - 1)).max(0)
+        })
+        .sum();
+    (clamp(largest * e), clamp(elements * e))
 }
 
 /// CONCATENATION, input `k` (docs/methods.md): bytes are copied in output order, so input
@@ -630,6 +662,32 @@ mod tests {
         )
     }
 
+    fn transpose_op() -> impl Strategy<Value = OpDescription> {
+        (
+            prop::collection::vec(1usize..6, 0..6),
+            any::<u64>(),
+            element(),
+        )
+            .prop_map(|(dims, seed, element)| {
+                // A permutation from the seed (Fisher-Yates).
+                let mut perm: Vec<usize> = (0..dims.len()).collect();
+                let mut state = seed;
+                for i in (1..perm.len()).rev() {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    perm.swap(i, (state >> 33) as usize % (i + 1));
+                }
+                let output = perm.iter().map(|&axis| dims[axis]).collect();
+                OpDescription::transpose(
+                    TensorShape::new(dims, element),
+                    TensorShape::new(output, element),
+                    perm,
+                )
+                .unwrap()
+            })
+    }
+
     fn concatenation_op() -> impl Strategy<Value = OpDescription> {
         (
             prop::collection::vec(1usize..5, 1..4),
@@ -696,6 +754,11 @@ mod tests {
 
         #[test]
         fn reshape_matches_simulation(op in reshape_op()) {
+            prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
+        }
+
+        #[test]
+        fn transpose_matches_simulation(op in transpose_op()) {
             prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
         }
 

@@ -29,11 +29,12 @@ pub enum OpKind {
     Relu,
     Relu6,
     Svdf,
+    Transpose,
 }
 
 impl OpKind {
     /// Every kind, in declaration order.
-    pub const ALL: [OpKind; 19] = [
+    pub const ALL: [OpKind; 20] = [
         OpKind::Conv2d,
         OpKind::DepthwiseConv2d,
         OpKind::FullyConnected,
@@ -53,6 +54,7 @@ impl OpKind {
         OpKind::Relu,
         OpKind::Relu6,
         OpKind::Svdf,
+        OpKind::Transpose,
     ];
 
     /// The builtin operator name TFLite uses (`CONV_2D`, ...).
@@ -77,6 +79,7 @@ impl OpKind {
             OpKind::Relu => "RELU",
             OpKind::Relu6 => "RELU6",
             OpKind::Svdf => "SVDF",
+            OpKind::Transpose => "TRANSPOSE",
         }
     }
 
@@ -275,6 +278,10 @@ pub enum OpParams {
     Svdf {
         filters: usize,
         rank: usize,
+    },
+    /// `TRANSPOSE`: output dimension `d` is input dimension `perm[d]`.
+    Transpose {
+        perm: Vec<usize>,
     },
 }
 
@@ -675,6 +682,54 @@ impl OpDescription {
             inputs: vec![input],
             output,
             params: OpParams::Pad { paddings },
+        })
+    }
+
+    /// TRANSPOSE by `perm` (output dimension `d` is input dimension `perm[d]`), at most
+    /// TFLM's 6 dimensions.
+    pub fn transpose(
+        input: TensorShape,
+        output: TensorShape,
+        perm: Vec<usize>,
+    ) -> Result<OpDescription, OpError> {
+        let kind = OpKind::Transpose;
+        let rank = input.rank();
+        if perm.len() != rank || output.rank() != rank || rank > 6 {
+            return invalid(
+                kind,
+                format!(
+                    "perm {perm:?} for input rank {rank} and output rank {} (TFLM: at most 6)",
+                    output.rank()
+                ),
+            );
+        }
+        let mut seen = vec![false; rank];
+        for &axis in &perm {
+            if axis >= rank || std::mem::replace(&mut seen[axis], true) {
+                return invalid(
+                    kind,
+                    format!("perm {perm:?} is not a permutation of 0..{rank}"),
+                );
+            }
+        }
+        for (d, &axis) in perm.iter().enumerate() {
+            if output.dims()[d] != input.dims()[axis] {
+                return invalid(
+                    kind,
+                    format!(
+                        "output dimension {d} is {}, input dimension {axis} is {}",
+                        output.dims()[d],
+                        input.dims()[axis]
+                    ),
+                );
+            }
+        }
+        same_element_type(kind, &input, &output)?;
+        checked(OpDescription {
+            kind,
+            inputs: vec![input],
+            output,
+            params: OpParams::Transpose { perm },
         })
     }
 

@@ -58,6 +58,8 @@ pub struct OperatorSpec {
     pub filters: Option<usize>,
     /// SVDF: filters per output unit; default 1.
     pub rank: Option<usize>,
+    /// TRANSPOSE: input dimension of each output dimension.
+    pub perm: Option<Vec<usize>>,
 }
 
 impl OperatorSpec {
@@ -77,6 +79,7 @@ impl OperatorSpec {
             paddings: None,
             filters: None,
             rank: None,
+            perm: None,
         }
     }
 
@@ -184,6 +187,13 @@ impl OperatorSpec {
                     .filters
                     .ok_or_else(|| invalid("needs the number of filters".into()))?;
                 OpDescription::svdf(first, output, filters, self.rank.unwrap_or(1))
+            }
+            OpKind::Transpose => {
+                let perm = self
+                    .perm
+                    .clone()
+                    .ok_or_else(|| invalid("needs perm".into()))?;
+                OpDescription::transpose(first, output, perm)
             }
             OpKind::Quantize
             | OpKind::Dequantize

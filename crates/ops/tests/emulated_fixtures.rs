@@ -263,6 +263,48 @@ fn concatenation_int8_three_inputs() {
 }
 
 #[test]
+fn transpose_in_output_order() {
+    // fixtures/programs/transpose_int8.c: int8 [2,3,4,5] by [2,0,3,1].
+    let op = OpDescription::transpose(int8(&[2, 3, 4, 5]), int8(&[4, 2, 5, 3]), vec![2, 0, 3, 1])
+        .unwrap();
+    assert_same_offsets("transpose_int8", &op);
+    // int16 [3, 7] -> [7, 3] and int32 [2, 2, 3] by [1, 2, 0], poked.
+    let cases: [(u32, &[u32], &[u32], &[usize], ElementType); 2] = [
+        (2, &[3, 7], &[1, 0], &[7, 3], ElementType::Int16),
+        (4, &[2, 2, 3], &[1, 2, 0], &[2, 3, 2], ElementType::Int32),
+    ];
+    for (bytes, dims, perm, output, element) in cases {
+        let mut fields = vec![1, 256, 0, dims.len() as u32, bytes];
+        let mut padded_dims = dims.to_vec();
+        padded_dims.resize(6, 1);
+        let mut padded_perm = perm.to_vec();
+        padded_perm.resize(6, 0);
+        fields.extend(padded_dims);
+        fields.extend(padded_perm);
+        let poke = Poke {
+            symbol: "dmo_params".into(),
+            bytes: fields
+                .iter()
+                .flat_map(|value| value.to_le_bytes())
+                .collect(),
+            source: "transpose test".into(),
+        };
+        let dims: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
+        let op = OpDescription::transpose(
+            TensorShape::new(dims, element),
+            TensorShape::new(output.to_vec(), element),
+            perm.iter().map(|&p| p as usize).collect(),
+        )
+        .unwrap();
+        assert_same_offsets_with("transpose_int8", vec![poke], &op);
+    }
+    // Control: the identity permutation's model (a plain copy) differs from the trace.
+    let traced = traced_pairs(&load_fixture("transpose_int8"), Vec::new());
+    let copy = OpDescription::transpose(int8(&[120]), int8(&[120]), vec![0]).unwrap();
+    assert_ne!(simulated_pairs(&copy)[0].s_mono, traced[0].s_mono);
+}
+
+#[test]
 fn softmax_int8_rows() {
     let op = OpDescription::softmax(int8(&[3, 10]), int8(&[3, 10]), 1).unwrap();
     assert_same_offsets("softmax_int8", &op);
