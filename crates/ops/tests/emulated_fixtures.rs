@@ -269,7 +269,9 @@ fn transpose_in_output_order() {
         .unwrap();
     assert_same_offsets("transpose_int8", &op);
     // int16 [3, 7] -> [7, 3] and int32 [2, 2, 3] by [1, 2, 0], poked.
-    let cases: [(u32, &[u32], &[u32], &[usize], ElementType); 2] = [
+    /// (element bytes, input dims, perm, output dims, element type)
+    type Case<'a> = (u32, &'a [u32], &'a [u32], &'a [usize], ElementType);
+    let cases: [Case; 2] = [
         (2, &[3, 7], &[1, 0], &[7, 3], ElementType::Int16),
         (4, &[2, 2, 3], &[1, 2, 0], &[2, 3, 2], ElementType::Int32),
     ];

@@ -39,8 +39,7 @@ impl Generator<'_> {
         let input_shape = self.model.tensors[input].shape.clone();
         let output_shape = self.model.tensors[output].shape.clone();
         let rank = input_shape.len();
-        let valid = rank >= 1
-            && rank <= MAX_RANK
+        let valid = (1..=MAX_RANK).contains(&rank)
             && perm.len() == rank
             && output_shape.len() == rank
             && {
