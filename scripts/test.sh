@@ -31,4 +31,7 @@ scripts/tflm-check.sh || status=1
 .venv/bin/python tests/tflm/lstm_plan_check.py target/release/dmo ../shared/models || status=1
 # int8 MEAN firmware (small generated models) against TFLM's outputs.
 .venv/bin/python tests/tflm/mean_check.py target/release/dmo || status=1
+# Issue 14 kinds (MUL, ...) in firmware of small generated models, output and every op's
+# output against TFLM's, with controls.
+.venv/bin/python tests/tflm/op_check.py target/release/dmo || status=1
 exit $status

@@ -80,7 +80,11 @@ pub(crate) fn select(
         CmsisPath::FullyConnected => Err(other_order(
             "arm_fully_connected_s8 (two output rows per pass over the input)",
         )),
-        CmsisPath::Elementwise4 => Err(other_order("arm_elementwise_add_s8 (4 elements a step)")),
+        CmsisPath::Elementwise4 => Err(other_order(if kind == "MUL" {
+            "arm_elementwise_mul_s8 (4 elements a step)"
+        } else {
+            "arm_elementwise_add_s8 (4 elements a step)"
+        })),
         CmsisPath::NotModelled(reason) => Err(refuse(format!(
             "its CMSIS-NN loop order is not modelled ({reason}); the cmsis-nn firmware does not \
              run it in another order"

@@ -18,9 +18,14 @@ use dmo_tflite::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
+mod activation;
+mod concatenation;
+mod dequantize;
 mod lstm;
+mod mul;
 mod quantize;
 mod svdf;
+mod transpose;
 
 /// Name of the pokeable symbol the firmware copies its input tensor from.
 pub const INPUT_SYMBOL: &str = "dmo_model_input";
@@ -276,6 +281,12 @@ impl<'a> Generator<'a> {
             BuiltinCode::AVERAGE_POOL_2D => |g, c| g.pool(c, true),
             BuiltinCode::MAX_POOL_2D => |g, c| g.pool(c, false),
             BuiltinCode::ADD => |g, c| g.add(c),
+            BuiltinCode::MUL => |g, c| g.mul(c),
+            BuiltinCode::LOGISTIC => |g, c| g.activation_function(c, true),
+            BuiltinCode::TANH => |g, c| g.activation_function(c, false),
+            BuiltinCode::DEQUANTIZE => |g, c| g.dequantize(c),
+            BuiltinCode::CONCATENATION => |g, c| g.concatenation(c),
+            BuiltinCode::TRANSPOSE => |g, c| g.transpose(c),
             BuiltinCode::SOFTMAX => |g, c| g.softmax(c),
             BuiltinCode::RESHAPE => |g, c| g.reshape(c),
             BuiltinCode::PAD => |g, c| g.pad(c),

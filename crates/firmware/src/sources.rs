@@ -30,6 +30,27 @@ pub const SUPPORT_FILES: &[(&str, &str)] = &[
         include_str!("../../../fixtures/kernels/pooling.c"),
     ),
     ("add.c", include_str!("../../../fixtures/kernels/add.c")),
+    ("mul.c", include_str!("../../../fixtures/kernels/mul.c")),
+    (
+        "activation.c",
+        include_str!("../../../fixtures/kernels/activation.c"),
+    ),
+    (
+        "concatenation.c",
+        include_str!("../../../fixtures/kernels/concatenation.c"),
+    ),
+    (
+        "transpose.c",
+        include_str!("../../../fixtures/kernels/transpose.c"),
+    ),
+    (
+        "dequantize.c",
+        include_str!("../../../fixtures/kernels/dequantize.c"),
+    ),
+    (
+        "fixedpoint.h",
+        include_str!("../../../fixtures/kernels/fixedpoint.h"),
+    ),
     (
         "softmax.c",
         include_str!("../../../fixtures/kernels/softmax.c"),

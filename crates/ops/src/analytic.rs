@@ -121,14 +121,75 @@ pub fn monotone_offsets(op: &OpDescription, input_index: usize) -> Option<(u64, 
         OpParams::UnidirectionalSequenceLstm { time_major } => {
             Some(crate::lstm_walk::lstm_offsets(op, *time_major))
         }
-        OpParams::Pad { .. } | OpParams::Concatenation { .. } | OpParams::Mean { .. } => {
-            debug_assert!(matches!(
-                op.kind(),
-                OpKind::Pad | OpKind::Concatenation | OpKind::Mean
-            ));
+        OpParams::Concatenation { axis } => Some(concatenation(op, *axis, input_index)),
+        OpParams::Transpose { perm } => Some(transpose(input, perm)),
+        OpParams::Pad { .. } | OpParams::Mean { .. } => {
+            debug_assert!(matches!(op.kind(), OpKind::Pad | OpKind::Mean));
             None
         }
     }
+}
+
+/// TRANSPOSE (docs/methods.md): output element `m` is written right after its one read, so
+/// `M(x)` is the output index of input element `x`, and `M(x) - x` is a sum of one term per
+/// input axis `a` (output position `d`, `perm[d] = a`): `x_a (out_stride_d - in_stride_a)`,
+/// maximised at `x_a = 0` or `dim_a - 1`. `u_mono = n e` for `n >= 2`.
+fn transpose(input: &TensorShape, perm: &[usize]) -> (u64, u64) {
+    let dims = input.dims();
+    let rank = dims.len();
+    let elements = input.elements() as i128;
+    let e = input.element().size_bytes() as i128;
+    if elements < 2 {
+        return (0, 0);
+    }
+    let strides = |shape: &[usize]| {
+        let mut strides = vec![1i128; rank];
+        for axis in (0..rank.saturating_sub(1)).rev() {
+            strides[axis] = strides[axis + 1] * shape[axis + 1] as i128;
+        }
+        strides
+    };
+    let output_dims: Vec<usize> = perm.iter().map(|&axis| dims[axis]).collect();
+    let (input_strides, output_strides) = (strides(dims), strides(&output_dims));
+    let largest: i128 = perm
+        .iter()
+        .enumerate()
+        .map(|(d, &axis)| {
+            ((output_strides[d] - input_strides[axis]) * (dims[axis] as i128 - 1)).max(0)
+        })
+        .sum();
+    (clamp(largest * e), clamp(elements * e))
+}
+
+/// CONCATENATION, input `k` (docs/methods.md): bytes are copied in output order, so input
+/// byte `i = o c_k + q` is read right before output byte `P(i) = o C + A_k + q` is written
+/// (`C` bytes per outer index in the output, `c_k` from input `k`, `A_k` from the inputs before
+/// it). `P(i) - i = o (C - c_k) + A_k` is largest at the last outer index; the hazard
+/// differences are contiguous, so `s_mono = (outer - 1)(C - c_k) + A_k`, and `u_mono = n_k`
+/// unless no output byte precedes any read (`n_k <= 1` and `A_k = 0`).
+fn concatenation(op: &OpDescription, axis: usize, input_index: usize) -> (u64, u64) {
+    let output = op.output();
+    let outer: u64 = output.dims()[..axis].iter().map(|&d| d as u64).product();
+    let inner: u64 = output.dims()[axis + 1..]
+        .iter()
+        .map(|&d| d as u64)
+        .product::<u64>()
+        * output.element().size_bytes() as u64;
+    let copy = |input: &TensorShape| input.dims()[axis] as u64 * inner;
+    let total: u64 = op.inputs().iter().map(copy).sum();
+    let before: u64 = op.inputs()[..input_index].iter().map(copy).sum();
+    let own = copy(&op.inputs()[input_index]);
+    let input_bytes = outer * own;
+    if input_bytes == 0 {
+        return (0, 0);
+    }
+    let s_mono = outer.saturating_sub(1) * (total - own) + before;
+    let u_mono = if input_bytes >= 2 || before >= 1 {
+        input_bytes
+    } else {
+        0
+    };
+    (s_mono, u_mono)
 }
 
 fn clamp(value: i128) -> u64 {
@@ -624,6 +685,53 @@ mod tests {
             })
     }
 
+    fn transpose_op() -> impl Strategy<Value = OpDescription> {
+        (
+            prop::collection::vec(1usize..6, 0..6),
+            any::<u64>(),
+            element(),
+        )
+            .prop_map(|(dims, seed, element)| {
+                // A permutation from the seed (Fisher-Yates).
+                let mut perm: Vec<usize> = (0..dims.len()).collect();
+                let mut state = seed;
+                for i in (1..perm.len()).rev() {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    perm.swap(i, (state >> 33) as usize % (i + 1));
+                }
+                let output = perm.iter().map(|&axis| dims[axis]).collect();
+                OpDescription::transpose(
+                    TensorShape::new(dims, element),
+                    TensorShape::new(output, element),
+                    perm,
+                )
+                .unwrap()
+            })
+    }
+
+    fn concatenation_op() -> impl Strategy<Value = OpDescription> {
+        (
+            prop::collection::vec(1usize..5, 1..4),
+            prop::collection::vec(0usize..4, 1..5),
+            any::<prop::sample::Index>(),
+            element(),
+        )
+            .prop_filter_map("a non-empty output", |(dims, axis_dims, axis, element)| {
+                let axis = axis.index(dims.len());
+                let shape = |axis_dim: usize| {
+                    let mut d = dims.clone();
+                    d[axis] = axis_dim;
+                    TensorShape::new(d, element)
+                };
+                let total: usize = axis_dims.iter().sum();
+                let inputs = axis_dims.iter().map(|&a| shape(a)).collect();
+                let negative = axis as i64 - dims.len() as i64;
+                OpDescription::concatenation(inputs, shape(total), negative).ok()
+            })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig {
             cases: 3000,
@@ -670,6 +778,26 @@ mod tests {
         #[test]
         fn reshape_matches_simulation(op in reshape_op()) {
             prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
+        }
+
+        #[test]
+        fn transpose_matches_simulation(op in transpose_op()) {
+            prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
+        }
+
+        #[test]
+        fn concatenation_matches_simulation(op in concatenation_op()) {
+            prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
+            // The hazard differences are contiguous: s_min = s_mono, and u_min is 0 when
+            // nothing lands below an input byte still to be read, else u_mono.
+            for result in simulate(&op) {
+                let OverlapModel::Modelled(pair) = result.result else {
+                    panic!("not modelled: {op:?}");
+                };
+                prop_assert_eq!(pair.s_min, pair.s_mono, "{:?}", op);
+                let u_min = if pair.s_mono.0 == 0 { 0 } else { pair.u_mono.0 };
+                prop_assert_eq!(pair.u_min.0, u_min, "{:?}", op);
+            }
         }
 
         #[test]

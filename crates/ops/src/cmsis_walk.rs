@@ -190,6 +190,12 @@ pub fn cmsis_path(op: &OpDescription) -> CmsisPath {
             }
             other => not_modelled(format!("CMSIS-NN's softmax for {other:?} is not modelled")),
         },
+        OpParams::Transpose { .. } => match input {
+            ElementType::Int8 => not_modelled("arm_transpose_s8 is not modelled"),
+            _ => CmsisPath::Reference(
+                "TFLM's cmsis_nn TRANSPOSE calls reference_ops::Transpose except for int8",
+            ),
+        },
         OpParams::Pad { .. } => match input {
             ElementType::Int8 => not_modelled("arm_pad_s8 is not modelled"),
             _ => CmsisPath::Reference("TFLM's cmsis_nn PAD calls reference_ops except for int8"),

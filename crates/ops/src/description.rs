@@ -30,11 +30,12 @@ pub enum OpKind {
     Relu6,
     Svdf,
     UnidirectionalSequenceLstm,
+    Transpose,
 }
 
 impl OpKind {
     /// Every kind, in declaration order.
-    pub const ALL: [OpKind; 20] = [
+    pub const ALL: [OpKind; 21] = [
         OpKind::Conv2d,
         OpKind::DepthwiseConv2d,
         OpKind::FullyConnected,
@@ -55,6 +56,7 @@ impl OpKind {
         OpKind::Relu6,
         OpKind::Svdf,
         OpKind::UnidirectionalSequenceLstm,
+        OpKind::Transpose,
     ];
 
     /// The builtin operator name TFLite uses (`CONV_2D`, ...).
@@ -80,6 +82,7 @@ impl OpKind {
             OpKind::Relu6 => "RELU6",
             OpKind::Svdf => "SVDF",
             OpKind::UnidirectionalSequenceLstm => "UNIDIRECTIONAL_SEQUENCE_LSTM",
+            OpKind::Transpose => "TRANSPOSE",
         }
     }
 
@@ -294,6 +297,10 @@ pub enum OpParams {
     /// in the last dimension.
     UnidirectionalSequenceLstm {
         time_major: bool,
+    },
+    /// `TRANSPOSE`: output dimension `d` is input dimension `perm[d]`.
+    Transpose {
+        perm: Vec<usize>,
     },
 }
 
@@ -724,6 +731,54 @@ impl OpDescription {
             inputs: vec![input],
             output,
             params: OpParams::Pad { paddings },
+        })
+    }
+
+    /// TRANSPOSE by `perm` (output dimension `d` is input dimension `perm[d]`), at most
+    /// TFLM's 6 dimensions.
+    pub fn transpose(
+        input: TensorShape,
+        output: TensorShape,
+        perm: Vec<usize>,
+    ) -> Result<OpDescription, OpError> {
+        let kind = OpKind::Transpose;
+        let rank = input.rank();
+        if perm.len() != rank || output.rank() != rank || rank > 6 {
+            return invalid(
+                kind,
+                format!(
+                    "perm {perm:?} for input rank {rank} and output rank {} (TFLM: at most 6)",
+                    output.rank()
+                ),
+            );
+        }
+        let mut seen = vec![false; rank];
+        for &axis in &perm {
+            if axis >= rank || std::mem::replace(&mut seen[axis], true) {
+                return invalid(
+                    kind,
+                    format!("perm {perm:?} is not a permutation of 0..{rank}"),
+                );
+            }
+        }
+        for (d, &axis) in perm.iter().enumerate() {
+            if output.dims()[d] != input.dims()[axis] {
+                return invalid(
+                    kind,
+                    format!(
+                        "output dimension {d} is {}, input dimension {axis} is {}",
+                        output.dims()[d],
+                        input.dims()[axis]
+                    ),
+                );
+            }
+        }
+        same_element_type(kind, &input, &output)?;
+        checked(OpDescription {
+            kind,
+            inputs: vec![input],
+            output,
+            params: OpParams::Transpose { perm },
         })
     }
 

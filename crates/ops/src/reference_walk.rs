@@ -290,6 +290,29 @@ pub fn walk(op: &OpDescription, log: &mut impl Accesses) -> bool {
                 log.byte(Target::Output, byte, AccessKind::Write);
             }
         }
+        OpParams::Transpose { perm } => {
+            // TransposeImpl: output in row-major order; decode each output coordinate, map it
+            // back through perm, flatten it in the input.
+            let in_dims = op.inputs()[0].dims();
+            for flat in 0..op.output().elements() {
+                let mut coordinate = vec![0; out_dims.len()];
+                let mut rest = flat;
+                for axis in (0..out_dims.len()).rev() {
+                    coordinate[axis] = rest % out_dims[axis];
+                    rest /= out_dims[axis];
+                }
+                let mut input_coordinate = vec![0; in_dims.len()];
+                for (d, &axis) in perm.iter().enumerate() {
+                    input_coordinate[axis] = coordinate[d];
+                }
+                let source = input_coordinate
+                    .iter()
+                    .zip(in_dims)
+                    .fold(0, |acc, (&c, &dim)| acc * dim + c);
+                log.read(0, source);
+                log.write(flat);
+            }
+        }
         OpParams::Pad { paddings } => {
             // PadImpl: a running input pointer, output in row-major order.
             let mut input_pointer = 0;

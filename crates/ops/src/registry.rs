@@ -60,6 +60,8 @@ pub struct OperatorSpec {
     pub rank: Option<usize>,
     /// UNIDIRECTIONAL_SEQUENCE_LSTM: input `[time, batch, input]`.
     pub time_major: bool,
+    /// TRANSPOSE: input dimension of each output dimension.
+    pub perm: Option<Vec<usize>>,
 }
 
 impl OperatorSpec {
@@ -80,6 +82,7 @@ impl OperatorSpec {
             filters: None,
             rank: None,
             time_major: false,
+            perm: None,
         }
     }
 
@@ -190,6 +193,13 @@ impl OperatorSpec {
             }
             OpKind::UnidirectionalSequenceLstm => {
                 OpDescription::unidirectional_sequence_lstm(first, output, self.time_major)
+            }
+            OpKind::Transpose => {
+                let perm = self
+                    .perm
+                    .clone()
+                    .ok_or_else(|| invalid("needs perm".into()))?;
+                OpDescription::transpose(first, output, perm)
             }
             OpKind::Quantize
             | OpKind::Dequantize

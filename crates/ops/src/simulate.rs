@@ -122,6 +122,7 @@ pub fn simulate_access_times(op: &OpDescription) -> Result<AccessTimes, NotModel
         OpParams::Softmax { .. } => walk_softmax(op, &mut recorder),
         OpParams::Reshape => walk_memcpy(op.output().bytes(), &mut recorder),
         OpParams::Pad { paddings } => walk_pad(op, paddings, &mut recorder),
+        OpParams::Transpose { perm } => walk_transpose(op, perm, &mut recorder),
         OpParams::Concatenation { axis } => walk_concatenation(op, *axis, &mut recorder),
         OpParams::Svdf { filters, .. } => walk_svdf(op, *filters, &mut recorder),
         OpParams::UnidirectionalSequenceLstm { time_major } => {
@@ -463,6 +464,34 @@ fn walk_pad(op: &OpDescription, paddings: &[(usize, usize)], recorder: &mut Reco
                 break;
             }
             index[axis] = 0;
+        }
+    }
+    time
+}
+
+/// `reference_ops::Transpose` (`TransposeImpl`): the output in row-major order, each element
+/// copied from the input element whose coordinate along `perm[d]` is the output's along `d`.
+fn walk_transpose(op: &OpDescription, perm: &[usize], recorder: &mut Recorder) -> u64 {
+    let input_dims = op.inputs()[0].dims();
+    let output_dims = op.output().dims();
+    let rank = output_dims.len();
+    let mut input_strides = vec![1usize; rank];
+    for axis in (0..rank.saturating_sub(1)).rev() {
+        input_strides[axis] = input_strides[axis + 1] * input_dims[axis + 1];
+    }
+    let mut index = vec![0usize; rank];
+    let mut time = 0u64;
+    for element in 0..op.output().elements() {
+        let source: usize = (0..rank).map(|d| index[d] * input_strides[perm[d]]).sum();
+        recorder.read(0, source, time);
+        recorder.access_output(element, time + 1);
+        time += 2;
+        for d in (0..rank).rev() {
+            index[d] += 1;
+            if index[d] < output_dims[d] {
+                break;
+            }
+            index[d] = 0;
         }
     }
     time

@@ -615,5 +615,13 @@ proptest! {
         ).unwrap();
         assert_matches_naive_log(&concatenation);
         assert_offsets_hold_in_arena(&concatenation);
+        // TRANSPOSE by the rotation and the reversal of the axes.
+        let rank = dims.len();
+        for perm in [(0..rank).map(|d| (d + 1) % rank).collect::<Vec<_>>(), (0..rank).rev().collect()] {
+            let permuted = perm.iter().map(|&axis| dims[axis]).collect();
+            let transpose = OpDescription::transpose(input.clone(), TensorShape::new(permuted, input_type), perm).unwrap();
+            assert_matches_naive_log(&transpose);
+            assert_offsets_hold_in_arena(&transpose);
+        }
     }
 }

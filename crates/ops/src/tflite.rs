@@ -266,6 +266,15 @@ pub fn describe_tflite_operator(
             spec.paddings = Some(paddings);
             (vec![0], spec)
         }
+        (BuiltinCode::TRANSPOSE, _) => {
+            let perm = constant_integers(model, input(1)?)?
+                .into_iter()
+                .map(non_negative)
+                .collect::<Result<Vec<_>, DescribeError>>()?;
+            let mut spec = OperatorSpec::new(kind, vec![tensor_shape(model, input(0)?)?], output);
+            spec.perm = Some(perm);
+            (vec![0], spec)
+        }
         (BuiltinCode::CONCATENATION, OperatorOptions::Concatenation { axis, .. }) => {
             let slots: Vec<usize> = (0..operator.inputs.len())
                 .filter(|&slot| operator.inputs[slot].is_some())

@@ -135,6 +135,178 @@ fn add_int8_two_inputs() {
 }
 
 #[test]
+fn mul_int8_same_shape() {
+    // fixtures/programs/mul_int8.c: 120 elements, element i read from both inputs right
+    // before output i is written (TFLM's MulElementwise).
+    let shape = int8(&[1, 6, 5, 4]);
+    let op = OpDescription::mul(ElementwiseBinaryParams {
+        input1: shape.clone(),
+        input2: shape.clone(),
+        output: shape,
+    })
+    .unwrap();
+    assert_same_offsets("mul_int8", &op);
+    let traced = traced_pairs(&load_fixture("mul_int8"), Vec::new());
+    for pair in &traced {
+        assert_eq!(
+            (pair.s_min.0, pair.s_mono.0, pair.u_min.0, pair.u_mono.0),
+            (0, 0, 0, 120)
+        );
+    }
+    // Control: a broadcast model of the same output (input2 one element) differs for input2.
+    let broadcast = OpDescription::mul(ElementwiseBinaryParams {
+        input1: int8(&[1, 6, 5, 4]),
+        input2: int8(&[1, 1, 1, 1]),
+        output: int8(&[1, 6, 5, 4]),
+    })
+    .unwrap();
+    let simulated = &simulated_pairs(&broadcast)[1];
+    assert_ne!(
+        (simulated.s_mono, simulated.u_mono),
+        (traced[1].s_mono, traced[1].u_mono)
+    );
+}
+
+#[test]
+fn logistic_and_tanh_int8_in_order() {
+    // fixtures/programs/{logistic,tanh}_int8.c: 150 int8 elements; element k is read right
+    // before output k is written, in both the saturating and the fixed-point branch:
+    // s_mono = 0, u_mono = 150 (docs/methods.md, elementwise unary).
+    for (fixture, kind) in [
+        ("logistic_int8", dmo_ops::OpKind::Logistic),
+        ("tanh_int8", dmo_ops::OpKind::Tanh),
+    ] {
+        let op = OpDescription::elementwise_unary(kind, int8(&[150]), int8(&[150])).unwrap();
+        assert_same_offsets(fixture, &op);
+        let traced = traced_pairs(&load_fixture(fixture), Vec::new());
+        assert_eq!(
+            (
+                traced[0].s_min.0,
+                traced[0].s_mono.0,
+                traced[0].u_min.0,
+                traced[0].u_mono.0
+            ),
+            (0, 0, 0, 150),
+            "{fixture}"
+        );
+        // Control: the same trace against a widening model (int8 -> float32) differs.
+        let widening = OpDescription::elementwise_unary(
+            dmo_ops::OpKind::Dequantize,
+            int8(&[150]),
+            TensorShape::new(vec![150], ElementType::Float32),
+        )
+        .unwrap();
+        assert_ne!(simulated_pairs(&widening)[0].s_mono, traced[0].s_mono);
+    }
+}
+
+#[test]
+fn dequantize_int8_widens_in_order() {
+    // fixtures/programs/dequantize_int8.c: 64 int8 elements to float32. Element k is read
+    // right before output k (4 bytes) is written: s_mono = 63 * (4 - 1) = 189, u_mono = 64.
+    let op = OpDescription::elementwise_unary(
+        dmo_ops::OpKind::Dequantize,
+        int8(&[64]),
+        TensorShape::new(vec![64], ElementType::Float32),
+    )
+    .unwrap();
+    assert_same_offsets("dequantize_int8", &op);
+    let traced = traced_pairs(&load_fixture("dequantize_int8"), Vec::new());
+    assert_eq!((traced[0].s_mono.0, traced[0].u_mono.0), (189, 64));
+    // Control: a same-width model of the trace (int8 -> int8) differs.
+    let same_width =
+        OpDescription::elementwise_unary(dmo_ops::OpKind::Quantize, int8(&[64]), int8(&[64]))
+            .unwrap();
+    assert_ne!(simulated_pairs(&same_width)[0].s_mono, traced[0].s_mono);
+}
+
+#[test]
+fn concatenation_int8_three_inputs() {
+    // fixtures/programs/concatenation_int8.c: [2,3,5] ++ [2,1,5] ++ [2,4,5] on axis 1, copied
+    // with the C library's memcpy at odd addresses, as TFLM does.
+    let op = OpDescription::concatenation(
+        vec![int8(&[2, 3, 5]), int8(&[2, 1, 5]), int8(&[2, 4, 5])],
+        int8(&[2, 8, 5]),
+        1,
+    )
+    .unwrap();
+    assert_same_offsets("concatenation_int8", &op);
+    let traced = traced_pairs(&load_fixture("concatenation_int8"), Vec::new());
+    let offsets: Vec<_> = traced
+        .iter()
+        .map(|pair| (pair.s_min.0, pair.s_mono.0, pair.u_min.0, pair.u_mono.0))
+        .collect();
+    // docs/methods.md: s = (outer - 1)(C - c_k) + A_k, u = n_k (C = 40, c = 15, 5, 20).
+    assert_eq!(
+        offsets,
+        [(25, 25, 30, 30), (50, 50, 10, 10), (40, 40, 40, 40)]
+    );
+    // Aligned buffers and word-sized copies (memcpy moves words): the same offsets as the
+    // byte-by-byte walk. [2,3,16] ++ [2,1,16] ++ [2,4,16] on axis 1.
+    let aligned = OpDescription::concatenation(
+        vec![int8(&[2, 3, 16]), int8(&[2, 1, 16]), int8(&[2, 4, 16])],
+        int8(&[2, 8, 16]),
+        1,
+    )
+    .unwrap();
+    let fields: [u32; 18] = [1, 256, 512, 768, 0, 3, 2, 16, 3, 1, 4, 0, 0, 0, 0, 0, 0, 0];
+    let bytes = fields
+        .iter()
+        .flat_map(|value| value.to_le_bytes())
+        .collect();
+    let poke = Poke {
+        symbol: "dmo_params".into(),
+        bytes,
+        source: "concatenation test".into(),
+    };
+    assert_same_offsets_with("concatenation_int8", vec![poke], &aligned);
+}
+
+#[test]
+fn transpose_in_output_order() {
+    // fixtures/programs/transpose_int8.c: int8 [2,3,4,5] by [2,0,3,1].
+    let op = OpDescription::transpose(int8(&[2, 3, 4, 5]), int8(&[4, 2, 5, 3]), vec![2, 0, 3, 1])
+        .unwrap();
+    assert_same_offsets("transpose_int8", &op);
+    // int16 [3, 7] -> [7, 3] and int32 [2, 2, 3] by [1, 2, 0], poked.
+    /// (element bytes, input dims, perm, output dims, element type)
+    type Case<'a> = (u32, &'a [u32], &'a [u32], &'a [usize], ElementType);
+    let cases: [Case; 2] = [
+        (2, &[3, 7], &[1, 0], &[7, 3], ElementType::Int16),
+        (4, &[2, 2, 3], &[1, 2, 0], &[2, 3, 2], ElementType::Int32),
+    ];
+    for (bytes, dims, perm, output, element) in cases {
+        let mut fields = vec![1, 256, 0, dims.len() as u32, bytes];
+        let mut padded_dims = dims.to_vec();
+        padded_dims.resize(6, 1);
+        let mut padded_perm = perm.to_vec();
+        padded_perm.resize(6, 0);
+        fields.extend(padded_dims);
+        fields.extend(padded_perm);
+        let poke = Poke {
+            symbol: "dmo_params".into(),
+            bytes: fields
+                .iter()
+                .flat_map(|value| value.to_le_bytes())
+                .collect(),
+            source: "transpose test".into(),
+        };
+        let dims: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
+        let op = OpDescription::transpose(
+            TensorShape::new(dims, element),
+            TensorShape::new(output.to_vec(), element),
+            perm.iter().map(|&p| p as usize).collect(),
+        )
+        .unwrap();
+        assert_same_offsets_with("transpose_int8", vec![poke], &op);
+    }
+    // Control: the identity permutation's model (a plain copy) differs from the trace.
+    let traced = traced_pairs(&load_fixture("transpose_int8"), Vec::new());
+    let copy = OpDescription::transpose(int8(&[120]), int8(&[120]), vec![0]).unwrap();
+    assert_ne!(simulated_pairs(&copy)[0].s_mono, traced[0].s_mono);
+}
+
+#[test]
 fn softmax_int8_rows() {
     let op = OpDescription::softmax(int8(&[3, 10]), int8(&[3, 10]), 1).unwrap();
     assert_same_offsets("softmax_int8", &op);

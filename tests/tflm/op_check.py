@@ -1,0 +1,494 @@
+#!/usr/bin/env python3
+"""Proof with the real runtime, per operator kind of issue 14 (MUL, ...): the
+firmware `dmo firmware` generates for small generated models computes what
+TensorFlow Lite Micro computes, byte for byte, for the model output and for
+every operator's output (the firmware's per-op CRC-32 lines against TFLM's
+intermediate tensors, kPreserveAllTensors).
+
+The models are written here with the flatbuffers object API of TFLM's schema
+(as mean_check.py does): several shapes, quantisations, fused activations
+and saturating outputs per kind. Each runs on the two extreme inputs (all
+minimum, all maximum) plus random ones.
+
+Controls that the comparison can fail, per case: the inputs must not all give
+one output; the firmware's output for input k set against TFLM's for input
+k+1 must differ; TFLM running the model with the checked operator's output
+scale off by 7% must disagree with the firmware. Cases the firmware does not
+support yet must be refused by `dmo firmware` with a message naming the kind.
+
+Usage: op_check.py DMO_BINARY [KIND ...]
+Ends with a line `N passed, N failed`; exits 1 on any failure.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import flatbuffers
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+import firmware_check as fc
+
+RANDOM_INPUTS = 4
+WRONG_SCALE_FACTOR = 1.07
+T = schema.TensorType
+OPS = schema.BuiltinOperator
+OPTIONS = schema.BuiltinOptions
+
+
+class Tensor:
+    def __init__(self, name, shape, element_type=T.INT8, q=None, data=None):
+        self.name, self.shape, self.type, self.q, self.data = name, list(shape), element_type, q, data
+
+
+class Op:
+    def __init__(self, code, inputs, outputs, options_type=0, options=None):
+        self.code, self.inputs, self.outputs = code, inputs, outputs
+        self.options_type, self.options = options_type, options
+
+
+class Case:
+    """A model: tensors (tensor 0 is the model input, the last the output), operators; `checked`
+    is the index of the output tensor whose scale the wrong-scale control changes."""
+
+    def __init__(self, kind, name, tensors, ops, refused=None, wrong_tensor=-1, control=None):
+        self.kind, self.name, self.tensors, self.ops, self.refused = kind, name, tensors, ops, refused
+        # The control model TFLM runs that must disagree with the firmware (default: the model
+        # with a wrong scale); data-movement ops take another (inputs swapped, ...).
+        self.control = control
+        # The tensor whose scale the wrong-scale control changes (default: the model output).
+        self.wrong_tensor = wrong_tensor % len(tensors)
+
+    def build(self, wrong_scale=False):
+        codes = sorted({op.code for op in self.ops})
+        graph = schema.SubGraphT()
+        buffers = [schema.BufferT()]
+        graph.tensors = []
+        for index, t in enumerate(self.tensors):
+            tensor = schema.TensorT()
+            tensor.name, tensor.shape, tensor.type = t.name, t.shape, t.type
+            buffer = schema.BufferT()
+            if t.data is not None:
+                buffer.data = list(np.ascontiguousarray(t.data).tobytes())
+            buffers.append(buffer)
+            tensor.buffer = len(buffers) - 1
+            if t.q is not None:
+                scale, zero_point = t.q
+                if wrong_scale and index == self.wrong_tensor:
+                    scale *= WRONG_SCALE_FACTOR
+                params = schema.QuantizationParametersT()
+                params.scale, params.zeroPoint = [float(scale)], [int(zero_point)]
+                tensor.quantization = params
+            graph.tensors.append(tensor)
+        graph.inputs, graph.outputs = [0], [len(self.tensors) - 1]
+        graph.operators = []
+        for op in self.ops:
+            operator = schema.OperatorT()
+            operator.opcodeIndex = codes.index(op.code)
+            operator.inputs, operator.outputs = op.inputs, op.outputs
+            if op.options is not None:
+                operator.builtinOptionsType, operator.builtinOptions = op.options_type, op.options
+            graph.operators.append(operator)
+        model = schema.ModelT()
+        model.version = 3
+        model.operatorCodes = []
+        for code in codes:
+            c = schema.OperatorCodeT()
+            c.builtinCode = code
+            c.deprecatedBuiltinCode = min(code, 127)
+            c.version = 1
+            model.operatorCodes.append(c)
+        model.subgraphs = [graph]
+        model.description = "dmo op_check"
+        model.buffers = buffers
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+
+
+def activation_options(options_class, options_type, activation=schema.ActivationFunctionType.NONE):
+    options = options_class()
+    options.fusedActivationFunction = activation
+    return options_type, options
+
+
+def quantize_op(source, target):
+    return Op(OPS.QUANTIZE, [source], [target], OPTIONS.QuantizeOptions, schema.QuantizeOptionsT())
+
+
+def mul_cases():
+    A = schema.ActivationFunctionType
+    cases = []
+
+    def mul(name, shape, q_in, q_other, q_out, activation=A.NONE, square=False, shape2=None):
+        tensors = [Tensor("input", shape, q=q_in)]
+        ops = []
+        if square:
+            second = 0
+        else:
+            tensors.append(Tensor("requantised", shape2 or shape, q=q_other))
+            ops.append(quantize_op(0, 1) if shape2 is None else None)
+            second = 1
+        tensors.append(Tensor("output", shape, q=q_out))
+        options_type, options = activation_options(schema.MulOptionsT, OPTIONS.MulOptions,
+                                                   activation)
+        ops.append(Op(OPS.MUL, [0, second], [len(tensors) - 1], options_type, options))
+        return [op for op in ops if op is not None], tensors
+
+    for name, args in [
+        ("1x6x5x4 x requantised self", dict(shape=[1, 6, 5, 4], q_in=(0.05, 3),
+                                            q_other=(0.1, -7), q_out=(0.02, 1))),
+        ("2x7x3 squared, multiplier > 1", dict(shape=[2, 7, 3], q_in=(0.5, -10), q_other=None,
+                                               q_out=(0.3, -128), square=True)),
+        ("37 x requantised, RELU", dict(shape=[37], q_in=(0.03, 0), q_other=(0.07, 12),
+                                        q_out=(0.004, -20), activation=A.RELU)),
+        ("1x4x4x8 x requantised, RELU6, saturating", dict(shape=[1, 4, 4, 8],
+                                                          q_in=(0.2, -5), q_other=(0.15, 30),
+                                                          q_out=(0.01, 0), activation=A.RELU6)),
+        ("3x5 x requantised, RELU_N1_TO_1", dict(shape=[3, 5], q_in=(0.01, 7),
+                                                 q_other=(0.02, -3), q_out=(0.01, -2),
+                                                 activation=A.RELU_N1_TO_1)),
+    ]:
+        ops, tensors = mul(name, **args)
+        cases.append(Case("MUL", name, tensors, ops))
+    # Broadcasting: refused until its BroadcastBinaryOpSimple order has a kernel.
+    tensors = [Tensor("input", [2, 3, 4], q=(0.05, 0)),
+               Tensor("row", [1, 1, 4], q=(0.05, 0)),
+               Tensor("output", [2, 3, 4], q=(0.05, 0))]
+    mean_axes = Tensor("axes", [2], T.INT32, data=np.array([0, 1], dtype="<i4"))
+    tensors.insert(1, mean_axes)
+    reducer = schema.ReducerOptionsT()
+    reducer.keepDims = True
+    options_type, options = activation_options(schema.MulOptionsT, OPTIONS.MulOptions)
+    ops = [Op(OPS.MEAN, [0, 1], [2], OPTIONS.ReducerOptions, reducer),
+           Op(OPS.MUL, [0, 2], [3], options_type, options)]
+    cases.append(Case("MUL", "2x3x4 x 1x1x4 (broadcast)", tensors, ops,
+                      refused="broadcasting MUL"))
+    return cases
+
+
+def activation_cases(kind):
+    """LOGISTIC / TANH: their int8 kernels ignore the output scale, so the wrong-scale control
+    changes the input's."""
+    code = OPS.LOGISTIC if kind == "LOGISTIC" else OPS.TANH
+    output_q = (1 / 256, -128) if kind == "LOGISTIC" else (1 / 128, 0)
+    cases = []
+    for name, shape, input_q in [
+        ("1x8x8x3, scale 0.05", [1, 8, 8, 3], (0.05, 3)),
+        ("257, scale 0.1 (saturates beyond radius)", [257], (0.1, -20)),
+        ("2x5x7, small scale 0.004", [2, 5, 7], (0.004, 0)),
+        ("4x16, scale 0.9 (radius 15)", [4, 16], (0.9, -128)),
+        ("1x1x1x40, scale 0.0231, zero point 127", [1, 1, 1, 40], (0.0231, 127)),
+    ]:
+        tensors = [Tensor("input", shape, q=input_q), Tensor("output", shape, q=output_q)]
+        cases.append(Case(kind, name, tensors, [Op(code, [0], [1])], wrong_tensor=0))
+    # A gate as in noise-suppression models: MUL of the input by a requantised copy, then the
+    # activation: two ops, both compared per op.
+    tensors = [Tensor("input", [3, 20], q=(0.02, -4)), Tensor("copy", [3, 20], q=(0.03, 5)),
+               Tensor("product", [3, 20], q=(0.01, 2)), Tensor("output", [3, 20], q=output_q)]
+    options_type, options = activation_options(schema.MulOptionsT, OPTIONS.MulOptions)
+    ops = [quantize_op(0, 1), Op(OPS.MUL, [0, 1], [2], options_type, options),
+           Op(code, [2], [3])]
+    cases.append(Case(kind, "3x20 after QUANTIZE and MUL", tensors, ops, wrong_tensor=2))
+    if kind == "LOGISTIC":
+        tensors = [Tensor("input", [10], q=(0.05, 0)), Tensor("output", [10], q=(1 / 256, 0))]
+        cases.append(Case(kind, "output zero point 0", tensors, [Op(code, [0], [1])],
+                          refused="needs -128"))
+    else:
+        tensors = [Tensor("input", [10], q=(0.05, 0)),
+                   Tensor("half", [10], T.INT16, q=(1 / 32768, 0)),
+                   Tensor("output", [10], T.INT16, q=(1 / 32768, 0))]
+        ops = [Op(OPS.QUANTIZE, [0], [1], OPTIONS.QuantizeOptions, schema.QuantizeOptionsT()),
+               Op(code, [1], [2])]
+        cases.append(Case(kind, "int16", tensors, ops, refused="INT16"))
+    return cases
+
+
+def dequantize_cases():
+    """DEQUANTIZE to float32: the output has no quantisation, so the control changes the
+    input's scale."""
+    cases = []
+    for name, shape, input_type, q in [
+        ("int8 1x6x6x4, scale 0.05", [1, 6, 6, 4], T.INT8, (0.05, -3)),
+        ("int8 300, scale 0.0123, zero point 127", [300], T.INT8, (0.0123, 127)),
+        ("int8 2x9, scale 3.7 (large)", [2, 9], T.INT8, (3.7, -128)),
+        ("int16 5x11, scale 1/3000", [5, 11], T.INT16, (1 / 3000, 0)),
+    ]:
+        tensors = [Tensor("input", shape, input_type, q=q), Tensor("output", shape, T.FLOAT32)]
+        cases.append(Case("DEQUANTIZE", name, tensors, [Op(OPS.DEQUANTIZE, [0], [1])],
+                          wrong_tensor=0))
+    # After an int8 op, as models end: LOGISTIC -> DEQUANTIZE, both compared.
+    tensors = [Tensor("input", [4, 10], q=(0.08, 1)), Tensor("sigmoid", [4, 10], q=(1 / 256, -128)),
+               Tensor("output", [4, 10], T.FLOAT32)]
+    cases.append(Case("DEQUANTIZE", "4x10 after LOGISTIC", tensors,
+                      [Op(OPS.LOGISTIC, [0], [1]), Op(OPS.DEQUANTIZE, [1], [2])], wrong_tensor=0))
+    # Per-channel input quantisation: refused (the kernel dequantizes per tensor).
+    tensors = [Tensor("input", [2, 3], q=(0.05, 0)), Tensor("output", [2, 3], T.FLOAT32)]
+    case = Case("DEQUANTIZE", "per-channel scales", tensors, [Op(OPS.DEQUANTIZE, [0], [1])],
+                refused="scales")
+    build = case.build
+
+    def per_channel_build(wrong_scale=False):
+        # Rewrite the input's quantisation to three channels along axis 1.
+        model = schema.ModelT.InitFromPackedBuf(build(wrong_scale), 0)
+        q = model.subgraphs[0].tensors[0].quantization
+        q.scale, q.zeroPoint, q.quantizedDimension = [0.05, 0.1, 0.2], [0, 0, 0], 1
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+
+    case.build = per_channel_build
+    cases.append(case)
+    return cases
+
+
+def concatenation_cases():
+    """CONCATENATION copies bytes: its control is TFLM running the model with the inputs in
+    another order (or the axis moved), which must disagree."""
+    q = (0.05, -3)
+    cases = []
+
+    def options(axis, activation=schema.ActivationFunctionType.NONE):
+        o = schema.ConcatenationOptionsT()
+        o.axis, o.fusedActivationFunction = axis, activation
+        return OPTIONS.ConcatenationOptions, o
+
+    def square(source, target):
+        options_type, mul_options = activation_options(schema.MulOptionsT, OPTIONS.MulOptions)
+        return Op(OPS.MUL, [source, source], [target], options_type, mul_options)
+
+    def concat_case(name, tensors, ops, concat_inputs, concat_output, axis, swapped_axis=None,
+                    refused=None, activation=schema.ActivationFunctionType.NONE):
+        options_type, concat_options = options(axis, activation)
+        body = ops + [Op(OPS.CONCATENATION, concat_inputs, [concat_output], options_type,
+                         concat_options)]
+        case = Case("CONCATENATION", name, tensors, body, refused=refused)
+
+        def control():
+            swapped = list(reversed(concat_inputs)) if swapped_axis is None else concat_inputs
+            other_axis = axis if swapped_axis is None else swapped_axis
+            options_type2, options2 = options(other_axis)
+            other = Case("CONCATENATION", name, tensors,
+                         ops + [Op(OPS.CONCATENATION, swapped, [concat_output], options_type2,
+                                   options2)])
+            return other.build()
+
+        case.control = control
+        return case
+
+    # x ++ x^2 on the last axis.
+    tensors = [Tensor("input", [1, 4, 5, 3], q=q), Tensor("square", [1, 4, 5, 3], q=q),
+               Tensor("output", [1, 4, 5, 6], q=q)]
+    cases.append(concat_case("1x4x5x3 ++ square on axis -1", tensors, [square(0, 1)], [0, 1], 2,
+                             -1))
+    # Three inputs of different sizes on axis 1: x, its mean over axis 1, x^2.
+    axes = Tensor("axes", [1], T.INT32, data=np.array([1], dtype="<i4"))
+    reducer = schema.ReducerOptionsT()
+    reducer.keepDims = True
+    tensors = [Tensor("input", [2, 4, 5, 3], q=q), axes, Tensor("mean", [2, 1, 5, 3], q=q),
+               Tensor("square", [2, 4, 5, 3], q=q), Tensor("output", [2, 9, 5, 3], q=q)]
+    ops = [Op(OPS.MEAN, [0, 1], [2], OPTIONS.ReducerOptions, reducer), square(0, 3)]
+    cases.append(concat_case("2x4x5x3 ++ 2x1x5x3 ++ 2x4x5x3 on axis 1", tensors, ops, [0, 2, 3],
+                             4, 1))
+    # A constant input (flash) after the activation, axis 0 (one outer index).
+    constant = Tensor("constant", [3, 7], q=q,
+                      data=np.arange(-10, 11, dtype=np.int8).reshape(3, 7))
+    tensors = [Tensor("input", [2, 7], q=q), constant, Tensor("output", [5, 7], q=q)]
+    cases.append(concat_case("2x7 ++ constant 3x7 on axis 0", tensors, [], [0, 1], 2, 0))
+    # float32 after DEQUANTIZE: 4-byte elements, odd inner size.
+    tensors = [Tensor("input", [3, 5], q=q), Tensor("float", [3, 5], T.FLOAT32),
+               Tensor("output", [3, 10], T.FLOAT32)]
+    cases.append(concat_case("float32 3x5 ++ 3x5 on axis 1", tensors,
+                             [Op(OPS.DEQUANTIZE, [0], [1])], [1, 1], 2, 1, swapped_axis=0))
+    # int16 model input, same tensor twice along axis 0.
+    tensors = [Tensor("input", [2, 3, 4], T.INT16, q=(0.001, 0)),
+               Tensor("output", [4, 3, 4], T.INT16, q=(0.001, 0))]
+    case = concat_case("int16 2x3x4 ++ itself on axis 0", tensors, [], [0, 0], 1, 0)
+    # Reversing identical inputs changes nothing: the control concatenates along axis 1 instead
+    # (a model TFLM rejects is no control), so rebuild it with that output shape.
+    def int16_control(tensors=tensors):
+        other = Case("CONCATENATION", "int16 control",
+                     [tensors[0], Tensor("output", [2, 6, 4], T.INT16, q=(0.001, 0))],
+                     [Op(OPS.CONCATENATION, [0, 0], [1], *options(1))])
+        return other.build()
+
+    case.control = int16_control
+    cases.append(case)
+    # Fused activation: TFLM allows none; refused by name.
+    tensors = [Tensor("input", [2, 3], q=q), Tensor("output", [4, 3], q=q)]
+    cases.append(concat_case("fused RELU", tensors, [], [0, 0], 1, 0,
+                             refused="fused activation",
+                             activation=schema.ActivationFunctionType.RELU))
+    return cases
+
+
+def transpose_cases():
+    """TRANSPOSE moves elements: its control is TFLM running another permutation."""
+    q = (0.05, -3)
+    cases = []
+
+    def perm_tensor(perm):
+        return Tensor("perm", [len(perm)], T.INT32, data=np.array(perm, dtype="<i4"))
+
+    def transpose_case(name, shape, perm, element=T.INT8, prefix=None, refused=None):
+        """prefix: (tensor, op) producing the transposed tensor from the model input."""
+        permuted = [shape[a] for a in perm]
+        transposed_q = None if element == T.FLOAT32 else (q if element == T.INT8 else (0.001, 0))
+
+        def model(p):
+            out_shape = [shape[a] for a in p]
+            tensors = [Tensor("input", shape, q=q)]
+            ops = []
+            if prefix is not None:
+                tensors.append(prefix[0])
+                ops.append(prefix[1])
+            source = len(tensors) - 1
+            tensors.append(perm_tensor(p))
+            tensors.append(Tensor("output", out_shape, element, q=transposed_q))
+            ops.append(Op(OPS.TRANSPOSE, [source, source + 1], [source + 2],
+                          OPTIONS.TransposeOptions, schema.TransposeOptionsT()))
+            return tensors, ops
+
+        tensors, ops = model(perm)
+        case = Case("TRANSPOSE", name, tensors, ops, refused=refused)
+        other = list(reversed(perm)) if list(reversed(perm)) != perm else perm[1:] + perm[:1]
+        if other == perm:
+            other = perm  # rank 1: no other permutation; the output control below suffices
+        case.control = lambda: Case("TRANSPOSE", name, *model(other)).build()
+        del permuted
+        return case
+
+    cases.append(transpose_case("1x4x5x3 NHWC -> NCHW [0,3,1,2]", [1, 4, 5, 3], [0, 3, 1, 2]))
+    cases.append(transpose_case("2x3x4 [2,0,1]", [2, 3, 4], [2, 0, 1]))
+    cases.append(transpose_case("2x1x3x2x2 [4,2,0,3,1]", [2, 1, 3, 2, 2], [4, 2, 0, 3, 1]))
+    # TFLM's TransposePrepare takes at most 5 dimensions: refused as TFLM refuses it.
+    cases.append(transpose_case("2x2x1x3x2x2 rank 6", [2, 2, 1, 3, 2, 2], [5, 0, 4, 1, 3, 2],
+                                refused="outside TFLM's 1 to 5"))
+    cases.append(transpose_case(
+        "float32 3x5 [1,0] after DEQUANTIZE", [3, 5], [1, 0], T.FLOAT32,
+        prefix=(Tensor("float", [3, 5], T.FLOAT32), Op(OPS.DEQUANTIZE, [0], [1]))))
+    cases.append(transpose_case(
+        "int16 4x6 [1,0] after QUANTIZE", [4, 6], [1, 0], T.INT16,
+        prefix=(Tensor("wide", [4, 6], T.INT16, q=(0.001, 0)),
+                Op(OPS.QUANTIZE, [0], [1], OPTIONS.QuantizeOptions, schema.QuantizeOptionsT()))))
+    cases.append(transpose_case(
+        "int32 4x6 (TFLM's micro kernel has none)", [4, 6], [1, 0], T.INT32,
+        prefix=(Tensor("wide", [4, 6], T.INT32, q=(0.001, 0)),
+                Op(OPS.QUANTIZE, [0], [1], OPTIONS.QuantizeOptions, schema.QuantizeOptionsT())),
+        refused="INT32"))
+    return cases
+
+
+KINDS = {
+    "MUL": mul_cases,
+    "LOGISTIC": lambda: activation_cases("LOGISTIC"),
+    "TANH": lambda: activation_cases("TANH"),
+    "DEQUANTIZE": dequantize_cases,
+    "CONCATENATION": concatenation_cases,
+    "TRANSPOSE": transpose_cases,
+}
+
+
+def build_firmware(dmo, model_bytes, workdir, stem):
+    path = os.path.join(workdir, f"{stem}.tflite")
+    with open(path, "wb") as f:
+        f.write(model_bytes)
+    elf = os.path.join(workdir, f"{stem}.elf")
+    built = subprocess.run([dmo, "firmware", path, "-o", elf], capture_output=True, text=True)
+    return elf, built
+
+
+def run_tflm(model_bytes, inputs):
+    """Per input: (output bytes, {(op, position): (bytes, crc32)})."""
+    interpreter = fc.preserving_interpreter(model_bytes)
+    operators, _ = fc.model_operators(model_bytes)
+    results = []
+    for data in inputs:
+        interpreter.reset()
+        interpreter.set_input(data, 0)
+        interpreter.invoke()
+        output = np.array(interpreter.get_output(0))
+        results.append((output.tobytes(), fc.tflm_checksums(interpreter, operators)))
+    return results
+
+
+def check_case(dmo, number, case, workdir):
+    model_bytes = case.build()
+    elf, built = build_firmware(dmo, model_bytes, workdir, f"case{number}")
+    if case.refused is not None:
+        message = built.stderr.strip().splitlines()[-1] if built.stderr.strip() else ""
+        if built.returncode == 0:
+            return False, "dmo firmware accepted it"
+        if case.kind not in message or case.refused not in message:
+            return False, f"unclear error: {message!r}"
+        return True, f"refused: {message}"
+    if built.returncode != 0:
+        return False, f"dmo firmware: {built.stderr.strip()[-500:]}"
+    shape = case.tensors[0].shape
+    input_type = {T.INT8: np.int8, T.INT16: np.int16}[case.tensors[0].type]
+    limits = np.iinfo(input_type)
+    rng = np.random.default_rng(2000 + number)
+    inputs = [np.full(shape, limits.min, input_type), np.full(shape, limits.max, input_type)]
+    inputs += [rng.integers(limits.min, limits.max, size=shape, endpoint=True, dtype=input_type)
+               for _ in range(RANDOM_INPUTS)]
+    expected = run_tflm(model_bytes, inputs)
+    actual = []
+    for data in inputs:
+        outputs, text = fc.run_firmware(dmo, elf, data.tobytes(), workdir, with_text=True)
+        actual.append((outputs[0], fc.firmware_checksums(text)))
+    problems = []
+    for step, ((a_out, a_ops), (e_out, e_ops)) in enumerate(zip(actual, expected)):
+        if a_out != e_out:
+            first = next((i for i in range(min(len(a_out), len(e_out))) if a_out[i] != e_out[i]),
+                         None)
+            problems.append(f"input {step}: output differs (lengths {len(a_out)}/{len(e_out)}, "
+                            f"first byte {first})")
+        wrong = sorted(op for op, value in e_ops.items() if a_ops.get(op) != value)
+        if wrong or len(a_ops) != len(e_ops):
+            problems.append(f"input {step}: op outputs {wrong} differ from TFLM's")
+    outputs = [a for a, _ in actual]
+    if len(set(outputs)) == 1:
+        problems.append("every input gave the same output: the comparison cannot fail")
+    if all(outputs[k] == expected[k + 1][0] for k in range(len(outputs) - 1)):
+        problems.append("control: outputs matched TFLM's for a different input")
+    if case.control is not None:
+        control_model, control_name = case.control(), "the control model"
+    else:
+        control_model, control_name = case.build(wrong_scale=True), "a wrong scale"
+    wrong = run_tflm(control_model, inputs)
+    if [w for w, _ in wrong] == outputs:
+        problems.append(f"control: TFLM with {control_name} agreed with the firmware")
+    if problems:
+        return False, "; ".join(problems)
+    return True, (f"{len(outputs[0])} output bytes and {len(expected[0][1])} op CRCs identical "
+                  f"to TFLM's on {len(inputs)} inputs; controls differ")
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    dmo = sys.argv[1]
+    kinds = sys.argv[2:] or list(KINDS)
+    passed = failed = 0
+    with tempfile.TemporaryDirectory() as workdir:
+        number = 0
+        for kind in kinds:
+            for case in KINDS[kind]():
+                try:
+                    ok, message = check_case(dmo, number, case, workdir)
+                except Exception as error:  # a crash fails that case, not the run
+                    ok, message = False, f"{type(error).__name__}: {error}"
+                number += 1
+                passed += ok
+                failed += not ok
+                print(f"{'ok' if ok else 'fail':<4} {case.kind} {case.name}: {message}",
+                      flush=True)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
