@@ -48,7 +48,20 @@ enum Command {
     Plot(commands::plot::Args),
 }
 
+/// `dmo info T | head`: a closed pipe ends dmo quietly, as it ends any
+/// Unix tool, instead of a panic in `println!`. Rust ignores SIGPIPE by
+/// default; this puts back the default action.
+#[allow(unsafe_code)]
+fn die_quietly_on_a_closed_pipe() {
+    // SAFETY: called first thing in main, before any thread exists; it only
+    // resets one signal's disposition to the default.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    die_quietly_on_a_closed_pipe();
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::Trace(args) => commands::trace::run(args),

@@ -253,3 +253,35 @@ fn entry_calls_one_function_and_ops_come_from_symbols() {
         text(&run.stderr)
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_dmo_quietly() {
+    // `dmo dump T | head -2`: the reader goes away after a few bytes. dmo
+    // must end without a panic message (before: "failed printing to
+    // stdout" from println!). Control: the dump is far longer than a pipe
+    // buffer, so dmo does write after the reader is gone.
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.dmotrace");
+    let traced = common::dmo(&[
+        "trace",
+        &common::fixture("tiny_cnn"),
+        "-o",
+        trace.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(traced.status.success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dmo"))
+        .args(["dump", trace.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!output.status.success(), "the dump outlives a 64-byte read");
+}
