@@ -287,3 +287,27 @@ fn model_matching_names_tensors_and_says_where_it_fails() {
     assert_eq!(matching["extra"].as_array().unwrap().len(), 3);
     assert!(report["rows"][0].get("model_operator").is_none());
 }
+
+#[test]
+fn verify_all_needs_nothing_but_the_elf() {
+    // The C++ fixture has no markers: verify detects tflm-reference, as
+    // trace does, and re-runs every op overlapped. The mined s_min are the
+    // tiny_cnn network's, derived by hand in crates/cli/tests/report.rs
+    // (conv1 1809, pointwise1 519, fully_connected 9, the rest 0).
+    let elf = fixture("tflm_like");
+    let run = dmo(&["verify", &elf, "--all", "--seeds", "1"]);
+    let stdout = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{stdout}{}", text(&run.stderr));
+    assert!(text(&run.stderr).contains("found runtime tflm-reference"));
+    assert!(stdout.contains("7 of 7 pairs confirmed"), "{stdout}");
+    let mined: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| line.split("mined s_min ").nth(1))
+        .map(|rest| rest.split(',').next().unwrap())
+        .collect();
+    assert_eq!(mined, ["1809", "0", "519", "0", "0", "9", "0"]);
+    assert!(stdout.contains("tflite::ConvEval (CONV_2D)"), "{stdout}");
+    // Control: an unsafe explicit offset fails the command.
+    let run = dmo(&["verify", &elf, "--all", "--seeds", "1", "--offset", "1000"]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stdout));
+}

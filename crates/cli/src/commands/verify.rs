@@ -69,7 +69,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         super::text::refuse_overwrite(path, args.force)?;
     }
     let firmware = super::text::load_firmware(&args.elf)?;
-    let config = args.emulator.run_config()?;
+    let mut config = args.emulator.run_config()?;
+    super::firmware_args::detect_runtime(&firmware, &mut config);
     let request = VerifyRequest {
         op: match &args.op {
             Some(op) => OpSelector::Named(op.clone()),
@@ -133,7 +134,7 @@ fn print_pair_line(pair: &PairVerification, explicit: bool) {
     println!(
         "#{:<3} {} ({}) {}->{}: mined {} {}, checked {}: {}",
         pair.op_index,
-        pair.op_name,
+        dmo_core::demangle(&pair.op_name),
         pair.op_kind,
         pair.input_name,
         pair.output_name,
@@ -147,7 +148,7 @@ fn print_pair_line(pair: &PairVerification, explicit: bool) {
 fn print_pair(pair: &PairVerification, explicit: bool) {
     println!(
         "op {} ({}) {}->{}: mined s_min {}, s_mono {}, u_min {}, u_mono {}; checking {} ({})",
-        pair.op_name,
+        dmo_core::demangle(&pair.op_name),
         pair.op_kind,
         pair.input_name,
         pair.output_name,
