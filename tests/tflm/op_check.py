@@ -381,6 +381,64 @@ def transpose_cases():
     return cases
 
 
+def pool_pad_cases():
+    """MAX_POOL_2D and PAD through real models (issue 14: the generator had their kernels, no
+    shared model used them). Max pooling moves values without rescaling, so the control is TFLM
+    running another geometry (other paddings, another window), not a wrong scale."""
+    q = (0.05, 3)
+
+    def pool_options(padding, stride, size):
+        options = schema.Pool2DOptionsT()
+        options.padding = padding
+        options.strideW = options.strideH = stride
+        options.filterWidth = options.filterHeight = size
+        return OPTIONS.Pool2DOptions, options
+
+    def pad_then_pool(pads, size, stride):
+        shape = [1, 8, 8, 4]
+        padded = [1, 8 + pads[1][0] + pads[1][1], 8 + pads[2][0] + pads[2][1], 4]
+        out_h = (padded[1] - size) // stride + 1
+        out_w = (padded[2] - size) // stride + 1
+        tensors = [Tensor("input", shape, q=q),
+                   Tensor("paddings", [4, 2], T.INT32, data=np.array(pads, dtype="<i4")),
+                   Tensor("padded", padded, q=q),
+                   Tensor("output", [1, out_h, out_w, 4], q=q)]
+        options_type, options = pool_options(schema.Padding.VALID, stride, size)
+        ops = [Op(OPS.PAD, [0, 1], [2], OPTIONS.PadOptions, schema.PadOptionsT()),
+               Op(OPS.MAX_POOL_2D, [2], [3], options_type, options)]
+        return tensors, ops
+
+    def same_pool(size):
+        tensors = [Tensor("input", [1, 6, 5, 3], q=q), Tensor("output", [1, 6, 5, 3], q=q)]
+        options_type, options = pool_options(schema.Padding.SAME, 1, size)
+        return tensors, [Op(OPS.MAX_POOL_2D, [0], [1], options_type, options)]
+
+    def pad_alone(pads):
+        padded = [1, 5 + pads[1][0] + pads[1][1], 5 + pads[2][0] + pads[2][1], 2]
+        tensors = [Tensor("input", [1, 5, 5, 2], q=(0.1, -20)),
+                   Tensor("paddings", [4, 2], T.INT32, data=np.array(pads, dtype="<i4")),
+                   Tensor("output", padded, q=(0.1, -20))]
+        return tensors, [Op(OPS.PAD, [0, 1], [2], OPTIONS.PadOptions, schema.PadOptionsT())]
+
+    def case(kind, name, made, control):
+        tensors, ops = made
+        control_tensors, control_ops = control
+        return Case(kind, name, tensors, ops,
+                    control=lambda: Case(kind, name, control_tensors, control_ops).build())
+
+    same = [[0, 0], [1, 1], [1, 1], [0, 0]]
+    skewed = [[0, 0], [2, 0], [0, 2], [0, 0]]
+    return [
+        case("MAX_POOL_2D", "PAD 1 then 3x3 stride 2 VALID", pad_then_pool(same, 3, 2),
+             pad_then_pool(skewed, 3, 2)),
+        case("MAX_POOL_2D", "3x3 stride 1 SAME (window clipped at the edges)", same_pool(3),
+             same_pool(2)),
+        case("PAD", "2/1 rows, 0/3 columns, zero point -20", pad_alone([[0, 0], [2, 1], [0, 3],
+                                                                         [0, 0]]),
+             pad_alone([[0, 0], [1, 2], [3, 0], [0, 0]])),
+    ]
+
+
 KINDS = {
     "MUL": mul_cases,
     "LOGISTIC": lambda: activation_cases("LOGISTIC"),
@@ -388,6 +446,7 @@ KINDS = {
     "DEQUANTIZE": dequantize_cases,
     "CONCATENATION": concatenation_cases,
     "TRANSPOSE": transpose_cases,
+    "MAX_POOL_2D_PAD": pool_pad_cases,
 }
 
 
