@@ -28,11 +28,11 @@ enum Command {
     Info(commands::info::Args),
     /// Print a trace's events with symbols and disassembly.
     Dump(commands::dump::Args),
-    /// Arena plans for a .tflite model: TFLM greedy vs DMO, per-layer overlaps, MCU fit, offline plan.
+    /// Arena plans for a .tflite model and the kernels it runs: TFLM greedy vs DMO, per-layer overlaps, MCU fit, offline plan.
     Plan(commands::plan::Args),
-    /// Safe overlap and footprint of one operator from its reference loop order.
+    /// Safe overlap and footprint of one operator under a kernel family's loop order (--kernels).
     Op(commands::op::Args),
-    /// Build Cortex-M firmware from a .tflite model: TFLM-greedy arena, reference kernels, markers.
+    /// Build Cortex-M firmware from a .tflite model: TFLM-greedy or planned arena, reference or CMSIS-NN-order kernels, markers.
     Firmware(commands::firmware::Args),
     /// Per layer: s_min and s_mono from a firmware's trace, the loop-nest simulation and the formula.
     Compare(commands::compare::Args),
