@@ -47,7 +47,7 @@ pub use padding::{
     compute_padding_height_width, tflite_axis_padding, AxisPadding, Padding, PaddingValues,
 };
 pub use registry::{ActivationInputs, OperatorSpec};
-pub use shape::{ElementType, TensorShape};
+pub use shape::{ElementType, ShapeSyntaxError, TensorShape};
 pub use simulate::{
     check_cost, simulate_access_times, AccessTimes, NotModelled, MAX_MODELLED_BYTES,
     MAX_MODELLED_STEPS,

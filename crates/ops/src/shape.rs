@@ -113,17 +113,26 @@ impl TensorShape {
     }
 
     /// Parses `1x48x48x8` (dimensions only; the element type is given).
-    pub fn parse_dims(text: &str, element: ElementType) -> Result<TensorShape, String> {
+    pub fn parse_dims(text: &str, element: ElementType) -> Result<TensorShape, ShapeSyntaxError> {
         let dims = text
             .split(['x', 'X', ','])
             .map(|part| {
-                part.trim().parse::<usize>().map_err(|_| {
-                    format!("`{text}` is not a shape like 1x48x48x8: bad dimension `{part}`")
+                part.trim().parse::<usize>().map_err(|_| ShapeSyntaxError {
+                    text: text.to_owned(),
+                    part: part.to_owned(),
                 })
             })
-            .collect::<Result<Vec<usize>, String>>()?;
+            .collect::<Result<Vec<usize>, _>>()?;
         Ok(TensorShape::new(dims, element))
     }
+}
+
+/// A shape written on the command line that is not `N` or `NxNx...`.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("`{text}` is not a shape like 1x48x48x8: bad dimension `{part}`")]
+pub struct ShapeSyntaxError {
+    pub text: String,
+    pub part: String,
 }
 
 impl fmt::Display for TensorShape {
@@ -162,7 +171,8 @@ mod tests {
         let shape = TensorShape::parse_dims("1x48x48x8", ElementType::Int8).unwrap();
         assert_eq!(shape.dims(), &[1, 48, 48, 8]);
         let error = TensorShape::parse_dims("1x4a", ElementType::Int8).unwrap_err();
-        assert!(error.contains("`4a`"), "{error}");
+        assert_eq!(error.part, "4a");
+        assert!(error.to_string().contains("`4a`"), "{error}");
         assert_eq!("f32".parse::<ElementType>(), Ok(ElementType::Float32));
         assert!("int4".parse::<ElementType>().is_err());
     }

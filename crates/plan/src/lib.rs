@@ -51,7 +51,7 @@ pub use model_buffers::{arena_buffers, arena_buffers_for, scratch_requests, scra
 pub use model_plan::{plan_model, ModelPlan};
 pub use overlaps::{
     analyse_layers, overlap_candidates, LayerAnalysis, LayerPair, MeasuredOffsets,
-    MeasuredOperator, NoOffsets, OffsetSource, OffsetsProvenance,
+    MeasuredOperator, NoOffsets, NotMeasured, OffsetSource, OffsetsProvenance,
 };
 pub use pair_offsets::PairOffsets;
 pub use planned_model::{planned_model_bytes, EmitPlanError};

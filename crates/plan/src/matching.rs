@@ -7,7 +7,7 @@
 //! order, so an operator whose activation inputs all differ in size, or come
 //! in the firmware's declaration order, gets each input's own pair.
 
-use crate::overlaps::{MeasuredOffsets, MeasuredOperator};
+use crate::overlaps::{MeasuredOffsets, MeasuredOperator, NotMeasured};
 use crate::pair_offsets::PairOffsets;
 use dmo_core::{Buffer, BufferRole, OpSegment};
 use dmo_overlap::PairOverlap;
@@ -65,36 +65,30 @@ pub fn measured_offsets<'a>(
                 })
         });
         let Some(segment_index) = found else {
-            let wanted = output_bytes.map_or("?".into(), |b| b.to_string());
             let same_kind =
                 (cursor..segments.len()).find(|&s| segments[s].kind.eq_ignore_ascii_case(&kind));
             let why = match same_kind {
-                Some(s) => {
-                    let written: Vec<String> = segments[s]
+                Some(s) => NotMeasured::SizeMismatch {
+                    kind: kind.clone(),
+                    segment: s,
+                    written: segments[s]
                         .buffers_with_role(BufferRole::Output)
-                        .map(|b| b.len.to_string())
-                        .collect();
-                    let tensor = operator
+                        .map(|b| b.len)
+                        .collect(),
+                    tensor: operator
                         .outputs
                         .first()
-                        .map_or("?", |&t| model.tensors[t].name.as_str());
-                    format!(
-                        "size mismatch: the next {kind} op in the trace (#{s}) writes {} bytes, \
-                         the model's output tensor `{tensor}` has {wanted}",
-                        if written.is_empty() {
-                            "no".to_string()
-                        } else {
-                            written.join(" + ")
-                        }
-                    )
-                }
-                None => format!(
-                    "missing: no {kind} op in the trace after segment {cursor} with an output of \
-                     {wanted} bytes"
-                ),
+                        .map_or("?".into(), |&t| model.tensors[t].name.clone()),
+                    wanted: output_bytes,
+                },
+                None => NotMeasured::Missing {
+                    kind: kind.clone(),
+                    after: cursor,
+                    wanted: output_bytes,
+                },
             };
-            report.missing.push((index, why.clone()));
-            operators.push(Err(format!("not measured: {why}")));
+            report.missing.push((index, why.to_string()));
+            operators.push(Err(why));
             continue;
         };
         for (skipped, segment) in segments.iter().enumerate().take(segment_index).skip(cursor) {

@@ -60,7 +60,54 @@ pub struct MeasuredOffsets {
     /// SHA-256 of the traced firmware ELF, hex.
     pub elf_sha256: String,
     /// Per model operator: what the trace measured, or why nothing.
-    pub operators: Vec<Result<MeasuredOperator, String>>,
+    pub operators: Vec<Result<MeasuredOperator, NotMeasured>>,
+}
+
+/// Why a model operator has no offsets measured on the trace.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, thiserror::Error)]
+pub enum NotMeasured {
+    /// The next traced op of the operator's kind writes other sizes.
+    #[error(
+        "size mismatch: the next {kind} op in the trace (#{segment}) writes {} bytes, the model's output tensor `{tensor}` has {}",
+        byte_list(written),
+        bytes_or_unknown(*wanted)
+    )]
+    SizeMismatch {
+        kind: String,
+        segment: usize,
+        written: Vec<u32>,
+        tensor: String,
+        wanted: Option<u64>,
+    },
+    /// No traced op of the operator's kind is left.
+    #[error(
+        "missing: no {kind} op in the trace after segment {after} with an output of {} bytes",
+        bytes_or_unknown(*wanted)
+    )]
+    Missing {
+        kind: String,
+        after: usize,
+        wanted: Option<u64>,
+    },
+    /// The trace's offsets cover fewer operators than the model has.
+    #[error("not in the trace")]
+    NotInTrace,
+}
+
+fn byte_list(sizes: &[u32]) -> String {
+    if sizes.is_empty() {
+        "no".to_owned()
+    } else {
+        sizes
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+}
+
+fn bytes_or_unknown(bytes: Option<u64>) -> String {
+    bytes.map_or("?".into(), |b| b.to_string())
 }
 
 /// One model operator as the trace saw it.
@@ -152,10 +199,10 @@ fn measured_layer(
         .operators
         .get(index)
         .cloned()
-        .unwrap_or_else(|| Err("not in the trace".into()));
+        .unwrap_or(Err(NotMeasured::NotInTrace));
     let (Ok(found), Some(output)) = (found, output_tensor) else {
         let reason = match measured.operators.get(index) {
-            Some(Err(reason)) => reason.clone(),
+            Some(Err(reason)) => format!("not measured: {reason}"),
             _ => "operator has no output".into(),
         };
         return LayerAnalysis {

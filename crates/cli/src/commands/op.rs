@@ -132,7 +132,7 @@ fn parse_pair(text: &str, what: &str) -> anyhow::Result<(usize, usize)> {
 }
 
 fn shape(text: &str, element: ElementType) -> anyhow::Result<TensorShape> {
-    TensorShape::parse_dims(text, element).map_err(anyhow::Error::msg)
+    Ok(TensorShape::parse_dims(text, element)?)
 }
 
 fn describe(args: &Args) -> anyhow::Result<OpDescription> {
