@@ -829,7 +829,13 @@ impl<'a> Generator<'a> {
         Ok(())
     }
 
-    fn add(&mut self, context: &OperatorContext<'_>) -> Result<(), GenerateError> {
+    /// The two int8 activation inputs, the output and the fused activation
+    /// of ADD or MUL; `verb` says what the kernel does to them.
+    pub(super) fn binary_activations(
+        &self,
+        context: &OperatorContext<'_>,
+        verb: &str,
+    ) -> Result<(usize, usize, usize, FusedActivation), GenerateError> {
         let OperatorOptions::Elementwise { activation } = context.operator.options else {
             return Err((context.unsupported)("options are missing".into()));
         };
@@ -840,10 +846,15 @@ impl<'a> Generator<'a> {
             self.require_type(tensor, TensorType::Int8, role)?;
             if self.tensor_offsets[tensor].is_none() {
                 return Err((context.unsupported)(format!(
-                    "{role} is constant; the kernel adds two activation tensors"
+                    "{role} is constant; the kernel {verb} two activation tensors"
                 )));
             }
         }
+        Ok((input1, input2, output, activation))
+    }
+
+    fn add(&mut self, context: &OperatorContext<'_>) -> Result<(), GenerateError> {
+        let (input1, input2, output, activation) = self.binary_activations(context, "adds")?;
         let output_shape = padded_shape4(&self.model.tensors[output].shape)
             .ok_or_else(|| (context.unsupported)("output has more than 4 dimensions".into()))?;
         let mut shapes = [[0u32; 4]; 2];

@@ -7,25 +7,12 @@
 use super::{Generator, OperatorContext};
 use crate::error::GenerateError;
 use crate::quantisation::quantize_multiplier;
-use dmo_tflite::{OperatorOptions, TensorType};
 use std::fmt::Write;
 
 impl Generator<'_> {
     pub(super) fn mul(&mut self, context: &OperatorContext<'_>) -> Result<(), GenerateError> {
-        let OperatorOptions::Elementwise { activation } = context.operator.options else {
-            return Err((context.unsupported)("options are missing".into()));
-        };
-        let input1 = self.input(context, 0)?;
-        let input2 = self.input(context, 1)?;
-        let output = self.output(context)?;
-        for (tensor, role) in [(input1, "input1"), (input2, "input2"), (output, "output")] {
-            self.require_type(tensor, TensorType::Int8, role)?;
-            if self.tensor_offsets[tensor].is_none() {
-                return Err((context.unsupported)(format!(
-                    "{role} is constant; the kernel multiplies two activation tensors"
-                )));
-            }
-        }
+        let (input1, input2, output, activation) =
+            self.binary_activations(context, "multiplies")?;
         let elements = self.tensor_bytes(output)?;
         for (tensor, role) in [(input1, "input1"), (input2, "input2")] {
             if self.model.tensors[tensor].shape != self.model.tensors[output].shape {
