@@ -232,8 +232,14 @@ fn install_signal_cleanup() {
                 .spawn(move || {
                     if let Some(signal) = signals.forever().next() {
                         let pending = lock_pending();
-                        for path in pending.iter() {
-                            let _ = std::fs::remove_file(path);
+                        // Newest first: files inside a pending folder go
+                        // before the folder.
+                        for path in pending.iter().rev() {
+                            if path.is_dir() {
+                                let _ = std::fs::remove_dir_all(path);
+                            } else {
+                                let _ = std::fs::remove_file(path);
+                            }
                         }
                         // Dies of the signal with the lock held, so no new
                         // file is committed in between.
@@ -243,6 +249,44 @@ fn install_signal_cleanup() {
                 });
         }
     });
+}
+
+/// A private scratch folder (e.g. for a trace a command needs only while it
+/// runs), removed with everything in it when dropped and on SIGINT/SIGTERM.
+pub struct ScratchFolder {
+    folder: tempfile::TempDir,
+}
+
+impl ScratchFolder {
+    pub fn new() -> Result<ScratchFolder, FsioError> {
+        install_signal_cleanup();
+        let folder = tempfile::Builder::new()
+            .prefix("dmo-scratch-")
+            .tempdir()
+            .map_err(|cause| {
+                FsioError::io(
+                    &std::env::temp_dir(),
+                    "cannot create a scratch folder in",
+                    cause,
+                )
+            })?;
+        lock_pending().push(folder.path().to_path_buf());
+        Ok(ScratchFolder { folder })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.folder.path()
+    }
+}
+
+impl Drop for ScratchFolder {
+    fn drop(&mut self) {
+        let mut pending = lock_pending();
+        if let Some(index) = pending.iter().position(|p| p == self.folder.path()) {
+            pending.swap_remove(index);
+        }
+        // `TempDir` removes the folder itself right after.
+    }
 }
 
 /// An output file being written: a temporary file beside the target until

@@ -64,5 +64,7 @@ pub enum ReportError {
     #[error(transparent)]
     Plan(#[from] dmo_plan::PlanError),
     #[error(transparent)]
+    Files(#[from] dmo_fsio::FsioError),
+    #[error(transparent)]
     PlanRecord(#[from] dmo_plan::RecordError),
 }

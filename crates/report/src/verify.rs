@@ -235,13 +235,7 @@ pub fn verify(
     config: &RunConfig,
     request: &VerifyRequest,
 ) -> Result<Verification, ReportError> {
-    let scratch = tempfile::tempdir().map_err(|source| {
-        ReportError::Trace(dmo_trace::TraceError::Io {
-            path: std::env::temp_dir(),
-            action: "cannot make a directory for the run's trace",
-            source,
-        })
-    })?;
+    let scratch = dmo_fsio::ScratchFolder::new()?;
     let mut sink = RunSink::first(scratch.path(), firmware, config)?;
     if request.full_reruns {
         let outcome = dmo_emu::run(firmware, config, &mut sink)?;

@@ -117,7 +117,7 @@ fn analyse_via_trace(
     config: &dmo_emu::RunConfig,
     model: Option<(dmo_tflite::Model, String)>,
 ) -> anyhow::Result<ExitCode> {
-    let folder = tempfile::tempdir().context("creating a temporary folder for the trace")?;
+    let folder = dmo_fsio::ScratchFolder::new()?;
     let path = args
         .keep_trace
         .clone()

@@ -6,7 +6,6 @@ use super::clobbers::print_clobbers;
 use super::firmware_args::EmulatorArgs;
 use super::progress::ProgressSink;
 use super::text::{print_fault, print_firmware_output};
-use anyhow::Context;
 use clap::Args as ClapArgs;
 use dmo_emu::Firmware;
 use dmo_trace::{clobbered_reads, TraceOptions, TraceReader, TraceWriter};
@@ -38,7 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     super::firmware_args::detect_runtime(&firmware, &mut config);
     // A trace in a private folder: buffer discovery for ops without markers
     // needs the whole run. The folder goes when this function returns.
-    let folder = tempfile::tempdir().context("creating a temporary folder for the trace")?;
+    let folder = dmo_fsio::ScratchFolder::new()?;
     let path = folder.path().join("check.dmotrace");
     let mut writer = TraceWriter::create(&path, TraceOptions::default())?;
     let outcome = {
