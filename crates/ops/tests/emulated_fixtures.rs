@@ -13,7 +13,9 @@ use dmo_ops::{
     FullyConnectedParams, OpDescription, OverlapModel, Padding, Pool2dParams, TensorShape, Window,
 };
 use dmo_overlap::{PairOverlap, SafeOffset};
-use support::fixtures::{conv_poke, load_fixture, pool_poke, traced_pairs};
+use support::fixtures::{
+    add_poke, conv_poke, fully_connected_poke, load_fixture, pool_poke, traced_pairs,
+};
 
 fn simulated_pairs(op: &OpDescription) -> Vec<PairOverlap> {
     simulate(op)
@@ -547,4 +549,210 @@ fn depthwise_mult4_cmsis_order_other_shapes() {
         let traced = traced_offsets("depthwise_mult4_cmsis", vec![conv_poke(&op)]);
         assert_eq!(cmsis_offsets(&op), traced, "{op:?}");
     }
+}
+
+fn conv(input: &[usize], output: &[usize], window: Window) -> OpDescription {
+    OpDescription::conv2d(Conv2dParams {
+        input: int8(input),
+        output: int8(output),
+        window,
+        filter_input_channels: None,
+    })
+    .unwrap()
+}
+
+/// kws_ref_model's op 0: 49x10x1 -> 25x5x64, 10x4 filter, stride 2, SAME (the conv_cmsis
+/// fixture's defaults).
+fn kws_op_0() -> OpDescription {
+    conv(
+        &[1, 49, 10, 1],
+        &[1, 25, 5, 64],
+        Window {
+            filter_height: 10,
+            filter_width: 4,
+            ..Window::square(1, 2, Padding::Same)
+        },
+    )
+}
+
+#[test]
+fn conv_generic_cmsis_order_of_kws_op_0() {
+    let op = kws_op_0();
+    assert_eq!(dmo_ops::cmsis_path(&op), dmo_ops::CmsisPath::ConvGeneric);
+    let traced = traced_offsets("conv_cmsis", Vec::new());
+    // A pixel pair's windows are read before its outputs are written: 7489, below the
+    // reference order's 7552 (docs/methods.md).
+    assert_eq!(traced[0][1], 7489);
+    assert_eq!(cmsis_offsets(&op), traced);
+    // Control: the reference kernel traced on the same geometry gives the reference walk's
+    // 7552, which this trace refutes.
+    let reference = traced_offsets("conv_int8", vec![conv_poke(&op)]);
+    assert_eq!(reference[0][1], 7552);
+    assert_eq!(vec![four(&simulated_pairs(&op)[0])], reference);
+    assert_ne!(reference, traced);
+}
+
+#[test]
+fn conv_generic_cmsis_order_other_shapes() {
+    // Even and odd pixel counts per batch (a leftover pixel takes the one-column tail), odd
+    // channel counts (the pair kernel's last lone channel), 1 and 2 output channels, windows
+    // of kh kw C not a multiple of 4 (the tails of the widening and of the GEMM), padding,
+    // strides, dilation and two batches (the leftover pixel is flushed per batch).
+    let dilated = Window {
+        dilation_height: 2,
+        dilation_width: 2,
+        ..Window::square(3, 1, Padding::Same)
+    };
+    let cases = [
+        conv(
+            &[1, 9, 11, 3],
+            &[1, 5, 6, 5],
+            Window::square(3, 2, Padding::Same),
+        ),
+        conv(
+            &[2, 5, 5, 3],
+            &[2, 5, 5, 7],
+            Window::square(3, 1, Padding::Same),
+        ),
+        conv(
+            &[1, 7, 6, 2],
+            &[1, 3, 2, 3],
+            Window::square(3, 2, Padding::Valid),
+        ),
+        conv(&[1, 7, 6, 3], &[1, 7, 6, 4], dilated),
+        conv(
+            &[1, 6, 6, 2],
+            &[1, 6, 6, 1],
+            Window::square(3, 1, Padding::Same),
+        ),
+        conv(
+            &[1, 4, 5, 3],
+            &[1, 4, 5, 2],
+            Window::square(3, 1, Padding::Same),
+        ),
+        conv(
+            &[1, 5, 4, 4],
+            &[1, 2, 2, 6],
+            Window::square(2, 2, Padding::Valid),
+        ),
+    ];
+    let mut differ = 0;
+    for op in &cases {
+        assert_eq!(
+            dmo_ops::cmsis_path(op),
+            dmo_ops::CmsisPath::ConvGeneric,
+            "{op:?}"
+        );
+        let traced = traced_offsets("conv_cmsis", vec![conv_poke(op)]);
+        assert_eq!(cmsis_offsets(op), traced, "{op:?}");
+        differ += usize::from(vec![four(&simulated_pairs(op)[0])] != traced);
+    }
+    // Control: the reference walk is refuted on some of these geometries too.
+    assert!(differ > 0);
+}
+
+fn fully_connected(batches: usize, depth: usize, rows: usize) -> OpDescription {
+    OpDescription::fully_connected(FullyConnectedParams {
+        input: int8(&[batches, depth]),
+        output: int8(&[batches, rows]),
+        accumulation_depth: depth,
+    })
+    .unwrap()
+}
+
+#[test]
+fn fully_connected_cmsis_order_trace_matches_simulation() {
+    // The fixture's default (2 x 40 -> 2 x 12), then odd row counts (the lone last row),
+    // depths that are not a multiple of 4 (the byte tail), one row, and micro_speech's
+    // 4000 -> 4.
+    let default = fully_connected(2, 40, 12);
+    assert_eq!(
+        dmo_ops::cmsis_path(&default),
+        dmo_ops::CmsisPath::FullyConnected
+    );
+    assert_eq!(
+        cmsis_offsets(&default),
+        traced_offsets("fully_connected_cmsis", Vec::new())
+    );
+    for op in [
+        fully_connected(3, 13, 7),
+        fully_connected(1, 5, 1),
+        fully_connected(2, 3, 2),
+        fully_connected(1, 4000, 4),
+        fully_connected(2, 9, 5),
+    ] {
+        let traced = traced_offsets("fully_connected_cmsis", vec![fully_connected_poke(&op)]);
+        assert_eq!(cmsis_offsets(&op), traced, "{op:?}");
+    }
+}
+
+#[test]
+fn fully_connected_cmsis_order_of_methods_md() {
+    // docs/methods.md: one batch of 64 to 10, outputs 0..7 precede the last pass over the
+    // input: s_mono = 8, where the reference order (one pass per output) gives 9.
+    let op = fully_connected(1, 64, 10);
+    let traced = traced_offsets("fully_connected_cmsis", vec![fully_connected_poke(&op)]);
+    assert_eq!(traced[0][1], 8);
+    assert_eq!(cmsis_offsets(&op), traced);
+    // Control: the reference kernel's fixture on the same pokes traces 9, as the reference
+    // walk predicts, so the two orders are told apart by the trace.
+    let reference = traced_offsets("fully_connected_int8", vec![fully_connected_poke(&op)]);
+    assert_eq!(reference[0][1], 9);
+    assert_eq!(vec![four(&simulated_pairs(&op)[0])], reference);
+    assert_ne!(reference, traced);
+}
+
+fn add(dims: &[usize]) -> OpDescription {
+    OpDescription::add(ElementwiseBinaryParams {
+        input1: int8(dims),
+        input2: int8(dims),
+        output: int8(dims),
+    })
+    .unwrap()
+}
+
+#[test]
+fn add_cmsis_order_trace_matches_simulation() {
+    // 120 elements (30 words), 27 and 6 (3 and 2 left one by one), 1 (no word at all).
+    let default = add(&[1, 6, 5, 4]);
+    assert_eq!(
+        dmo_ops::cmsis_path(&default),
+        dmo_ops::CmsisPath::Elementwise4
+    );
+    assert_eq!(
+        cmsis_offsets(&default),
+        traced_offsets("add_cmsis", Vec::new())
+    );
+    for op in [add(&[1, 3, 3, 3]), add(&[2, 1, 1, 3]), add(&[1, 1, 1, 1])] {
+        let traced = traced_offsets("add_cmsis", vec![add_poke(&op)]);
+        assert_eq!(cmsis_offsets(&op), traced, "{op:?}");
+    }
+}
+
+#[test]
+fn add_cmsis_order_differs_from_the_reference_only_within_one_word() {
+    // Both orders read element k (of each input) no later than they write output k, and read
+    // every later word after it, so s and u agree with the reference's whenever there are
+    // two words or more. Four elements are one step under CMSIS-NN: the output may sit 1..3
+    // bytes above either input (u_mono = 0), where the reference order needs u_mono = 4.
+    let op = add(&[1, 1, 2, 2]);
+    let traced = traced_offsets("add_cmsis", vec![add_poke(&op)]);
+    assert_eq!(traced, vec![[0, 0, 0, 0], [0, 0, 0, 0]]);
+    assert_eq!(cmsis_offsets(&op), traced);
+    // Control: the reference kernel's trace on the same pokes, and the reference walk, give 4.
+    let reference = traced_offsets("add_int8", vec![add_poke(&op)]);
+    assert_eq!(reference, vec![[0, 0, 0, 4], [0, 0, 0, 4]]);
+    assert_eq!(
+        simulated_pairs(&op).iter().map(four).collect::<Vec<_>>(),
+        reference
+    );
+    // With two words or more the orders agree (the default fixture: 120 elements).
+    let default = add(&[1, 6, 5, 4]);
+    assert_eq!(
+        simulated_pairs(&default)
+            .iter()
+            .map(four)
+            .collect::<Vec<_>>(),
+        cmsis_offsets(&default)
+    );
 }

@@ -136,3 +136,62 @@ pub fn conv_poke(op: &OpDescription) -> Poke {
     ];
     poke(&fields)
 }
+
+/// `dmo_params` of the fully_connected_int8 / fully_connected_cmsis fixtures (layout:
+/// fixtures/programs/fully_connected_int8.c: fill_seed, input_start, output_start, has_bias,
+/// dmo_fully_connected_params) with the output at 0 and the input right after it, and the
+/// fixture's default quantisation.
+pub fn fully_connected_poke(op: &OpDescription) -> Poke {
+    let OpParams::FullyConnected { accumulation_depth } = op.params() else {
+        panic!("not a fully connected op: {op:?}");
+    };
+    let output = op.output().dims();
+    let depth = output[output.len() - 1];
+    let batches = op.output().elements() / depth;
+    let fields = [
+        1,                          // fill_seed
+        op.output().bytes() as u32, // input_start
+        0,                          // output_start
+        1,                          // has_bias
+        batches as u32,
+        *accumulation_depth as u32,
+        depth as u32,
+        (-4i32) as u32, // input_offset
+        0,              // filter_offset
+        6,              // output_offset
+        1610612736,     // output_multiplier
+        (-9i32) as u32, // output_shift
+        (-128i32) as u32,
+        127,
+    ];
+    poke(&fields)
+}
+
+/// `dmo_params` of the add_int8 / add_cmsis fixtures (layout: fixtures/programs/add_int8.c:
+/// fill_seed, input1_start, input2_start, output_start, dmo_add_params) for two inputs of the
+/// output's shape (padded to 4 dimensions): output at 0, input1 and input2 after it, and the
+/// fixture's default quantisation.
+pub fn add_poke(op: &OpDescription) -> Poke {
+    let dims = op.output().dims();
+    let mut shape = vec![1u32; 4 - dims.len()];
+    shape.extend(dims.iter().map(|&d| d as u32));
+    let bytes = op.output().bytes() as u32;
+    let mut fields = vec![1, bytes, 2 * bytes, 0];
+    fields.extend(&shape);
+    fields.extend(&shape);
+    fields.extend([
+        20,               // left_shift
+        3,                // input1_offset
+        1073741824,       // input1_multiplier
+        (-1i32) as u32,   // input1_shift
+        (-7i32) as u32,   // input2_offset
+        1073741824,       // input2_multiplier
+        0,                // input2_shift
+        1,                // output_offset
+        1431655765,       // output_multiplier
+        (-19i32) as u32,  // output_shift
+        (-128i32) as u32, // activation_min
+        127,              // activation_max
+    ]);
+    poke(&fields)
+}
