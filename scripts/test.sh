@@ -23,6 +23,8 @@ make -s -C fixtures check || status=1
 scripts/tflm-check.sh || status=1
 # Real models turned into Cortex-M firmware by dmo, against TFLM's outputs.
 .venv/bin/python tests/tflm/firmware_check.py target/release/dmo ../shared/models || status=1
+# The same models in firmware of CMSIS-NN-order kernels (every model whose ops it can run).
+.venv/bin/python tests/tflm/firmware_check.py target/release/dmo ../shared/models --kernels cmsis-nn || status=1
 # Plans run in firmware of CMSIS-NN's loop orders, every op against TFLM's (issue 11).
 .venv/bin/python tests/tflm/cmsis_plan_check.py target/release/dmo ../shared/models || status=1
 # LSTM input/output sharing bytes, asked of TFLM itself (issue 14).

@@ -20,7 +20,15 @@ random inputs of each model must not all give the same output, and the
 firmware's output (and its op checksums) for input k set against TFLM's
 for input k+1 must differ.
 
-Usage: firmware_check.py DMO_BINARY MODELS_DIR
+With `--kernels cmsis-nn` the firmware runs the C kernels in CMSIS-NN's loop
+orders (`dmo firmware --kernels cmsis-nn`) and must print `kernels cmsis-nn`;
+its REQUIRED models are those every op of which has a CMSIS-NN-order kernel
+(a model with an op whose CMSIS-NN order is not modelled, SVDF and LSTM, is
+skipped with dmo's refusal as the message). TFLM's outputs are those of its
+reference kernels: CMSIS-NN is bit-exact with them, and so must the
+CMSIS-NN-order kernels be.
+
+Usage: firmware_check.py DMO_BINARY MODELS_DIR [--kernels reference|cmsis-nn]
 Ends with a line `N passed, N failed`; exits 1 on any failure.
 """
 
@@ -46,7 +54,18 @@ REQUIRED = (
     "keyword_scrambled.tflite",
     "trained_lstm_int8.tflite",
 )
+# With --kernels cmsis-nn: the models whose every op has a kernel in CMSIS-NN's order.
+REQUIRED_CMSIS_NN = (
+    "person_detect.tflite",
+    "kws_ref_model.tflite",
+    "pretrainedResnet_quant.tflite",
+    "micro_speech_quantized.tflite",
+    "ad01_int8.tflite",
+    "hello_world_int8.tflite",
+)
 NO_KERNEL = re.compile(r"has no kernel")
+# dmo's refusal of an op whose CMSIS-NN order is not modelled.
+NOT_MODELLED = re.compile(r"has no kernel|CMSIS-NN loop order is not modelled")
 OUTPUT_HEADER = re.compile(r"^output\d* (\d+) bytes$")
 OP_CHECKSUM = re.compile(r"^op(\d+)_\w+ output(\d+) (\d+) bytes crc32 ([0-9a-f]{8})$")
 KERNELS_LINE = re.compile(r"^kernels (\S+)$")
@@ -160,14 +179,17 @@ def has_softmax_output(model_path):
     } & set(graph.outputs) != set()
 
 
-def check_model(dmo, path, workdir):
+def check_model(dmo, path, workdir, kernels="reference"):
     """Returns (status, message): status is 'ok', 'skip' or 'fail'."""
     name = os.path.basename(path)
     elf = os.path.join(workdir, name.replace(".tflite", ".elf"))
-    built = subprocess.run([dmo, "firmware", path, "-o", elf], capture_output=True, text=True)
+    built = subprocess.run([dmo, "firmware", path, "-o", elf, "--kernels", kernels],
+                           capture_output=True, text=True)
+    required, skippable = ((REQUIRED, NO_KERNEL) if kernels == "reference"
+                           else (REQUIRED_CMSIS_NN, NOT_MODELLED))
     if built.returncode != 0:
         message = built.stderr.strip().splitlines()[-1] if built.stderr.strip() else "failed"
-        if NO_KERNEL.search(built.stderr) and name not in REQUIRED:
+        if skippable.search(built.stderr) and name not in required:
             return "skip", message
         return "fail", f"dmo firmware: {message}"
 
@@ -193,6 +215,8 @@ def check_model(dmo, path, workdir):
         interpreter.invoke()
         expected = [np.array(interpreter.get_output(0)).astype(output_type).tobytes()]
         actual, text = run_firmware(dmo, elf, data.tobytes(), workdir, with_text=True)
+        if firmware_kernels(text) != kernels:
+            return "fail", f"the firmware says `kernels {firmware_kernels(text)}`, not {kernels}"
         layer_checksums = firmware_checksums(text)
         expected_layers = tflm_checksums(interpreter, operators)
         distinct_layers.add(tuple(sorted(layer_checksums.items())))
@@ -219,7 +243,7 @@ def check_model(dmo, path, workdir):
     if len(distinct) == 1 and RANDOM_INPUTS > 1 and not problems:
         # Saturated final outputs: compare every operator's output tensor instead
         # (intermediates_check.py), which has its own control.
-        ok, message = intermediates_check.check(dmo, path, workdir)
+        ok, message = intermediates_check.check(dmo, path, workdir, kernels)
         if ok:
             return "ok", f"final outputs identical but saturated (the same for every input); {message}"
         problems.append(f"final outputs saturate, and per operator: {message}")
@@ -241,17 +265,23 @@ def check_model(dmo, path, workdir):
 
 
 def main():
-    if len(sys.argv) != 3:
+    arguments = sys.argv[1:]
+    kernels = "reference"
+    if len(arguments) == 4 and arguments[2] == "--kernels":
+        kernels = arguments.pop()
+        arguments.pop()
+    if len(arguments) != 2 or kernels not in ("reference", "cmsis-nn"):
         print(__doc__, file=sys.stderr)
         return 2
-    dmo, models_dir = sys.argv[1], sys.argv[2]
+    dmo, models_dir = arguments
+    required = REQUIRED if kernels == "reference" else REQUIRED_CMSIS_NN
     models = sorted(os.path.join(models_dir, f) for f in os.listdir(models_dir) if f.endswith(".tflite"))
     passed = failed = 0
     with tempfile.TemporaryDirectory() as workdir:
         for path in models:
             name = os.path.basename(path)
             try:
-                status, message = check_model(dmo, path, workdir)
+                status, message = check_model(dmo, path, workdir, kernels)
             except Exception as error:  # a crash is a failure of that model, not of the run
                 status, message = "fail", f"{type(error).__name__}: {error}"
             if status == "ok":
@@ -259,7 +289,7 @@ def main():
             elif status == "fail":
                 failed += 1
             print(f"{status:<4} {name}: {message}", flush=True)
-        missing = [m for m in REQUIRED if not os.path.exists(os.path.join(models_dir, m))]
+        missing = [m for m in required if not os.path.exists(os.path.join(models_dir, m))]
         for name in missing:
             failed += 1
             print(f"fail {name}: required model not found in {models_dir}")

@@ -67,14 +67,15 @@ def firmware_outputs(text):
     return outputs
 
 
-def check(dmo, path, workdir):
+def check(dmo, path, workdir, kernels="reference"):
     workdir = tempfile.mkdtemp(dir=workdir)  # its own files, beside any caller's
     model_bytes, outputs, softmax = every_output_model(path)
     stem = os.path.basename(path).replace(".tflite", "")
     model_path = os.path.join(workdir, stem + ".all.tflite")
     open(model_path, "wb").write(model_bytes)
     elf = os.path.join(workdir, stem + ".elf")
-    built = subprocess.run([dmo, "firmware", model_path, "-o", elf], capture_output=True, text=True)
+    built = subprocess.run([dmo, "firmware", model_path, "-o", elf, "--kernels", kernels],
+                           capture_output=True, text=True)
     if built.returncode != 0:
         return False, f"dmo firmware: {built.stderr.strip()[-300:]}"
     interpreter = runtime.Interpreter.from_bytes(model_bytes, arena_size=ARENA_SIZE)

@@ -24,6 +24,12 @@ pub(crate) enum Kernel {
     DepthwiseMult4,
     /// `dmo_average_pool_int8_cmsis_order`: `arm_avgpool_s8`, with its int32 scratch buffer.
     AveragePool,
+    /// `dmo_conv_int8_cmsis_order`: `arm_convolve_s8`, with its int16 im2col scratch buffer.
+    ConvGeneric,
+    /// `dmo_fully_connected_int8_cmsis_order`: `arm_fully_connected_s8`.
+    FullyConnected,
+    /// `dmo_add_int8_cmsis_order`: `arm_elementwise_add_s8`.
+    Add,
 }
 
 /// The name of a kernel family the firmware can run.
@@ -68,23 +74,18 @@ pub(crate) fn select(
         CmsisPath::Depthwise3x3 => Ok(Kernel::Depthwise3x3),
         CmsisPath::DepthwiseMult4 => Ok(Kernel::DepthwiseMult4),
         CmsisPath::AvgPool => Ok(Kernel::AveragePool),
+        CmsisPath::ConvGeneric => Ok(Kernel::ConvGeneric),
+        CmsisPath::FullyConnected => Ok(Kernel::FullyConnected),
+        CmsisPath::Elementwise4 if kind == "ADD" => Ok(Kernel::Add),
         // docs/methods.md: depthwise_conv_s8_generic is the reference order exactly; the
         // `Reference` paths run TFLM's reference kernel or one with the reference order.
         CmsisPath::DepthwiseGeneric | CmsisPath::Reference(_) => Ok(Kernel::Reference),
-        CmsisPath::ConvGeneric => Err(other_order("arm_convolve_s8 (im2col, two pixels per call)")),
         CmsisPath::Conv1xN => Err(other_order("arm_convolve_1_x_n_s8")),
         CmsisPath::DepthwiseOpt => Err(other_order("arm_depthwise_conv_s8_opt")),
         CmsisPath::FullyConnectedAsConv1x1 => Err(other_order(
             "arm_convolve_1x1_s8_fast (FULLY_CONNECTED as a 1x1 convolution)",
         )),
-        CmsisPath::FullyConnected => Err(other_order(
-            "arm_fully_connected_s8 (two output rows per pass over the input)",
-        )),
-        CmsisPath::Elementwise4 => Err(other_order(if kind == "MUL" {
-            "arm_elementwise_mul_s8 (4 elements a step)"
-        } else {
-            "arm_elementwise_add_s8 (4 elements a step)"
-        })),
+        CmsisPath::Elementwise4 => Err(other_order("arm_elementwise_mul_s8 (4 elements a step)")),
         CmsisPath::NotModelled(reason) => Err(refuse(format!(
             "its CMSIS-NN loop order is not modelled ({reason}); the cmsis-nn firmware does not \
              run it in another order"

@@ -99,12 +99,13 @@ pub fn generate_source(
         "TFLM's GreedyMemoryPlanner"
     };
     let mut tensor_offsets = vec![None; model.tensors.len()];
-    let mut scratch_offsets = BTreeMap::new();
+    let mut scratch_buffers = BTreeMap::new();
     for (buffer, &offset) in plan.buffers.iter().zip(&plan.offsets) {
         match buffer.source {
             BufferSource::Tensor(index) => tensor_offsets[index] = Some(offset),
             BufferSource::Scratch { operator, request } => {
-                scratch_offsets.insert((operator, request), offset);
+                let bytes = buffer.bytes.0;
+                scratch_buffers.insert((operator, request), ScratchBuffer { offset, bytes });
             }
         }
     }
@@ -125,7 +126,7 @@ pub fn generate_source(
         model,
         contents,
         tensor_offsets: &tensor_offsets,
-        scratch_offsets: &scratch_offsets,
+        scratch_buffers: &scratch_buffers,
         kernels,
         constants: BTreeSet::new(),
         variables: BTreeSet::new(),
@@ -225,8 +226,8 @@ struct Generator<'a> {
     model: &'a Model,
     contents: &'a [TensorContents],
     tensor_offsets: &'a [Option<u64>],
-    /// Arena offset of each scratch buffer, by (operator index, request index).
-    scratch_offsets: &'a BTreeMap<(usize, usize), u64>,
+    /// Each scratch buffer, by (operator index, request index).
+    scratch_buffers: &'a BTreeMap<(usize, usize), ScratchBuffer>,
     /// The loop orders the kernels follow.
     kernels: LoopOrders,
     /// Constant tensors already defined.
@@ -237,6 +238,15 @@ struct Generator<'a> {
     parameter_definitions: String,
     calls: String,
     operators: Vec<GeneratedOperator>,
+}
+
+/// A scratch buffer the arena plan holds for a kernel.
+#[derive(Clone, Copy)]
+struct ScratchBuffer {
+    /// Offset in the arena.
+    offset: u64,
+    /// Bytes the kernel requested.
+    bytes: u64,
 }
 
 /// Scale and zero point of a per-tensor quantised tensor.
@@ -358,6 +368,22 @@ impl<'a> Generator<'a> {
     fn activation(&self, tensor: usize, c_type: &str) -> Result<String, GenerateError> {
         let offset = self.arena_offset(tensor, "activation")?;
         Ok(format!("({c_type} *)(dmo_arena + {offset})"))
+    }
+
+    /// Scratch request `request` of the operator, as the arena plan placed it.
+    fn scratch(
+        &self,
+        context: &OperatorContext<'_>,
+        request: usize,
+    ) -> Result<ScratchBuffer, GenerateError> {
+        self.scratch_buffers
+            .get(&(context.index, request))
+            .copied()
+            .ok_or_else(|| {
+                (context.unsupported)(format!(
+                    "the arena plan has no scratch buffer {request} for it"
+                ))
+            })
     }
 
     fn affine(&self, tensor: usize) -> Result<Affine, GenerateError> {
@@ -647,6 +673,7 @@ impl<'a> Generator<'a> {
             (Kernel::Conv1x1, false) => "dmo_conv_1x1_int8_cmsis_order",
             (Kernel::Depthwise3x3, true) => "dmo_depthwise_3x3_int8_cmsis_order",
             (Kernel::DepthwiseMult4, true) => "dmo_depthwise_mult4_int8_cmsis_order",
+            (Kernel::ConvGeneric, false) => "dmo_conv_int8_cmsis_order",
             (other, _) => {
                 return Err((context.unsupported)(format!(
                     "the {other:?} kernel is not a convolution"
@@ -658,6 +685,7 @@ impl<'a> Generator<'a> {
             Kernel::Conv1x1 => Some("dmo_conv_1x1_cmsis_problem"),
             Kernel::Depthwise3x3 => Some("dmo_depthwise_3x3_cmsis_problem"),
             Kernel::DepthwiseMult4 => Some("dmo_depthwise_mult4_cmsis_problem"),
+            Kernel::ConvGeneric => Some("dmo_conv_cmsis_problem"),
             _ => None,
         };
         if let Some(problem) = problem {
@@ -668,12 +696,27 @@ impl<'a> Generator<'a> {
             )
             .unwrap();
         }
+        // arm_convolve_s8's im2col buffer: the scratch request TFLM places in the arena head,
+        // checked against the size the kernel itself uses.
+        let buffer = if context.kernel == Kernel::ConvGeneric {
+            let scratch = self.scratch(context, 0)?;
+            writeln!(
+                self.calls,
+                "    if (dmo_conv_cmsis_buffer_bytes(&{name}_params.geometry) != {}) {{\n        \
+                 return dmo_bad_params(\"{name}: the im2col buffer differs from the planned scratch buffer\");\n    }}",
+                scratch.bytes
+            )
+            .unwrap();
+            format!(", (int16_t *)(dmo_arena + {})", scratch.offset)
+        } else {
+            String::new()
+        };
         let input_pointer = self.activation(input, "const int8_t")?;
         let output_pointer = self.activation(output, "int8_t")?;
         writeln!(
             self.calls,
             "    {function}(\"{name}\", &{name}_params, {name}_output_multiplier, {name}_output_shift,\n        \
-             {input_pointer}, {filter_name}, {bias_name}, {output_pointer});"
+             {input_pointer}, {filter_name}, {bias_name}, {output_pointer}{buffer});"
         )
         .unwrap();
         Ok(())
@@ -746,11 +789,15 @@ impl<'a> Generator<'a> {
             multiplier.shift
         )
         .unwrap();
+        let function = match context.kernel {
+            Kernel::FullyConnected => "dmo_fully_connected_int8_cmsis_order",
+            _ => "dmo_fully_connected_int8",
+        };
         let input_pointer = self.activation(input, "const int8_t")?;
         let output_pointer = self.activation(output, "int8_t")?;
         writeln!(
             self.calls,
-            "    dmo_fully_connected_int8(\"{name}\", &{name}_params, {input_pointer}, {filter_name},\n        \
+            "    {function}(\"{name}\", &{name}_params, {input_pointer}, {filter_name},\n        \
              {bias_name}, {output_pointer});"
         )
         .unwrap();
@@ -796,15 +843,7 @@ impl<'a> Generator<'a> {
         let input_pointer = self.activation(input, "const int8_t")?;
         let output_pointer = self.activation(output, "int8_t")?;
         if average && context.kernel == Kernel::AveragePool {
-            let sums = self
-                .scratch_offsets
-                .get(&(context.index, 0))
-                .copied()
-                .ok_or_else(|| {
-                    (context.unsupported)(
-                        "the arena plan has no scratch buffer for the sums".into(),
-                    )
-                })?;
+            let sums = self.scratch(context, 0)?.offset;
             writeln!(
                 self.calls,
                 "    if (dmo_average_pool_int8_cmsis_order(\"{name}\", &{name}_params, {input_pointer}, {output_pointer},\n        \
@@ -914,11 +953,21 @@ impl<'a> Generator<'a> {
         let first = self.activation(input1, "const int8_t")?;
         let second = self.activation(input2, "const int8_t")?;
         let output_pointer = self.activation(output, "int8_t")?;
-        writeln!(
-            self.calls,
-            "    dmo_add_int8(\"{name}\", &{name}_params, {first}, {second}, {output_pointer});"
-        )
-        .unwrap();
+        if context.kernel == Kernel::Add {
+            writeln!(
+                self.calls,
+                "    if (dmo_add_cmsis_problem(&{name}_params) != NULL) {{\n        \
+                 return dmo_bad_params(dmo_add_cmsis_problem(&{name}_params));\n    }}\n    \
+                 dmo_add_int8_cmsis_order(\"{name}\", &{name}_params, {first}, {second}, {output_pointer});"
+            )
+            .unwrap();
+        } else {
+            writeln!(
+                self.calls,
+                "    dmo_add_int8(\"{name}\", &{name}_params, {first}, {second}, {output_pointer});"
+            )
+            .unwrap();
+        }
         Ok(())
     }
 
@@ -1140,13 +1189,7 @@ impl<'a> Generator<'a> {
         }
         // PrepareSimple: QuantizeMultiplier(double(input scale) / double(output scale)).
         let scaling = quantize_multiplier(input_affine.scale as f64 / output_affine.scale as f64);
-        let temp_sum_offset = self
-            .scratch_offsets
-            .get(&(context.index, 0))
-            .copied()
-            .ok_or_else(|| {
-                (context.unsupported)("the arena plan has no temp-sum scratch buffer".into())
-            })?;
+        let temp_sum_offset = self.scratch(context, 0)?.offset;
         let list = |values: &mut dyn Iterator<Item = String>| values.collect::<Vec<_>>().join(", ");
         let name = context.name;
         writeln!(

@@ -203,16 +203,8 @@ impl Generator<'_> {
         } else {
             (3, -left_shift)
         };
-        let scratch = |request: usize| {
-            self.scratch_offsets
-                .get(&(context.index, request))
-                .copied()
-                .ok_or_else(|| {
-                    (context.unsupported)(format!(
-                        "the arena plan has no scratch buffer {request} for it"
-                    ))
-                })
-        };
+        let scratch =
+            |request: usize| Ok::<_, GenerateError>(self.scratch(context, request)?.offset);
         let buffers = [scratch(0)?, scratch(1)?, scratch(2)?, scratch(3)?];
         let name = context.name;
         writeln!(

@@ -124,16 +124,8 @@ impl Generator<'_> {
             )));
         }
         let [feature, rescale] = [quantize_multiplier(scale1), quantize_multiplier(scale2)];
-        let scratch = |request: usize| {
-            self.scratch_offsets
-                .get(&(context.index, request))
-                .copied()
-                .ok_or_else(|| {
-                    (context.unsupported)(format!(
-                        "the arena plan has no scratch buffer {request} for it"
-                    ))
-                })
-        };
+        let scratch =
+            |request: usize| Ok::<_, GenerateError>(self.scratch(context, request)?.offset);
         let (scratch0, scratch1) = (scratch(0)?, scratch(1)?);
         let name = context.name;
         writeln!(
