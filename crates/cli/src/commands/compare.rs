@@ -1,7 +1,7 @@
 //! `dmo compare`: per layer, s_min and s_mono from the firmware's trace, from the loop-nest
 //! simulation and from the analytic formula; any disagreement is a failing line.
 
-use super::firmware_args::EmulatorArgs;
+use super::firmware_args::{parse_kernels, EmulatorArgs};
 use clap::Args as ClapArgs;
 use dmo_firmware::{compare_methods, MethodResult};
 use std::path::PathBuf;
@@ -20,6 +20,12 @@ pub struct Args {
     /// The .tflite model the firmware was generated from.
     pub model: PathBuf,
 
+    /// The kernel family the firmware was generated for (`dmo firmware --kernels`): the
+    /// simulation walks its loop orders. The closed forms are the reference family's, so with
+    /// `cmsis-nn` the formula column shows `-`.
+    #[arg(long, default_value = "reference", value_name = "NAME", value_parser = parse_kernels)]
+    pub kernels: dmo_ops::LoopOrders,
+
     #[command(flatten)]
     pub emulator: EmulatorArgs,
 }
@@ -36,7 +42,7 @@ fn cell(result: &MethodResult) -> (String, String) {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = args.emulator.run_config()?;
-    let comparison = compare_methods(&args.elf, &args.model, &config)?;
+    let comparison = compare_methods(&args.elf, &args.model, &config, args.kernels)?;
     println!(
         "{:<28} {:<8} {:>10} {:>10} {:>10} {:>10} {:>10}  status",
         "op", "input", "trace min", "trace mono", "sim min", "sim mono", "anal. mono"

@@ -2,6 +2,7 @@
 //! weights in flash, dmo's kernels of one family's loop orders in model order, each op wrapped
 //! in markers and followed by a CRC-32 of its output).
 
+use super::firmware_args::parse_kernels;
 use super::text::refuse_overwrite;
 use anyhow::{bail, Context};
 use clap::Args as ClapArgs;
@@ -58,14 +59,6 @@ pub struct Args {
     /// reference's; any other op is refused).
     #[arg(long, default_value = "reference", value_name = "NAME", value_parser = parse_kernels)]
     pub kernels: LoopOrders,
-}
-
-/// A family name of data/kernel_families.toml that the firmware can run.
-fn parse_kernels(name: &str) -> Result<LoopOrders, String> {
-    let family = dmo_ops::kernel_family(name).map_err(|error| error.to_string())?;
-    family
-        .modelled_loop_orders()
-        .map_err(|error| format!("the firmware cannot run {}: {error}", family.name))
 }
 
 /// The offline plan of `planned` and what it was made for, after checking

@@ -100,6 +100,15 @@ pub fn detect_runtime(firmware: &dmo_emu::Firmware, config: &mut RunConfig) {
 }
 
 /// `1234`, `0x1000`, `64K`, `1M`.
+/// A family name of data/kernel_families.toml that the firmware can run (`dmo firmware
+/// --kernels`, and `dmo compare --kernels` for the loop orders such a firmware ran).
+pub fn parse_kernels(name: &str) -> Result<dmo_ops::LoopOrders, String> {
+    let family = dmo_ops::kernel_family(name).map_err(|error| error.to_string())?;
+    family
+        .modelled_loop_orders()
+        .map_err(|error| format!("the firmware cannot run {}: {error}", family.name))
+}
+
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let (digits, multiplier) = match text.chars().last() {
