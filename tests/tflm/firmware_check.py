@@ -23,7 +23,7 @@ for input k+1 must differ.
 With `--kernels cmsis-nn` the firmware runs the C kernels in CMSIS-NN's loop
 orders (`dmo firmware --kernels cmsis-nn`) and must print `kernels cmsis-nn`;
 its REQUIRED models are those every op of which has a CMSIS-NN-order kernel
-(a model with an op whose CMSIS-NN order is not modelled, SVDF and LSTM, is
+(a model with an op whose CMSIS-NN order is not modelled, the LSTM, is
 skipped with dmo's refusal as the message). TFLM's outputs are those of its
 reference kernels: CMSIS-NN is bit-exact with them, and so must the
 CMSIS-NN-order kernels be.
@@ -62,6 +62,7 @@ REQUIRED_CMSIS_NN = (
     "micro_speech_quantized.tflite",
     "ad01_int8.tflite",
     "hello_world_int8.tflite",
+    "keyword_scrambled.tflite",
 )
 NO_KERNEL = re.compile(r"has no kernel")
 # dmo's refusal of an op whose CMSIS-NN order is not modelled.

@@ -193,14 +193,15 @@ fn the_cmsis_nn_offset_of_the_mult_4_depthwise_is_safe_only_in_its_order() {
 
 #[test]
 fn an_op_whose_cmsis_nn_order_is_not_modelled_is_refused_by_name() {
-    // keyword_scrambled's op 1 is an SVDF: CMSIS-NN's arm_svdf_s8 is not modelled, so the
-    // cmsis-nn firmware refuses it rather than run another order. (Every other shared model
-    // but the LSTM one builds: tests/tflm/firmware_check.py --kernels cmsis-nn.)
+    // trained_lstm_int8's op 0 is an UNIDIRECTIONAL_SEQUENCE_LSTM: CMSIS-NN's
+    // arm_lstm_unidirectional_s8 is not modelled, so the cmsis-nn firmware refuses it rather
+    // than run another order. (Every other shared model builds:
+    // tests/tflm/firmware_check.py --kernels cmsis-nn.)
     let folder = tempfile::tempdir().unwrap();
-    let elf = folder.path().join("kws.elf");
+    let elf = folder.path().join("lstm.elf");
     let built = dmo(&[
         "firmware",
-        &model("keyword_scrambled.tflite"),
+        &model("trained_lstm_int8.tflite"),
         "--kernels",
         "cmsis-nn",
         "-o",
@@ -210,7 +211,9 @@ fn an_op_whose_cmsis_nn_order_is_not_modelled_is_refused_by_name() {
     assert_eq!(built.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("operator 1 (SVDF): its CMSIS-NN loop order is not modelled"),
+        stderr.contains(
+            "operator 0 (UNIDIRECTIONAL_SEQUENCE_LSTM): its CMSIS-NN loop order is not modelled"
+        ),
         "{stderr}"
     );
     assert!(!elf.exists());

@@ -137,7 +137,8 @@ fn cmsis_nn_firmware_traces_equal_the_cmsis_nn_walk_on_every_layer() {
     // The trace oracle of dmo-ops' CMSIS-NN walks on real geometries: every shared model that
     // builds with `--kernels cmsis-nn` (the C kernels in CMSIS-NN's order: 1x1, generic,
     // 3x3 and mult-4 depthwise convs, average pool, FULLY_CONNECTED, ADD; the reference
-    // kernels for SOFTMAX and RESHAPE): every (input, output) pair modelled by the CmsisNn
+    // kernels for SOFTMAX, RESHAPE, QUANTIZE and SVDF, whose CMSIS-NN order is the
+    // reference's): every (input, output) pair modelled by the CmsisNn
     // simulation, its traced s_min and s_mono equal to the simulation's. Pairs: one per op,
     // two for ResNet-8's 3 ADDs.
     for (name, pairs) in [
@@ -147,6 +148,7 @@ fn cmsis_nn_firmware_traces_equal_the_cmsis_nn_walk_on_every_layer() {
         ("micro_speech_quantized.tflite", 4),
         ("ad01_int8.tflite", 10),
         ("hello_world_int8.tflite", 3),
+        ("keyword_scrambled.tflite", 15),
     ] {
         let (comparison, _) = comparison(name, LoopOrders::CmsisNn, LoopOrders::CmsisNn);
         let failures = failures(&comparison);

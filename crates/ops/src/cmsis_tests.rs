@@ -343,3 +343,24 @@ fn person_detect_under_cmsis_nn() {
         started.elapsed()
     );
 }
+
+#[test]
+fn int8_svdf_shares_the_reference_order_and_lstm_is_not_modelled() {
+    // keyword_scrambled's op 1: [1, 96] int8 -> [1, 64], 64 filters of rank 1.
+    // arm_svdf_state_s16_s8 reads the input only in the feature matmul and writes the output
+    // last: every read precedes every write, so any placement is safe (all four 0), and the
+    // scratch requests are the reference kernel's (dmo-plan places those).
+    let svdf = OpDescription::svdf(int8(&[1, 96]), int8(&[1, 64]), 64, 1).unwrap();
+    assert!(matches!(cmsis_path(&svdf), CmsisPath::Reference(_)));
+    assert_eq!(offsets(&cmsis_pair(&svdf, 0)), [0, 0, 0, 0]);
+    assert!(cmsis_scratch_bytes(&svdf).is_empty());
+    // Control: arm_lstm_unidirectional_s8 has no model, so no offsets.
+    let lstm =
+        OpDescription::unidirectional_sequence_lstm(int8(&[1, 5, 6]), int8(&[1, 5, 9]), false)
+            .unwrap();
+    assert!(matches!(cmsis_path(&lstm), CmsisPath::NotModelled(_)));
+    assert!(matches!(
+        simulate_for(&lstm, LoopOrders::CmsisNn)[0].result,
+        OverlapModel::NotModelled { .. }
+    ));
+}

@@ -204,9 +204,14 @@ pub fn cmsis_path(op: &OpDescription) -> CmsisPath {
             ElementType::Float32 => {
                 CmsisPath::Reference("TFLM's cmsis_nn SVDF calls the reference kernel for float32")
             }
-            _ => not_modelled(
-                "arm_svdf_s8 / arm_svdf_state_s16_s8 (CMSIS-NN's SVDF) and their scratch buffers are not modelled",
+            ElementType::Int8 => CmsisPath::Reference(
+                "arm_svdf_s8 / arm_svdf_state_s16_s8 (DSP) read the input only in the feature \
+                 matmul (into the state) and write the output last, after the time and reduce \
+                 steps on state and scratch: every input read precedes every output write, as in \
+                 the reference kernel; their scratch requests (batch x filters and batch x units \
+                 int32, none for the kernel sums with DSP) are the reference kernel's",
             ),
+            other => not_modelled(format!("CMSIS-NN's SVDF for {other:?} input is not modelled")),
         },
         OpParams::UnidirectionalSequenceLstm { .. } => match input {
             ElementType::Float32 => CmsisPath::Reference(

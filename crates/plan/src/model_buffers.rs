@@ -113,8 +113,10 @@ const MAX_BUFFER_BYTES: u64 = u32::MAX as u64;
 /// Scratch buffers (bytes, in request order) the kernel of `operator` asks for
 /// under `orders`. CMSIS-NN: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and
 /// AVERAGE_POOL_2D request what `dmo_ops::cmsis_scratch_bytes` says (Cortex-M4/M7,
-/// DSP, GCC); every other kind runs a reference kernel there (SVDF and LSTM are
-/// CMSIS-NN kernels whose requests are not modelled: the reference sizes are used).
+/// DSP, GCC); every other kind runs a reference kernel there, or a CMSIS-NN one that
+/// requests what the reference kernel does (int8 SVDF: TFLM's cmsis_nn `svdf.cc` asks for
+/// batch x filters and batch x units int32, and none for the kernel sums with DSP). LSTM is a
+/// CMSIS-NN kernel whose requests are not modelled: the reference sizes are used.
 pub fn scratch_requests_for(
     model: &Model,
     operator_index: usize,
