@@ -756,3 +756,60 @@ fn add_cmsis_order_differs_from_the_reference_only_within_one_word() {
         cmsis_offsets(&default)
     );
 }
+
+fn depthwise_padded(
+    input: &[usize],
+    output: &[usize],
+    stride: usize,
+    padding: Padding,
+) -> OpDescription {
+    OpDescription::depthwise_conv2d(DepthwiseConv2dParams {
+        input: int8(input),
+        output: int8(output),
+        window: Window::square(3, stride, padding),
+        depth_multiplier: 1,
+    })
+    .unwrap()
+}
+
+#[test]
+fn depthwise_3x3_cmsis_order_trace_matches_simulation() {
+    // The fixture's default (1x9x10x6, SAME: a group of 4 channels read as words, 2 leftover
+    // channels), strides, VALID padding, channel counts of 3, 5 and 8.
+    let default = depthwise_padded(&[1, 9, 10, 6], &[1, 9, 10, 6], 1, Padding::Same);
+    assert_eq!(
+        dmo_ops::cmsis_path(&default),
+        dmo_ops::CmsisPath::Depthwise3x3
+    );
+    assert_eq!(
+        cmsis_offsets(&default),
+        traced_offsets("depthwise_3x3_cmsis", Vec::new())
+    );
+    for op in [
+        depthwise_padded(&[1, 7, 7, 4], &[1, 4, 4, 4], 2, Padding::Same),
+        depthwise_padded(&[1, 6, 5, 5], &[1, 6, 5, 5], 1, Padding::Same),
+        depthwise_padded(&[1, 8, 8, 3], &[1, 6, 6, 3], 1, Padding::Valid),
+        depthwise_padded(&[1, 5, 6, 8], &[1, 5, 6, 8], 1, Padding::Same),
+    ] {
+        assert_eq!(dmo_ops::cmsis_path(&op), dmo_ops::CmsisPath::Depthwise3x3);
+        let traced = traced_offsets("depthwise_3x3_cmsis", vec![conv_poke(&op)]);
+        assert_eq!(cmsis_offsets(&op), traced, "{op:?}");
+    }
+}
+
+#[test]
+fn depthwise_3x3_cmsis_order_differs_from_the_reference_on_one_pixel_of_4_channels() {
+    // On these geometries the two orders give the same offsets (the issue measured the 3x3
+    // kernel as identical to the reference on person_detect). One output pixel of 4 channels
+    // is one step under CMSIS-NN (the whole window, 4 channels a word, then the 4 outputs):
+    // the output may sit anywhere above the input, u_mono = 0; the reference order writes
+    // channel 0 before reading channel 1, u_mono = the input's 36 bytes.
+    let op = depthwise_padded(&[1, 3, 3, 4], &[1, 1, 1, 4], 1, Padding::Valid);
+    let traced = traced_offsets("depthwise_3x3_cmsis", vec![conv_poke(&op)]);
+    assert_eq!(traced, vec![[0, 0, 0, 0]]);
+    assert_eq!(cmsis_offsets(&op), traced);
+    // Control: the reference kernel traced on the same pokes gives the reference walk's 36.
+    let reference = traced_offsets("depthwise_int8", vec![conv_poke(&op)]);
+    assert_eq!(reference, vec![[0, 0, 0, 36]]);
+    assert_eq!(vec![four(&simulated_pairs(&op)[0])], reference);
+}
