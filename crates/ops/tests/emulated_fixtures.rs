@@ -813,3 +813,43 @@ fn depthwise_3x3_cmsis_order_differs_from_the_reference_on_one_pixel_of_4_channe
     assert_eq!(reference, vec![[0, 0, 0, 36]]);
     assert_eq!(vec![four(&simulated_pairs(&op)[0])], reference);
 }
+
+fn average_pool(input: &[usize], output: &[usize], filter: usize, stride: usize) -> OpDescription {
+    OpDescription::average_pool2d(Pool2dParams {
+        input: int8(input),
+        output: int8(output),
+        window: Window::square(filter, stride, Padding::Same),
+    })
+    .unwrap()
+}
+
+#[test]
+fn average_pool_cmsis_order_trace_matches_simulation() {
+    // The fixture's default (1x9x10x4, 3x3 stride 2 SAME, clipped edge windows), stride 1,
+    // an even window (TFLite pads 0 at top/left) and two batches.
+    let default = average_pool(&[1, 9, 10, 4], &[1, 5, 5, 4], 3, 2);
+    assert_eq!(dmo_ops::cmsis_path(&default), dmo_ops::CmsisPath::AvgPool);
+    assert_eq!(
+        cmsis_offsets(&default),
+        traced_offsets("avg_pool_cmsis", Vec::new())
+    );
+    for op in [
+        average_pool(&[1, 6, 5, 3], &[1, 6, 5, 3], 3, 1),
+        average_pool(&[1, 5, 6, 3], &[1, 5, 6, 3], 2, 1),
+        average_pool(&[2, 4, 4, 5], &[2, 2, 2, 5], 2, 2),
+    ] {
+        let traced = traced_offsets("avg_pool_cmsis", vec![pool_poke(&op)]);
+        assert_eq!(cmsis_offsets(&op), traced, "{op:?}");
+    }
+    // One output pixel is one step under CMSIS-NN (every channel of the window, then every
+    // output channel): u_mono = 0. Control: the reference kernel traced on the same pokes
+    // writes channel 0 before reading channel 1, u_mono = the input's 12 bytes, as the
+    // reference walk predicts.
+    let one = average_pool(&[1, 2, 2, 3], &[1, 1, 1, 3], 2, 2);
+    let traced = traced_offsets("avg_pool_cmsis", vec![pool_poke(&one)]);
+    assert_eq!(traced, vec![[0, 0, 0, 0]]);
+    assert_eq!(cmsis_offsets(&one), traced);
+    let reference = traced_offsets("avg_pool_int8", vec![pool_poke(&one)]);
+    assert_eq!(reference, vec![[0, 0, 0, 12]]);
+    assert_eq!(vec![four(&simulated_pairs(&one)[0])], reference);
+}
