@@ -30,6 +30,8 @@ pub(crate) enum Kernel {
     FullyConnected,
     /// `dmo_add_int8_cmsis_order`: `arm_elementwise_add_s8`.
     Add,
+    /// `dmo_mul_int8_cmsis_order`: `arm_elementwise_mul_s8`.
+    Mul,
 }
 
 /// The name of a kernel family the firmware can run.
@@ -77,6 +79,7 @@ pub(crate) fn select(
         CmsisPath::ConvGeneric => Ok(Kernel::ConvGeneric),
         CmsisPath::FullyConnected => Ok(Kernel::FullyConnected),
         CmsisPath::Elementwise4 if kind == "ADD" => Ok(Kernel::Add),
+        CmsisPath::Elementwise4 if kind == "MUL" => Ok(Kernel::Mul),
         // docs/methods.md: depthwise_conv_s8_generic is the reference order exactly; the
         // `Reference` paths run TFLM's reference kernel or one with the reference order.
         CmsisPath::DepthwiseGeneric | CmsisPath::Reference(_) => Ok(Kernel::Reference),
@@ -85,7 +88,9 @@ pub(crate) fn select(
         CmsisPath::FullyConnectedAsConv1x1 => Err(other_order(
             "arm_convolve_1x1_s8_fast (FULLY_CONNECTED as a 1x1 convolution)",
         )),
-        CmsisPath::Elementwise4 => Err(other_order("arm_elementwise_mul_s8 (4 elements a step)")),
+        CmsisPath::Elementwise4 => Err(other_order(
+            "arm_elementwise_add_s8 / arm_elementwise_mul_s8 (4 elements a step)",
+        )),
         CmsisPath::NotModelled(reason) => Err(refuse(format!(
             "its CMSIS-NN loop order is not modelled ({reason}); the cmsis-nn firmware does not \
              run it in another order"

@@ -14,7 +14,7 @@ use dmo_ops::{
 };
 use dmo_overlap::{PairOverlap, SafeOffset};
 use support::fixtures::{
-    add_poke, conv_poke, fully_connected_poke, load_fixture, pool_poke, traced_pairs,
+    add_poke, conv_poke, fully_connected_poke, load_fixture, mul_poke, pool_poke, traced_pairs,
 };
 
 fn simulated_pairs(op: &OpDescription) -> Vec<PairOverlap> {
@@ -852,4 +852,46 @@ fn average_pool_cmsis_order_trace_matches_simulation() {
     let reference = traced_offsets("avg_pool_int8", vec![pool_poke(&one)]);
     assert_eq!(reference, vec![[0, 0, 0, 12]]);
     assert_eq!(vec![four(&simulated_pairs(&one)[0])], reference);
+}
+
+fn mul(dims: &[usize]) -> OpDescription {
+    OpDescription::mul(ElementwiseBinaryParams {
+        input1: int8(dims),
+        input2: int8(dims),
+        output: int8(dims),
+    })
+    .unwrap()
+}
+
+#[test]
+fn mul_cmsis_order_trace_matches_simulation() {
+    // arm_elementwise_mul_s8 has ADD's order: 120 elements (the default), 27, 6 and 1.
+    let default = mul(&[1, 6, 5, 4]);
+    assert_eq!(
+        dmo_ops::cmsis_path(&default),
+        dmo_ops::CmsisPath::Elementwise4
+    );
+    assert_eq!(
+        cmsis_offsets(&default),
+        traced_offsets("mul_cmsis", Vec::new())
+    );
+    for op in [mul(&[1, 3, 3, 3]), mul(&[2, 1, 1, 3]), mul(&[1, 1, 1, 1])] {
+        let traced = traced_offsets("mul_cmsis", vec![mul_poke(&op)]);
+        assert_eq!(cmsis_offsets(&op), traced, "{op:?}");
+    }
+    // Four elements are one step: u_mono = 0. Control: the reference kernel on the same pokes
+    // gives 4, as the reference walk.
+    let four_elements = mul(&[1, 1, 2, 2]);
+    let traced = traced_offsets("mul_cmsis", vec![mul_poke(&four_elements)]);
+    assert_eq!(traced, vec![[0, 0, 0, 0], [0, 0, 0, 0]]);
+    assert_eq!(cmsis_offsets(&four_elements), traced);
+    let reference = traced_offsets("mul_int8", vec![mul_poke(&four_elements)]);
+    assert_eq!(reference, vec![[0, 0, 0, 4], [0, 0, 0, 4]]);
+    assert_eq!(
+        simulated_pairs(&four_elements)
+            .iter()
+            .map(four)
+            .collect::<Vec<_>>(),
+        reference
+    );
 }

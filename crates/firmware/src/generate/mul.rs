@@ -1,10 +1,12 @@
 //! MUL of two int8 activation tensors of the output's shape: TFLM's `CalculateOpDataMul`
 //! computes `QuantizeMultiplier(double(s1) * double(s2) / double(s_out))` and its Eval calls
 //! `reference_integer_ops::Mul` (one flat loop); the firmware calls `dmo_mul_int8`
-//! (fixtures/kernels/mul.c) with the same numbers. Broadcasting MUL runs
-//! `BroadcastBinaryOpSimple`, another loop, and is refused.
+//! (fixtures/kernels/mul.c) with the same numbers, or, for the cmsis-nn kernels,
+//! `dmo_mul_int8_cmsis_order` (`arm_elementwise_mul_s8`'s order, same arithmetic). Broadcasting
+//! MUL runs `BroadcastBinaryOpSimple`, another loop, and is refused.
 
 use super::{Generator, OperatorContext};
+use crate::cmsis::Kernel;
 use crate::error::GenerateError;
 use crate::quantisation::quantize_multiplier;
 use std::fmt::Write;
@@ -57,9 +59,13 @@ impl Generator<'_> {
         let first = self.activation(input1, "const int8_t")?;
         let second = self.activation(input2, "const int8_t")?;
         let output_pointer = self.activation(output, "int8_t")?;
+        let function = match context.kernel {
+            Kernel::Mul => "dmo_mul_int8_cmsis_order",
+            _ => "dmo_mul_int8",
+        };
         writeln!(
             self.calls,
-            "    dmo_mul_int8(\"{name}\", &{name}_params, {first}, {second}, {output_pointer});"
+            "    {function}(\"{name}\", &{name}_params, {first}, {second}, {output_pointer});"
         )
         .unwrap();
         Ok(())

@@ -195,3 +195,25 @@ pub fn add_poke(op: &OpDescription) -> Poke {
     ]);
     poke(&fields)
 }
+
+/// `dmo_params` of the mul_int8 / mul_cmsis fixtures (layout: fixtures/programs/mul_int8.c:
+/// fill_seed, input1_start, input2_start, output_start, dmo_mul_params) for `op`'s element count:
+/// output at 0, input1 and input2 after it, and the fixture's default quantisation.
+pub fn mul_poke(op: &OpDescription) -> Poke {
+    let elements = op.output().elements() as u32;
+    let fields = [
+        1,
+        elements,
+        2 * elements,
+        0,
+        elements,
+        3,                // input1_offset
+        (-7i32) as u32,   // input2_offset
+        1,                // output_offset
+        1073741824,       // output_multiplier
+        (-1i32) as u32,   // output_shift
+        (-128i32) as u32, // activation_min
+        127,              // activation_max
+    ];
+    poke(&fields)
+}
