@@ -6,7 +6,7 @@ use crate::error::{BlockPosition, TraceError};
 use crate::format::{
     self, BlockHeader, Trailer, BLOCK_HEADER_LEN, FORMAT_VERSION, HEADER_LEN, TRAILER_LEN,
 };
-use crate::metadata::{BlockIndexEntry, Footer, TraceMetadata};
+use crate::metadata::{BlockIndexEntry, Footer, OpSegmentV2, TraceMetadata};
 use dmo_core::{Event, EventSink, EventTime, OpSegment, TimeRange};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -52,7 +52,7 @@ impl TraceReader {
             return Err(TraceError::NotATrace { path });
         }
         let version = format::u32_at(&header, 8);
-        if version != FORMAT_VERSION {
+        if !format::READABLE_VERSIONS.contains(&version) {
             return Err(TraceError::WrongVersion {
                 path,
                 found: version,
@@ -73,7 +73,7 @@ impl TraceReader {
             return Err(truncation_error(&path, &mut file, file_len));
         };
         let footer_end = trailer.footer_offset.checked_add(trailer.footer_len);
-        if trailer.version != FORMAT_VERSION
+        if trailer.version != version
             || trailer.footer_offset < HEADER_LEN
             || footer_end != Some(file_len - TRAILER_LEN)
         {
@@ -100,9 +100,17 @@ impl TraceReader {
         if crc32fast::hash(&footer_bytes) != trailer.footer_crc && !cfg!(fuzzing) {
             return Err(metadata_error("checksum mismatch".to_string()));
         }
-        let (footer, _): (Footer, usize) =
-            bincode::serde::decode_from_slice(&footer_bytes, format::bincode_config())
-                .map_err(|error| metadata_error(error.to_string()))?;
+        let footer: Footer = if version == 2 {
+            let (old, _): (Footer<OpSegmentV2>, usize) =
+                bincode::serde::decode_from_slice(&footer_bytes, format::bincode_config())
+                    .map_err(|error| metadata_error(error.to_string()))?;
+            old.into()
+        } else {
+            let (footer, _): (Footer, usize) =
+                bincode::serde::decode_from_slice(&footer_bytes, format::bincode_config())
+                    .map_err(|error| metadata_error(error.to_string()))?;
+            footer
+        };
         check_block_index(&footer, trailer.footer_offset).map_err(metadata_error)?;
         check_sizes(&footer).map_err(metadata_error)?;
         Ok(TraceReader {
@@ -252,6 +260,9 @@ impl<'a> Markers<'a> {
             }
             if segment.time.end > time {
                 return;
+            }
+            if let Some(count) = segment.instructions {
+                sink.op_instructions(count);
             }
             sink.op_end(segment.time.end);
             self.begun = false;
