@@ -445,7 +445,41 @@ def pool_pad_cases():
     ]
 
 
+def depthwise_cases():
+    """DEPTHWISE_CONV_2D (multiplier 1, per-tensor weights) on the windows whose CMSIS-NN paths
+    differ: 5x5 and 2x2 and 1x1 windows (arm_depthwise_conv_s8_opt), 3x3 with padding <= 1
+    (arm_depthwise_conv_3x3_s8); channel counts with and without a group of 4."""
+    P = schema.Padding
+    rng = np.random.default_rng(77)
+    cases = []
+    for name, shape, size, stride, padding in [
+        ("1x8x9x6 5x5 SAME", [1, 8, 9, 6], 5, 1, P.SAME),
+        ("1x7x6x4 2x2 stride 2 SAME", [1, 7, 6, 4], 2, 2, P.SAME),
+        ("1x6x6x3 1x1", [1, 6, 6, 3], 1, 1, P.VALID),
+        ("1x9x8x5 3x3 SAME", [1, 9, 8, 5], 3, 1, P.SAME),
+    ]:
+        _, height, width, channels = shape
+        if padding == P.SAME:
+            out_h, out_w = -(-height // stride), -(-width // stride)
+        else:
+            out_h, out_w = (height - size) // stride + 1, (width - size) // stride + 1
+        weights = rng.integers(-127, 127, size=(1, size, size, channels), endpoint=True,
+                               dtype=np.int8)
+        bias = rng.integers(-3000, 3000, size=(channels,), endpoint=True).astype("<i4")
+        tensors = [Tensor("input", shape, q=(0.05, 3)),
+                   Tensor("filter", [1, size, size, channels], q=(0.02, 0), data=weights),
+                   Tensor("bias", [channels], T.INT32, q=(0.05 * 0.02, 0), data=bias),
+                   Tensor("output", [1, out_h, out_w, channels], q=(0.1, -5))]
+        options = schema.DepthwiseConv2DOptionsT()
+        options.padding, options.strideW, options.strideH = padding, stride, stride
+        options.depthMultiplier, options.dilationWFactor, options.dilationHFactor = 1, 1, 1
+        ops = [Op(OPS.DEPTHWISE_CONV_2D, [0, 1, 2], [3], OPTIONS.DepthwiseConv2DOptions, options)]
+        cases.append(Case("DEPTHWISE_CONV_2D", name, tensors, ops))
+    return cases
+
+
 KINDS = {
+    "DEPTHWISE_CONV_2D": depthwise_cases,
     "MUL": mul_cases,
     "LOGISTIC": lambda: activation_cases("LOGISTIC"),
     "TANH": lambda: activation_cases("TANH"),

@@ -22,6 +22,9 @@ pub(crate) enum Kernel {
     Depthwise3x3,
     /// `dmo_depthwise_mult4_int8_cmsis_order`: `depthwise_conv_s8_mult_4`.
     DepthwiseMult4,
+    /// `dmo_depthwise_opt_int8_cmsis_order`: `arm_depthwise_conv_s8_opt`, with its int16
+    /// scratch buffer.
+    DepthwiseOpt,
     /// `dmo_average_pool_int8_cmsis_order`: `arm_avgpool_s8`, with its int32 scratch buffer.
     AveragePool,
     /// `dmo_conv_int8_cmsis_order`: `arm_convolve_s8`, with its int16 im2col scratch buffer.
@@ -75,6 +78,7 @@ pub(crate) fn select(
         CmsisPath::Conv1x1Fast | CmsisPath::Conv1x1Strided => Ok(Kernel::Conv1x1),
         CmsisPath::Depthwise3x3 => Ok(Kernel::Depthwise3x3),
         CmsisPath::DepthwiseMult4 => Ok(Kernel::DepthwiseMult4),
+        CmsisPath::DepthwiseOpt => Ok(Kernel::DepthwiseOpt),
         CmsisPath::AvgPool => Ok(Kernel::AveragePool),
         CmsisPath::ConvGeneric => Ok(Kernel::ConvGeneric),
         CmsisPath::FullyConnected => Ok(Kernel::FullyConnected),
@@ -84,7 +88,6 @@ pub(crate) fn select(
         // `Reference` paths run TFLM's reference kernel or one with the reference order.
         CmsisPath::DepthwiseGeneric | CmsisPath::Reference(_) => Ok(Kernel::Reference),
         CmsisPath::Conv1xN => Err(other_order("arm_convolve_1_x_n_s8")),
-        CmsisPath::DepthwiseOpt => Err(other_order("arm_depthwise_conv_s8_opt")),
         CmsisPath::FullyConnectedAsConv1x1 => Err(other_order(
             "arm_convolve_1x1_s8_fast (FULLY_CONNECTED as a 1x1 convolution)",
         )),

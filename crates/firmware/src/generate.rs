@@ -674,6 +674,7 @@ impl<'a> Generator<'a> {
             (Kernel::Depthwise3x3, true) => "dmo_depthwise_3x3_int8_cmsis_order",
             (Kernel::DepthwiseMult4, true) => "dmo_depthwise_mult4_int8_cmsis_order",
             (Kernel::ConvGeneric, false) => "dmo_conv_int8_cmsis_order",
+            (Kernel::DepthwiseOpt, true) => "dmo_depthwise_opt_int8_cmsis_order",
             (other, _) => {
                 return Err((context.unsupported)(format!(
                     "the {other:?} kernel is not a convolution"
@@ -686,6 +687,7 @@ impl<'a> Generator<'a> {
             Kernel::Depthwise3x3 => Some("dmo_depthwise_3x3_cmsis_problem"),
             Kernel::DepthwiseMult4 => Some("dmo_depthwise_mult4_cmsis_problem"),
             Kernel::ConvGeneric => Some("dmo_conv_cmsis_problem"),
+            Kernel::DepthwiseOpt => Some("dmo_depthwise_opt_cmsis_problem"),
             _ => None,
         };
         if let Some(problem) = problem {
@@ -696,14 +698,20 @@ impl<'a> Generator<'a> {
             )
             .unwrap();
         }
-        // arm_convolve_s8's im2col buffer: the scratch request TFLM places in the arena head,
-        // checked against the size the kernel itself uses.
-        let buffer = if context.kernel == Kernel::ConvGeneric {
+        // arm_convolve_s8's im2col buffer and arm_depthwise_conv_s8_opt's column buffer: the
+        // scratch request TFLM places in the arena head, checked against the size the kernel
+        // itself uses.
+        let buffer_size = match context.kernel {
+            Kernel::ConvGeneric => Some("dmo_conv_cmsis_buffer_bytes"),
+            Kernel::DepthwiseOpt => Some("dmo_depthwise_opt_cmsis_buffer_bytes"),
+            _ => None,
+        };
+        let buffer = if let Some(buffer_size) = buffer_size {
             let scratch = self.scratch(context, 0)?;
             writeln!(
                 self.calls,
-                "    if (dmo_conv_cmsis_buffer_bytes(&{name}_params.geometry) != {}) {{\n        \
-                 return dmo_bad_params(\"{name}: the im2col buffer differs from the planned scratch buffer\");\n    }}",
+                "    if ({buffer_size}(&{name}_params.geometry) != {}) {{\n        \
+                 return dmo_bad_params(\"{name}: the kernel's buffer differs from the planned scratch buffer\");\n    }}",
                 scratch.bytes
             )
             .unwrap();

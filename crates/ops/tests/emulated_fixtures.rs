@@ -895,3 +895,78 @@ fn mul_cmsis_order_trace_matches_simulation() {
         reference
     );
 }
+
+fn depthwise_window(input: &[usize], output: &[usize], window: Window) -> OpDescription {
+    OpDescription::depthwise_conv2d(DepthwiseConv2dParams {
+        input: int8(input),
+        output: int8(output),
+        window,
+        depth_multiplier: 1,
+    })
+    .unwrap()
+}
+
+#[test]
+fn depthwise_opt_cmsis_order_trace_matches_simulation() {
+    // The fixture's default (1x8x9x6, 5x5 SAME: 25 taps, a group of 4 channels and 2
+    // leftover), a 2x2 window (an even tap count), a 4x4 window with stride 2, a 1x1 filter,
+    // a 3x5 window (3x3 windows with padding <= 1 take the 3x3 path), and one output pixel.
+    let default = depthwise_window(
+        &[1, 8, 9, 6],
+        &[1, 8, 9, 6],
+        Window::square(5, 1, Padding::Same),
+    );
+    assert_eq!(
+        dmo_ops::cmsis_path(&default),
+        dmo_ops::CmsisPath::DepthwiseOpt
+    );
+    assert_eq!(
+        cmsis_offsets(&default),
+        traced_offsets("depthwise_opt_cmsis", Vec::new())
+    );
+    let three_by_five = Window {
+        filter_width: 5,
+        ..Window::square(3, 2, Padding::Same)
+    };
+    for op in [
+        depthwise_window(
+            &[1, 6, 7, 4],
+            &[1, 6, 7, 4],
+            Window::square(2, 1, Padding::Same),
+        ),
+        depthwise_window(
+            &[1, 9, 8, 5],
+            &[1, 5, 4, 5],
+            Window::square(4, 2, Padding::Same),
+        ),
+        depthwise_window(
+            &[1, 4, 5, 8],
+            &[1, 4, 5, 8],
+            Window::square(1, 1, Padding::Valid),
+        ),
+        depthwise_window(&[1, 7, 9, 3], &[1, 4, 5, 3], three_by_five),
+    ] {
+        assert_eq!(
+            dmo_ops::cmsis_path(&op),
+            dmo_ops::CmsisPath::DepthwiseOpt,
+            "{op:?}"
+        );
+        let traced = traced_offsets("depthwise_opt_cmsis", vec![conv_poke(&op)]);
+        assert_eq!(cmsis_offsets(&op), traced, "{op:?}");
+    }
+    // One output pixel is one step (the whole window, all channels, then every output
+    // channel): u_mono = 0. Control: the reference kernel traced on the same pokes writes
+    // channel 0 before reading channel 1: u_mono = the input's 50 bytes, the reference walk's.
+    let one = depthwise_window(
+        &[1, 5, 5, 2],
+        &[1, 1, 1, 2],
+        Window::square(5, 1, Padding::Valid),
+    );
+    assert_eq!(dmo_ops::cmsis_path(&one), dmo_ops::CmsisPath::DepthwiseOpt);
+    let traced = traced_offsets("depthwise_opt_cmsis", vec![conv_poke(&one)]);
+    assert_eq!(traced, vec![[0, 0, 0, 0]]);
+    assert_eq!(cmsis_offsets(&one), traced);
+    let reference = traced_offsets("depthwise_int8", vec![conv_poke(&one)]);
+    assert_eq!(reference, vec![[0, 0, 0, 50]]);
+    assert_eq!(vec![four(&simulated_pairs(&one)[0])], reference);
+}

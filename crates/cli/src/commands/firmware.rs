@@ -54,9 +54,9 @@ pub struct Args {
 
     /// The loop orders of the firmware's kernels: `reference` (TFLM's reference kernels) or
     /// `cmsis-nn` (TFLM with CMSIS-NN on a Cortex-M4/M7 with DSP, GCC: C kernels in CMSIS-NN's
-    /// order for 1x1 and generic convs, 3x3 and multiplier-4k depthwise convs, average pooling,
-    /// FULLY_CONNECTED and same-shape ADD and MUL, the reference kernels where CMSIS-NN's order
-    /// is the reference's; any other op is refused).
+    /// order for 1x1 and generic convs, 3x3, `_opt` and multiplier-4k depthwise convs, average
+    /// pooling, FULLY_CONNECTED and same-shape ADD and MUL, the reference kernels where
+    /// CMSIS-NN's order is the reference's; any other op is refused).
     #[arg(long, default_value = "reference", value_name = "NAME", value_parser = parse_kernels)]
     pub kernels: LoopOrders,
 }
