@@ -478,8 +478,35 @@ def depthwise_cases():
     return cases
 
 
+def fully_connected_cases():
+    """FULLY_CONNECTED (per-tensor int8 weights) on both of TFLM's CMSIS-NN paths: an output of
+    rank > 2 with a depth that is a multiple of 4 runs arm_convolve_1x1_s8_fast (per-channel
+    quantisation written into a scratch buffer), any other arm_fully_connected_s8."""
+    rng = np.random.default_rng(78)
+    cases = []
+    for name, input_shape, rows, keep in [
+        ("1x4x12 -> 1x4x8 (1x1 conv path)", [1, 4, 12], 8, True),
+        ("3x5x16 -> 3x5x7 (1x1 conv path, odd rows)", [3, 5, 16], 7, True),
+        ("2x13 -> 2x7 (vec_mat_mult)", [2, 13], 7, False),
+        ("1x4x10 -> 1x4x6 (depth 10: vec_mat_mult)", [1, 4, 10], 6, True),
+    ]:
+        depth = input_shape[-1]
+        weights = rng.integers(-127, 127, size=(rows, depth), endpoint=True, dtype=np.int8)
+        bias = rng.integers(-3000, 3000, size=(rows,), endpoint=True).astype("<i4")
+        tensors = [Tensor("input", input_shape, q=(0.05, 3)),
+                   Tensor("filter", [rows, depth], q=(0.02, 0), data=weights),
+                   Tensor("bias", [rows], T.INT32, q=(0.05 * 0.02, 0), data=bias),
+                   Tensor("output", input_shape[:-1] + [rows], q=(0.08, -5))]
+        options = schema.FullyConnectedOptionsT()
+        options.keepNumDims = keep
+        ops = [Op(OPS.FULLY_CONNECTED, [0, 1, 2], [3], OPTIONS.FullyConnectedOptions, options)]
+        cases.append(Case("FULLY_CONNECTED", name, tensors, ops))
+    return cases
+
+
 KINDS = {
     "DEPTHWISE_CONV_2D": depthwise_cases,
+    "FULLY_CONNECTED": fully_connected_cases,
     "MUL": mul_cases,
     "LOGISTIC": lambda: activation_cases("LOGISTIC"),
     "TANH": lambda: activation_cases("TANH"),

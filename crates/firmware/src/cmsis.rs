@@ -31,6 +31,9 @@ pub(crate) enum Kernel {
     ConvGeneric,
     /// `dmo_fully_connected_int8_cmsis_order`: `arm_fully_connected_s8`.
     FullyConnected,
+    /// `dmo_fully_connected_int8_cmsis_conv1x1`: TFLM's FULLY_CONNECTED as
+    /// `arm_convolve_1x1_s8_fast`, with its per-channel quantisation scratch buffer.
+    FullyConnectedAsConv1x1,
     /// `dmo_add_int8_cmsis_order`: `arm_elementwise_add_s8`.
     Add,
     /// `dmo_mul_int8_cmsis_order`: `arm_elementwise_mul_s8`.
@@ -82,15 +85,13 @@ pub(crate) fn select(
         CmsisPath::AvgPool => Ok(Kernel::AveragePool),
         CmsisPath::ConvGeneric => Ok(Kernel::ConvGeneric),
         CmsisPath::FullyConnected => Ok(Kernel::FullyConnected),
+        CmsisPath::FullyConnectedAsConv1x1 => Ok(Kernel::FullyConnectedAsConv1x1),
         CmsisPath::Elementwise4 if kind == "ADD" => Ok(Kernel::Add),
         CmsisPath::Elementwise4 if kind == "MUL" => Ok(Kernel::Mul),
         // docs/methods.md: depthwise_conv_s8_generic is the reference order exactly; the
         // `Reference` paths run TFLM's reference kernel or one with the reference order.
         CmsisPath::DepthwiseGeneric | CmsisPath::Reference(_) => Ok(Kernel::Reference),
         CmsisPath::Conv1xN => Err(other_order("arm_convolve_1_x_n_s8")),
-        CmsisPath::FullyConnectedAsConv1x1 => Err(other_order(
-            "arm_convolve_1x1_s8_fast (FULLY_CONNECTED as a 1x1 convolution)",
-        )),
         CmsisPath::Elementwise4 => Err(other_order(
             "arm_elementwise_add_s8 / arm_elementwise_mul_s8 (4 elements a step)",
         )),

@@ -799,14 +799,36 @@ impl<'a> Generator<'a> {
         .unwrap();
         let function = match context.kernel {
             Kernel::FullyConnected => "dmo_fully_connected_int8_cmsis_order",
+            Kernel::FullyConnectedAsConv1x1 => "dmo_fully_connected_int8_cmsis_conv1x1",
             _ => "dmo_fully_connected_int8",
+        };
+        // TFLM's conv-1x1 FULLY_CONNECTED: per-channel quantisation in its scratch buffer, and
+        // no filter offset on that path.
+        let quantisation = if context.kernel == Kernel::FullyConnectedAsConv1x1 {
+            if filter_affine.zero_point != 0 {
+                return Err((context.unsupported)(format!(
+                    "filter zero point {}: CMSIS-NN's 1x1 path has no filter offset",
+                    filter_affine.zero_point
+                )));
+            }
+            let scratch = self.scratch(context, 0)?;
+            if scratch.bytes != output_depth as u64 * 8 {
+                return Err((context.unsupported)(format!(
+                    "the planned scratch buffer has {} bytes, the kernel needs {}",
+                    scratch.bytes,
+                    output_depth as u64 * 8
+                )));
+            }
+            format!(", (int32_t *)(dmo_arena + {})", scratch.offset)
+        } else {
+            String::new()
         };
         let input_pointer = self.activation(input, "const int8_t")?;
         let output_pointer = self.activation(output, "int8_t")?;
         writeln!(
             self.calls,
             "    {function}(\"{name}\", &{name}_params, {input_pointer}, {filter_name},\n        \
-             {bias_name}, {output_pointer});"
+             {bias_name}, {output_pointer}{quantisation});"
         )
         .unwrap();
         Ok(())

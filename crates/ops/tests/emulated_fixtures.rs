@@ -970,3 +970,42 @@ fn depthwise_opt_cmsis_order_trace_matches_simulation() {
     assert_eq!(reference, vec![[0, 0, 0, 50]]);
     assert_eq!(vec![four(&simulated_pairs(&one)[0])], reference);
 }
+
+#[test]
+fn fully_connected_as_conv1x1_cmsis_order_trace_matches_simulation() {
+    // TFLM's FULLY_CONNECTED with an output of rank > 2 and a depth that is a multiple of 4
+    // runs arm_convolve_1x1_s8_fast over the batches (fully_connected_conv1x1_cmsis). The
+    // fixture's default geometry as a rank-3 output: [1, 2, 40] -> [1, 2, 12].
+    let fc3 = |batches: usize, depth: usize, rows: usize| {
+        OpDescription::fully_connected(FullyConnectedParams {
+            input: int8(&[1, batches, depth]),
+            output: int8(&[1, batches, rows]),
+            accumulation_depth: depth,
+        })
+        .unwrap()
+    };
+    let default = fc3(2, 40, 12);
+    assert_eq!(
+        dmo_ops::cmsis_path(&default),
+        dmo_ops::CmsisPath::FullyConnectedAsConv1x1
+    );
+    let traced = traced_offsets("fully_connected_conv1x1_cmsis", Vec::new());
+    assert_eq!(cmsis_offsets(&default), traced);
+    // The 1x1 closed form (docs/methods.md): s = output bytes - 2 with 12 (even) rows, u = the
+    // input's bytes.
+    assert_eq!(traced, vec![[22, 22, 80, 80]]);
+    for op in [fc3(5, 16, 7), fc3(3, 8, 2), fc3(4, 12, 9)] {
+        let traced = traced_offsets(
+            "fully_connected_conv1x1_cmsis",
+            vec![fully_connected_poke(&op)],
+        );
+        assert_eq!(cmsis_offsets(&op), traced, "{op:?}");
+    }
+    // Control: the other CMSIS-NN FULLY_CONNECTED path (arm_fully_connected_s8, rank-2
+    // output) traced on the same pokes gives 10, as its walk predicts.
+    let rank2 = fully_connected(2, 40, 12);
+    let vec_mat = traced_offsets("fully_connected_cmsis", Vec::new());
+    assert_eq!(cmsis_offsets(&rank2), vec_mat);
+    assert_eq!(vec_mat[0][1], 10);
+    assert_ne!(vec_mat, traced);
+}
