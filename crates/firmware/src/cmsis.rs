@@ -83,7 +83,8 @@ pub(crate) fn select(
         CmsisPath::DepthwiseMult4 => Ok(Kernel::DepthwiseMult4),
         CmsisPath::DepthwiseOpt => Ok(Kernel::DepthwiseOpt),
         CmsisPath::AvgPool => Ok(Kernel::AveragePool),
-        CmsisPath::ConvGeneric => Ok(Kernel::ConvGeneric),
+        // arm_convolve_1_x_n_s8 calls arm_convolve_s8 without MVE (docs/methods.md).
+        CmsisPath::ConvGeneric | CmsisPath::Conv1xN => Ok(Kernel::ConvGeneric),
         CmsisPath::FullyConnected => Ok(Kernel::FullyConnected),
         CmsisPath::FullyConnectedAsConv1x1 => Ok(Kernel::FullyConnectedAsConv1x1),
         CmsisPath::Elementwise4 if kind == "ADD" => Ok(Kernel::Add),
@@ -91,7 +92,6 @@ pub(crate) fn select(
         // docs/methods.md: depthwise_conv_s8_generic is the reference order exactly; the
         // `Reference` paths run TFLM's reference kernel or one with the reference order.
         CmsisPath::DepthwiseGeneric | CmsisPath::Reference(_) => Ok(Kernel::Reference),
-        CmsisPath::Conv1xN => Err(other_order("arm_convolve_1_x_n_s8")),
         CmsisPath::Elementwise4 => Err(other_order(
             "arm_elementwise_add_s8 / arm_elementwise_mul_s8 (4 elements a step)",
         )),

@@ -104,7 +104,8 @@ fn paths_follow_cmsis_nn_selection() {
     );
     assert_eq!(cmsis_path(&generic), CmsisPath::ConvGeneric);
     assert_eq!(cmsis_scratch_bytes(&generic), vec![144]);
-    // 1xN on a single-row input with stride*C % 4 == 0: not modelled.
+    // 1xN on a single-row input with stride*C % 4 == 0: arm_convolve_1_x_n_s8, which without
+    // MVE calls arm_convolve_s8: the generic walk and scratch (2 columns of 3*4 = 12 int16).
     let one_by_n = OpDescription::conv2d(Conv2dParams {
         input: int8(&[1, 1, 10, 4]),
         output: int8(&[1, 1, 8, 4]),
@@ -117,10 +118,15 @@ fn paths_follow_cmsis_nn_selection() {
     })
     .unwrap();
     assert_eq!(cmsis_path(&one_by_n), CmsisPath::Conv1xN);
-    assert!(matches!(
-        simulate_for(&one_by_n, LoopOrders::CmsisNn)[0].result,
-        OverlapModel::NotModelled { .. }
-    ));
+    assert_eq!(cmsis_scratch_bytes(&one_by_n), vec![48]);
+    // Step k reads input pixels 2k..2k+3 (the windows of output pixels 2k, 2k+1), then writes
+    // output bytes 8k..8k+7. Input byte i is last read in step min(3, i / 8), output byte j
+    // first written in step j / 8: down, input byte j - s is never read after step j / 8, so
+    // s_min = s_mono = 0; up, output byte 0 (step 0) over input byte 39 (step 3) is a hazard
+    // for every u < 40 reaching it, u = 0 is safe: u_min = 0, u_mono = 40.
+    assert_eq!(offsets(&cmsis_pair(&one_by_n, 0)), [0, 0, 0, 40]);
+    // Control: the reference order writes channel 0 of a pixel before reading channel 3 of it.
+    assert_ne!(offsets(&reference_pair(&one_by_n))[1], 0);
     let depthwise = |filter: usize, multiplier: usize| {
         OpDescription::depthwise_conv2d(DepthwiseConv2dParams {
             input: int8(&[1, 8, 8, 3]),

@@ -32,7 +32,7 @@ pub enum CmsisPath {
     Conv1x1Fast,
     /// `arm_convolve_1x1_s8`: `arm_nn_mat_mult_nt_t_s8` once per output row.
     Conv1x1Strided,
-    /// `arm_convolve_1_x_n_s8` (not modelled).
+    /// `arm_convolve_1_x_n_s8`, which without MVE calls `arm_convolve_s8`: the generic walk.
     Conv1xN,
     /// `arm_convolve_s8`: im2col per pixel, `arm_nn_mat_mult_kernel_s8_s16` per pixel pair.
     ConvGeneric,
@@ -295,12 +295,6 @@ pub fn simulate_cmsis_access_times(op: &OpDescription) -> Result<AccessTimes, No
                 reason: reason.clone(),
             })
         }
-        (CmsisPath::Conv1xN, _) => {
-            return Err(NotModelled {
-                reason: "arm_convolve_1_x_n_s8 (1xN filter on a 1-row input) is not modelled"
-                    .into(),
-            })
-        }
         (CmsisPath::Reference(_) | CmsisPath::DepthwiseGeneric, _) => {
             return simulate_access_times(op)
         }
@@ -315,8 +309,9 @@ pub fn simulate_cmsis_access_times(op: &OpDescription) -> Result<AccessTimes, No
         (CmsisPath::Conv1x1Strided, OpParams::Conv2d { window, .. }) => {
             conv_1x1_strided(op, window, &mut walk)
         }
+        // arm_convolve_1_x_n_s8 without MVE is arm_convolve_s8 (no upscaling).
         (
-            CmsisPath::ConvGeneric,
+            CmsisPath::ConvGeneric | CmsisPath::Conv1xN,
             OpParams::Conv2d {
                 window,
                 filter_input_channels,

@@ -1009,3 +1009,35 @@ fn fully_connected_as_conv1x1_cmsis_order_trace_matches_simulation() {
     assert_eq!(vec_mat[0][1], 10);
     assert_ne!(vec_mat, traced);
 }
+
+#[test]
+fn conv_1xn_cmsis_order_is_the_generic_conv() {
+    // arm_convolve_1_x_n_s8 (a 1xN filter on a 1-row input, stride_w * C % 4 == 0) calls
+    // arm_convolve_s8 without MVE: the conv_cmsis kernel's trace equals the walk, hand-derived
+    // in crates/ops/src/cmsis_tests.rs as [0, 0, 0, 40]; an odd pixel count and odd channels
+    // too.
+    let one_by = |input: &[usize], output: &[usize], width: usize| {
+        conv(
+            input,
+            output,
+            Window {
+                filter_height: 1,
+                filter_width: width,
+                ..Window::square(1, 1, Padding::Valid)
+            },
+        )
+    };
+    let op = one_by(&[1, 1, 10, 4], &[1, 1, 8, 4], 3);
+    assert_eq!(dmo_ops::cmsis_path(&op), dmo_ops::CmsisPath::Conv1xN);
+    let traced = traced_offsets("conv_cmsis", vec![conv_poke(&op)]);
+    assert_eq!(traced, vec![[0, 0, 0, 40]]);
+    assert_eq!(cmsis_offsets(&op), traced);
+    let odd = one_by(&[1, 1, 13, 8], &[1, 1, 9, 5], 5);
+    assert_eq!(dmo_ops::cmsis_path(&odd), dmo_ops::CmsisPath::Conv1xN);
+    let traced_odd = traced_offsets("conv_cmsis", vec![conv_poke(&odd)]);
+    assert_eq!(cmsis_offsets(&odd), traced_odd);
+    // Control: the reference kernel's trace on the same pokes, as the reference walk.
+    let reference = traced_offsets("conv_int8", vec![conv_poke(&op)]);
+    assert_eq!(vec![four(&simulated_pairs(&op)[0])], reference);
+    assert_ne!(reference, traced);
+}
