@@ -22,7 +22,9 @@
 //! O(height + width + output size x filter size) per axis pair, not O(1);
 //! every other kind is O(rank).
 
-use crate::description::{broadcast_dim, OpDescription, OpKind, OpParams, ResolvedWindow};
+use crate::description::{
+    broadcast_dim, OpDescription, OpKind, OpParams, ResolvedWindow, SliceAxis,
+};
 use crate::shape::TensorShape;
 use crate::{AnalyticOverlap, InputOverlap, OverlapModel};
 use dmo_core::ByteCount;
@@ -123,6 +125,7 @@ pub fn monotone_offsets(op: &OpDescription, input_index: usize) -> Option<(u64, 
         }
         OpParams::Concatenation { axis } => Some(concatenation(op, *axis, input_index)),
         OpParams::Transpose { perm } => Some(transpose(input, perm)),
+        OpParams::StridedSlice { axes } => Some(strided_slice(input, axes)),
         OpParams::Pad { .. } | OpParams::Mean { .. } => {
             debug_assert!(matches!(op.kind(), OpKind::Pad | OpKind::Mean));
             None
@@ -159,6 +162,61 @@ fn transpose(input: &TensorShape, perm: &[usize]) -> (u64, u64) {
         })
         .sum();
     (clamp(largest * e), clamp(elements * e))
+}
+
+/// STRIDED_SLICE (docs/methods.md): output element `m` is written right after its one read of
+/// input element `f(m) = base + sum_a o_a step_a` (`o_a` the output coordinate along input axis
+/// `a`, `step_a = stride_a in_stride_a`), so `M(f(m)) = m` and `m - f(m) = -base + sum_a o_a
+/// (out_stride_a - step_a)`, each term maximised at `o_a = 0` or `count_a - 1`. `u_mono` takes
+/// the largest input element read after output element 0 is written, `max_{m >= 1} f(m)`;
+/// with an innermost stride of 1 the rows are byte copies, so element 0's own later bytes count
+/// too (`f(0)`) when elements are wider than a byte.
+fn strided_slice(input: &TensorShape, axes: &[SliceAxis]) -> (u64, u64) {
+    let dims = input.dims();
+    let rank = dims.len();
+    let e = input.element().size_bytes() as i128;
+    let elements: i128 = axes.iter().map(|a| a.count as i128).product();
+    if elements == 0 {
+        return (0, 0);
+    }
+    let (mut in_stride, mut out_stride) = (1i128, 1i128);
+    let (mut base, mut s_terms, mut f_max) = (0i128, 0i128, 0i128);
+    let (mut any_rising, mut largest_falling) = (false, i128::MIN);
+    for axis in (0..rank).rev() {
+        let SliceAxis {
+            start,
+            stride,
+            count,
+            ..
+        } = axes[axis];
+        let (count, step) = (count as i128, stride as i128 * in_stride);
+        base += start as i128 * in_stride;
+        s_terms += ((out_stride - step) * (count - 1)).max(0);
+        f_max += (step * (count - 1)).max(0);
+        if count >= 2 {
+            if step > 0 {
+                any_rising = true;
+            } else {
+                largest_falling = largest_falling.max(step);
+            }
+        }
+        in_stride *= dims[axis] as i128;
+        out_stride *= count;
+    }
+    let s_mono = e * (s_terms - base);
+    let byte_rows = axes[rank - 1].stride == 1 && e >= 2;
+    let last_read_after_first_write = match (elements >= 2, any_rising) {
+        (true, true) => Some(base + f_max),
+        (true, false) => Some(base + largest_falling),
+        (false, _) => None,
+    };
+    let x_last = match (last_read_after_first_write, byte_rows) {
+        (Some(x), true) => Some(x.max(base)),
+        (Some(x), false) => Some(x),
+        (None, true) => Some(base),
+        (None, false) => None,
+    };
+    (clamp(s_mono), x_last.map_or(0, |x| clamp((x + 1) * e)))
 }
 
 /// CONCATENATION, input `k` (docs/methods.md): bytes are copied in output order, so input
@@ -782,6 +840,11 @@ mod tests {
 
         #[test]
         fn transpose_matches_simulation(op in transpose_op()) {
+            prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
+        }
+
+        #[test]
+        fn strided_slice_matches_simulation(op in crate::tests::strided_slice_op()) {
             prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
         }
 

@@ -40,7 +40,8 @@ pub use cmsis_walk::{
 pub use description::MAX_TENSOR_BYTES;
 pub use description::{
     Conv2dParams, DepthwiseConv2dParams, ElementwiseBinaryParams, FullyConnectedParams,
-    OpDescription, OpError, OpKind, OpParams, Pool2dParams, ResolvedWindow, Window,
+    OpDescription, OpError, OpKind, OpParams, Pool2dParams, ResolvedWindow, SliceAxis, SliceSpec,
+    Window, STRIDED_SLICE_MAX_RANK,
 };
 pub use family::{kernel_families, kernel_family, KernelFamily, KernelFamilyError, LoopOrders};
 pub use padding::{

@@ -313,6 +313,46 @@ pub fn walk(op: &OpDescription, log: &mut impl Accesses) -> bool {
                 log.write(flat);
             }
         }
+        OpParams::StridedSlice { axes } => {
+            // The recursion of reference_ops' dynamic StridedSlice (`write_slice`): for each
+            // index of an axis, its slice of the next axis; at the last axis, the element. With
+            // an innermost stride of 1 the 5-D kernel memcpys each row: bytes in address order.
+            fn sources(
+                axes: &[crate::SliceAxis],
+                dims: &[usize],
+                axis: usize,
+                base: i64,
+                out: &mut Vec<usize>,
+            ) {
+                let below: i64 = dims[axis + 1..].iter().map(|&d| d as i64).product();
+                let mut index = axes[axis].start;
+                let stop = axes[axis].start + axes[axis].count as i64 * axes[axis].stride;
+                while index != stop {
+                    let at = base + index * below;
+                    if axis + 1 == axes.len() {
+                        out.push(at as usize);
+                    } else {
+                        sources(axes, dims, axis + 1, at, out);
+                    }
+                    index += axes[axis].stride;
+                }
+            }
+            let mut order = Vec::new();
+            sources(axes, &in_dims, 0, 0, &mut order);
+            let size = op.output().element().size_bytes();
+            let memcpy = axes[axes.len() - 1].stride == 1;
+            for (flat, &source) in order.iter().enumerate() {
+                if memcpy {
+                    for byte in 0..size {
+                        log.byte(Target::Input(0), source * size + byte, AccessKind::Read);
+                        log.byte(Target::Output, flat * size + byte, AccessKind::Write);
+                    }
+                } else {
+                    log.read(0, source);
+                    log.write(flat);
+                }
+            }
+        }
         OpParams::Pad { paddings } => {
             // PadImpl: a running input pointer, output in row-major order.
             let mut input_pointer = 0;

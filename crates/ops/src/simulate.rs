@@ -15,7 +15,9 @@
 //! visited, with their times computed from the loop counts. The naive walk in
 //! `reference_walk.rs` visits every access and is the oracle for this one.
 
-use crate::description::{broadcast_dim, OpDescription, OpKind, OpParams, ResolvedWindow};
+use crate::description::{
+    broadcast_dim, OpDescription, OpKind, OpParams, ResolvedWindow, SliceAxis,
+};
 pub use crate::recorder::AccessTimes;
 use crate::recorder::Recorder;
 use crate::shape::TensorShape;
@@ -123,6 +125,7 @@ pub fn simulate_access_times(op: &OpDescription) -> Result<AccessTimes, NotModel
         OpParams::Reshape => walk_memcpy(op.output().bytes(), &mut recorder),
         OpParams::Pad { paddings } => walk_pad(op, paddings, &mut recorder),
         OpParams::Transpose { perm } => walk_transpose(op, perm, &mut recorder),
+        OpParams::StridedSlice { axes } => walk_strided_slice(op, axes, &mut recorder),
         OpParams::Concatenation { axis } => walk_concatenation(op, *axis, &mut recorder),
         OpParams::Svdf { filters, .. } => walk_svdf(op, *filters, &mut recorder),
         OpParams::UnidirectionalSequenceLstm { time_major } => {
@@ -492,6 +495,61 @@ fn walk_transpose(op: &OpDescription, perm: &[usize], recorder: &mut Recorder) -
                 break;
             }
             index[d] = 0;
+        }
+    }
+    time
+}
+
+/// `reference_ops::StridedSlice` (5-D): the output sequentially (`SequentialTensorWriter`),
+/// from the input elements of the nested axis loops. When the innermost stride is 1 each
+/// innermost row is one `memcpy` (`WriteN`), walked byte by byte in address order as for
+/// CONCATENATION (word copies only remove hazards inside a word); otherwise each element is
+/// read, then written.
+fn walk_strided_slice(op: &OpDescription, axes: &[SliceAxis], recorder: &mut Recorder) -> u64 {
+    let dims = op.inputs()[0].dims();
+    let rank = dims.len();
+    let element_bytes = op.output().element().size_bytes();
+    let mut input_strides = vec![1i64; rank];
+    for axis in (0..rank.saturating_sub(1)).rev() {
+        input_strides[axis] = input_strides[axis + 1] * dims[axis + 1] as i64;
+    }
+    let rows: usize = axes[..rank - 1].iter().map(|a| a.count).product();
+    let inner = axes[rank - 1];
+    let memcpy = inner.stride == 1;
+    let mut index = vec![0usize; rank - 1];
+    let mut output_element = 0;
+    let mut time = 0u64;
+    for _ in 0..rows {
+        let row_start: i64 = (0..rank - 1)
+            .map(|axis| {
+                (axes[axis].start + index[axis] as i64 * axes[axis].stride) * input_strides[axis]
+            })
+            .sum();
+        for k in 0..inner.count {
+            let source = (row_start + inner.start + k as i64 * inner.stride) as usize;
+            if memcpy {
+                for byte in 0..element_bytes {
+                    recorder.read_bytes(0, source * element_bytes + byte, 1, time);
+                    recorder.access_output_bytes(
+                        output_element * element_bytes + byte,
+                        1,
+                        time + 1,
+                    );
+                    time += 2;
+                }
+            } else {
+                recorder.read(0, source, time);
+                recorder.access_output(output_element, time + 1);
+                time += 2;
+            }
+            output_element += 1;
+        }
+        for axis in (0..rank - 1).rev() {
+            index[axis] += 1;
+            if index[axis] < axes[axis].count {
+                break;
+            }
+            index[axis] = 0;
         }
     }
     time

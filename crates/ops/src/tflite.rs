@@ -4,7 +4,7 @@
 //! [`describe_tflite_operator`]; operators it cannot describe get a typed
 //! reason and are planned with no overlap.
 
-use crate::description::{OpDescription, OpError, OpKind, Window};
+use crate::description::{OpDescription, OpError, OpKind, SliceSpec, Window};
 use crate::padding::Padding;
 use crate::registry::OperatorSpec;
 use crate::shape::{ElementType, TensorShape};
@@ -50,6 +50,13 @@ pub enum DescribeError {
     },
     #[error("tensor {0} is not a small constant integer tensor")]
     NotConstantIntegers(usize),
+    #[error("{kind}: {what} (tensor {tensor}) is {element}; TFLM reads it as int32")]
+    NotInt32 {
+        kind: OpKind,
+        what: &'static str,
+        tensor: usize,
+        element: String,
+    },
     #[error("negative padding {0}")]
     NegativePadding(i64),
     #[error(transparent)]
@@ -273,6 +280,45 @@ pub fn describe_tflite_operator(
                 .collect::<Result<Vec<_>, DescribeError>>()?;
             let mut spec = OperatorSpec::new(kind, vec![tensor_shape(model, input(0)?)?], output);
             spec.perm = Some(perm);
+            (vec![0], spec)
+        }
+        (BuiltinCode::STRIDED_SLICE, options) => {
+            // TFLM's micro Prepare copies begin, end and strides as int32 and the begin, end
+            // and shrink-axis masks; it sets the ellipsis and new-axis masks to 0 and leaves
+            // `offset` false, whatever the options say (no table: all 0, as TFLM parses it).
+            let (begin_mask, end_mask, shrink_axis_mask) = match options {
+                OperatorOptions::StridedSlice {
+                    begin_mask,
+                    end_mask,
+                    shrink_axis_mask,
+                    ..
+                } => (*begin_mask, *end_mask, *shrink_axis_mask),
+                OperatorOptions::None => (0, 0, 0),
+                _ => return Err(DescribeError::MissingOptions { kind }),
+            };
+            let int32s = |slot: usize, what: &'static str| -> Result<Vec<i64>, DescribeError> {
+                let tensor = input(slot)?;
+                let element = model.tensors[tensor].element_type;
+                if element != TensorType::Int32 {
+                    return Err(DescribeError::NotInt32 {
+                        kind,
+                        what,
+                        tensor,
+                        element: element.name(),
+                    });
+                }
+                constant_integers(model, tensor)
+            };
+            let mut spec = OperatorSpec::new(kind, vec![tensor_shape(model, input(0)?)?], output);
+            spec.slice = Some(SliceSpec {
+                begin: int32s(1, "begin")?,
+                end: int32s(2, "end")?,
+                strides: int32s(3, "strides")?,
+                // TFLM keeps 16 bits of each mask (uint16_t fields).
+                begin_mask: begin_mask as u32 & 0xffff,
+                end_mask: end_mask as u32 & 0xffff,
+                shrink_axis_mask: shrink_axis_mask as u32 & 0xffff,
+            });
             (vec![0], spec)
         }
         (BuiltinCode::CONCATENATION, OperatorOptions::Concatenation { axis, .. }) => {
