@@ -548,3 +548,165 @@ fn depthwise_mult4_cmsis_order_other_shapes() {
         assert_eq!(cmsis_offsets(&op), traced, "{op:?}");
     }
 }
+
+/// One STRIDED_SLICE geometry of `fixtures/programs/strided_slice_int8.c`: the poke of its
+/// parameters (fixtures/README.md) and dmo's description of it. The output shape is dmo's
+/// resolution of the slice; the kernel resolves it on its own, so a wrong shape shows up as a
+/// different output length in the trace.
+struct Slice<'a> {
+    element: ElementType,
+    dims: &'a [usize],
+    begin: &'a [i64],
+    end: &'a [i64],
+    strides: &'a [i64],
+    masks: [u32; 3],
+    starts: (u32, u32),
+}
+
+impl Slice<'_> {
+    fn spec(&self) -> dmo_ops::SliceSpec {
+        dmo_ops::SliceSpec {
+            begin: self.begin.to_vec(),
+            end: self.end.to_vec(),
+            strides: self.strides.to_vec(),
+            begin_mask: self.masks[0],
+            end_mask: self.masks[1],
+            shrink_axis_mask: self.masks[2],
+        }
+    }
+
+    fn op(&self) -> OpDescription {
+        let input = TensorShape::new(self.dims.to_vec(), self.element);
+        let axes = self.spec().axes(&input).unwrap();
+        let output = axes.iter().filter(|a| !a.shrink).map(|a| a.count).collect();
+        OpDescription::strided_slice(input, TensorShape::new(output, self.element), &self.spec())
+            .unwrap()
+    }
+
+    fn poke(&self) -> Poke {
+        let padded = |values: &[i64]| {
+            let mut words: Vec<u32> = values.iter().map(|&v| v as i32 as u32).collect();
+            words.resize(5, 0);
+            words
+        };
+        let dims: Vec<i64> = self.dims.iter().map(|&d| d as i64).collect();
+        let mut fields = vec![
+            1,
+            self.starts.0,
+            self.starts.1,
+            self.dims.len() as u32,
+            self.element.size_bytes() as u32,
+        ];
+        for values in [&dims[..], self.begin, self.end, self.strides] {
+            fields.extend(padded(values));
+        }
+        fields.extend(self.masks);
+        Poke {
+            symbol: "dmo_params".into(),
+            bytes: fields.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            source: "strided slice test".into(),
+        }
+    }
+}
+
+#[test]
+fn strided_slice_in_output_order() {
+    use ElementType::{Int16, Int32, Int8};
+    // The fixture's default: int8 [3, 4, 6] x[::-1, 1:4, ::2] (element copies).
+    let default = Slice {
+        element: Int8,
+        dims: &[3, 4, 6],
+        begin: &[0, 1, 0],
+        end: &[0, 4, 0],
+        strides: &[-1, 1, 2],
+        masks: [5, 5, 0],
+        starts: (256, 0),
+    };
+    assert_same_offsets("strided_slice_int8", &default.op());
+    let cases = [
+        // memcpy rows (innermost stride 1) at odd addresses, every other row backwards.
+        Slice {
+            element: Int8,
+            dims: &[2, 5, 7],
+            begin: &[0, -1, 1],
+            end: &[2, 0, 6],
+            strides: &[1, -2, 1],
+            masks: [0, 2, 0],
+            starts: (301, 7),
+        },
+        // int16 x[2, ::-1]: axis 0 shrunk, elements backwards.
+        Slice {
+            element: Int16,
+            dims: &[4, 6],
+            begin: &[2, 0],
+            end: &[3, 0],
+            strides: &[1, -1],
+            masks: [2, 2, 1],
+            starts: (256, 0),
+        },
+        // int32 x[:, -2:, 1:3]: memcpy rows of two words.
+        Slice {
+            element: Int32,
+            dims: &[2, 3, 4],
+            begin: &[0, -2, 1],
+            end: &[0, 3, 3],
+            strides: &[1, 1, 1],
+            masks: [1, 1, 0],
+            starts: (512, 16),
+        },
+        // Rank 5 with a shrunk middle axis and a stride-3 innermost one.
+        Slice {
+            element: Int8,
+            dims: &[2, 2, 3, 2, 7],
+            begin: &[1, 0, -1, 0, 0],
+            end: &[0, 2, 0, 2, 7],
+            strides: &[-1, 1, 1, 1, 3],
+            masks: [1, 1, 4],
+            starts: (256, 0),
+        },
+        // Negative begin and end without masks: x[-2:-9:-3] = elements 8, 5, 2.
+        Slice {
+            element: Int8,
+            dims: &[10],
+            begin: &[-2],
+            end: &[-9],
+            strides: &[-3],
+            masks: [0, 0, 0],
+            starts: (64, 0),
+        },
+    ];
+    for case in &cases {
+        assert_same_offsets_with("strided_slice_int8", vec![case.poke()], &case.op());
+    }
+    // Control: the slice without the row reversal has other offsets than the fixture's trace.
+    let traced = traced_pairs(&load_fixture("strided_slice_int8"), Vec::new());
+    let forward = Slice {
+        strides: &[1, 1, 2],
+        ..default
+    };
+    assert_ne!(simulated_pairs(&forward.op())[0].s_mono, traced[0].s_mono);
+}
+
+#[test]
+fn strided_slice_memcpy_of_one_wide_element_is_modelled_byte_by_byte() {
+    // int16 [3, 2] x[::-1, 0:1]: each row is a memcpy of one element (2 bytes), of input
+    // elements 4, 2, 0. The walk copies rows byte by byte (a byte-wise memcpy, e.g. newlib's
+    // on unaligned data, reads input byte 9 after writing output byte 0): u_mono = 10. The
+    // Cortex-M4 newlib memcpy copies the 2 bytes as one halfword, so its trace has u_mono = 6
+    // (element 2 is the last read after output element 0): the walk is conservative there and
+    // exact elsewhere (s_min, s_mono, u_min; and every geometry in strided_slice_in_output_order).
+    let case = Slice {
+        element: ElementType::Int16,
+        dims: &[3, 2],
+        begin: &[0, 0],
+        end: &[0, 1],
+        strides: &[-1, 1],
+        masks: [1, 1, 0],
+        starts: (256, 0),
+    };
+    let traced = traced_pairs(&load_fixture("strided_slice_int8"), vec![case.poke()]);
+    let simulated = simulated_pairs(&case.op());
+    let offsets = |pair: &PairOverlap| [pair.s_min.0, pair.s_mono.0, pair.u_min.0, pair.u_mono.0];
+    assert_eq!(offsets(&traced[0]), [4, 4, 2, 6]);
+    assert_eq!(offsets(&simulated[0]), [4, 4, 2, 10]);
+}
