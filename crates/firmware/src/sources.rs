@@ -44,6 +44,10 @@ pub const SUPPORT_FILES: &[(&str, &str)] = &[
         include_str!("../../../fixtures/kernels/transpose.c"),
     ),
     (
+        "strided_slice.c",
+        include_str!("../../../fixtures/kernels/strided_slice.c"),
+    ),
+    (
         "dequantize.c",
         include_str!("../../../fixtures/kernels/dequantize.c"),
     ),
