@@ -10,7 +10,8 @@ The models are written here with the flatbuffers object API of TFLM's schema
 and saturating outputs per kind. Each runs on the two extreme inputs (all
 minimum, all maximum) plus random ones.
 
-Controls that the comparison can fail, per case: the inputs must not all give
+`dmo compare` must then find trace, simulation and formula agreeing on every layer of the
+firmware. Controls that the comparison can fail, per case: the inputs must not all give
 one output; the firmware's output for input k set against TFLM's for input
 k+1 must differ; TFLM running the model with the checked operator's output
 scale off by 7% must disagree with the firmware. Cases the firmware does not
@@ -439,6 +440,107 @@ def pool_pad_cases():
     ]
 
 
+def strided_slice_cases():
+    """STRIDED_SLICE moves elements: its control is TFLM running another slice of the same output
+    shape. Slices are numpy's x[begin:end:stride] per axis, with TFLite's masks (bit d: axis d)."""
+    q = (0.05, -3)
+
+    def slice_model(shape, begin, end, strides, masks=(0, 0, 0), element=T.INT8, prefix=None,
+                    index_type=T.INT32, ignored=None):
+        """masks: begin, end, shrink-axis; ignored: options TFLM's micro kernel ignores
+        (ellipsis_mask, new_axis_mask, offset). prefix: (tensor, op) making the sliced tensor."""
+        n = len(shape)
+        axes = []
+        for d in range(n):
+            size, stride = shape[d], strides[d]
+            start = begin[d] + size if begin[d] < 0 else begin[d]
+            start = min(max(start, 0), size) if stride > 0 else min(max(start, -1), size - 1)
+            if masks[0] >> d & 1:
+                start = 0 if stride > 0 else size - 1
+            stop = end[d] + size if end[d] < 0 else end[d]
+            stop = min(max(stop, 0), size) if stride > 0 else min(max(stop, -1), size - 1)
+            if masks[1] >> d & 1:
+                stop = size if stride > 0 else -1
+            if masks[2] >> d & 1:
+                continue
+            span = stop - start if stride > 0 else start - stop
+            axes.append(max(0, -(-span // abs(stride))))
+        sliced_q = None if element == T.FLOAT32 else (q if element == T.INT8 else (0.001, 0))
+        tensors = [Tensor("input", shape, q=q)]
+        ops = []
+        if prefix is not None:
+            tensors.append(prefix[0])
+            ops.append(prefix[1])
+        source = len(tensors) - 1
+        numpy_type = "<i4" if index_type == T.INT32 else "<i8"
+        for name, values in (("begin", begin), ("end", end), ("strides", strides)):
+            tensors.append(Tensor(name, [n], index_type, data=np.array(values, dtype=numpy_type)))
+        tensors.append(Tensor("output", axes, element, q=sliced_q))
+        options = schema.StridedSliceOptionsT()
+        options.beginMask, options.endMask, options.shrinkAxisMask = masks
+        if ignored is not None:
+            options.ellipsisMask, options.newAxisMask, options.offset = ignored
+        ops.append(Op(OPS.STRIDED_SLICE, [source, source + 1, source + 2, source + 3],
+                      [source + 4], OPTIONS.StridedSliceOptions, options))
+        return tensors, ops
+
+    def case(name, slice_args, control_args=None, refused=None, **common):
+        tensors, ops = slice_model(**slice_args, **common)
+        made = Case("STRIDED_SLICE", name, tensors, ops, refused=refused)
+        if control_args is not None:
+            control = slice_model(**control_args, **common)
+            assert control[0][-1].shape == tensors[-1].shape, name
+            made.control = lambda: Case("STRIDED_SLICE", name, *control).build()
+        return made
+
+    def args(shape, begin, end, strides, masks=(0, 0, 0), **extra):
+        return dict(shape=shape, begin=begin, end=end, strides=strides, masks=masks, **extra)
+
+    wide = (Tensor("wide", [4, 6], T.INT16, q=(0.001, 0)),
+            Op(OPS.QUANTIZE, [0], [1], OPTIONS.QuantizeOptions, schema.QuantizeOptionsT()))
+    words = (Tensor("words", [2, 3, 4], T.INT32, q=(0.001, 0)),
+             Op(OPS.QUANTIZE, [0], [1], OPTIONS.QuantizeOptions, schema.QuantizeOptionsT()))
+    floats = (Tensor("float", [3, 5], T.FLOAT32), Op(OPS.DEQUANTIZE, [0], [1]))
+    return [
+        case("3x4x6 x[::-1, 1:4, ::2] (the fixture's)", args([3, 4, 6], [0, 1, 0], [0, 4, 0],
+                                                              [-1, 1, 2], (5, 5, 0)),
+             args([3, 4, 6], [0, 0, 1], [0, 3, 0], [1, 1, 2], (5, 5, 0))),
+        case("1x8x8x4 channels 1:3 (memcpy rows)", args([1, 8, 8, 4], [0, 0, 0, 1], [1, 8, 8, 3],
+                                                        [1, 1, 1, 1]),
+             args([1, 8, 8, 4], [0, 0, 0, 2], [1, 8, 8, 4], [1, 1, 1, 1])),
+        case("2x5x7 x[:, -1::-2, 1:6]", args([2, 5, 7], [0, -1, 1], [2, 0, 6], [1, -2, 1],
+                                             (0, 2, 0)),
+             args([2, 5, 7], [0, 0, 1], [2, 5, 6], [1, 2, 1])),
+        case("4x6 x[2, ::-1] (shrink axis 0)", args([4, 6], [2, 0], [3, 0], [1, -1], (2, 2, 1)),
+             args([4, 6], [1, 0], [2, 0], [1, -1], (2, 2, 1))),
+        case("10 x[-2:-9:-3] (negative indices, no masks)", args([10], [-2], [-9], [-3]),
+             args([10], [-1], [-9], [-3])),
+        case("int16 4x6 x[1:4:2, -1:-6:-2] after QUANTIZE",
+             args([4, 6], [1, -1], [4, -6], [2, -2], element=T.INT16, prefix=wide),
+             args([4, 6], [0, -1], [4, -6], [2, -2], element=T.INT16, prefix=wide)),
+        case("int32 2x3x4 x[:, -2:, 1:3] after QUANTIZE",
+             args([2, 3, 4], [0, -2, 1], [0, 3, 3], [1, 1, 1], (1, 1, 0), element=T.INT32,
+                  prefix=words),
+             args([2, 3, 4], [0, 0, 1], [0, 2, 3], [1, 1, 1], (1, 1, 0), element=T.INT32,
+                  prefix=words)),
+        case("float32 3x5 x[:, ::3] after DEQUANTIZE",
+             args([3, 5], [0, 0], [0, 0], [1, 3], (3, 3, 0), element=T.FLOAT32, prefix=floats),
+             args([3, 5], [0, 1], [0, 0], [1, 3], (1, 3, 0), element=T.FLOAT32, prefix=floats)),
+        # TFLM's micro Prepare sets the ellipsis and new-axis masks to 0 and never sets offset:
+        # with offset, end 5 would mean 2 + 5; TFLM (and dmo) slice [2:5].
+        case("12 x[2:5], offset and ellipsis/new-axis masks set (TFLM ignores them)",
+             args([12], [2], [5], [1], ignored=(1, 1, True)),
+             args([12], [3], [6], [1])),
+        case("rank 5 (TFLM: input dim should not exceed 4)",
+             args([1, 2, 1, 3, 2], [0] * 5, [1, 2, 1, 3, 2], [1] * 5),
+             refused="at most 4"),
+        case("shrunk axis with stride -1 (TFLM's Eval would write nothing)",
+             args([4, 6], [2, 0], [3, 6], [-1, 1], (0, 0, 1)), refused="selects no element"),
+        case("int64 begin/end/strides (TFLM reads int32)",
+             args([4, 6], [0, 0], [2, 6], [1, 1], index_type=T.INT64), refused="as int32"),
+    ]
+
+
 KINDS = {
     "MUL": mul_cases,
     "LOGISTIC": lambda: activation_cases("LOGISTIC"),
@@ -446,6 +548,7 @@ KINDS = {
     "DEQUANTIZE": dequantize_cases,
     "CONCATENATION": concatenation_cases,
     "TRANSPOSE": transpose_cases,
+    "STRIDED_SLICE": strided_slice_cases,
     "MAX_POOL_2D_PAD": pool_pad_cases,
 }
 
@@ -519,10 +622,17 @@ def check_case(dmo, number, case, workdir):
     wrong = run_tflm(control_model, inputs)
     if [w for w, _ in wrong] == outputs:
         problems.append(f"control: TFLM with {control_name} agreed with the firmware")
+    # The three methods on the firmware's own trace: `dmo compare` exits 0 when trace,
+    # simulation and formula agree on every layer.
+    model_path = os.path.join(workdir, f"case{number}.tflite")
+    compared = subprocess.run([dmo, "compare", elf, model_path], capture_output=True, text=True)
+    agreed = compared.stdout.strip().splitlines()[-1] if compared.stdout.strip() else ""
+    if compared.returncode != 0 or not agreed.endswith(" 0 disagree"):
+        problems.append(f"dmo compare: {agreed or compared.stderr.strip()[-300:]}")
     if problems:
         return False, "; ".join(problems)
     return True, (f"{len(outputs[0])} output bytes and {len(expected[0][1])} op CRCs identical "
-                  f"to TFLM's on {len(inputs)} inputs; controls differ")
+                  f"to TFLM's on {len(inputs)} inputs; controls differ; compare: {agreed}")
 
 
 def main():

@@ -786,3 +786,24 @@ fn strided_slice_refuses_what_tflm_refuses_or_cannot_run() {
         }
     );
 }
+
+#[test]
+fn a_tensor_concatenated_with_itself_is_one_buffer_read_twice() {
+    // int8 [2, 3] ++ itself on axis 0: output bytes 0..5 copy the buffer, then 6..11 copy it
+    // again, byte i read right before output byte 6 + i is written. So every output byte below
+    // 6 + i is written before byte i's last read: differences -i..5 for every i, contiguous
+    // -5..5: s_min = s_mono = u_min = u_mono = 6. Slot 0 alone (the first copy) would allow
+    // s = 0: the buffer's result is the union of both slots'.
+    let x = int8(&[2, 3]);
+    let op = OpDescription::concatenation(vec![x.clone(), x], int8(&[4, 3]), 0).unwrap();
+    let OverlapModel::Modelled(pair) = simulate_shared_input(&op, &[0, 1]) else {
+        panic!("not modelled");
+    };
+    assert_eq!(offsets(&pair), [6, 6, 6, 6]);
+    let OverlapModel::Analytic(closed) = analytic_shared_input(&op, &[0, 1]) else {
+        panic!("no closed form");
+    };
+    assert_eq!((closed.s_mono.0, closed.u_mono.0), (6, 6));
+    // Control: slot 0 alone.
+    assert_eq!(self::pair(&op, 0).s_mono.0, 0);
+}
