@@ -11,7 +11,9 @@ and saturating outputs per kind. Each runs on the two extreme inputs (all
 minimum, all maximum) plus random ones.
 
 `dmo compare` must then find trace, simulation and formula agreeing on every layer of the
-firmware. Controls that the comparison can fail, per case: the inputs must not all give
+firmware, and the plans must hold in TFLM (check_tflm.py's check: TFLM's arena head is dmo's
+TFLM-greedy head; the DMO plan, written into the model, gives identical outputs and the head
+dmo predicts). Controls that the comparison can fail, per case: the inputs must not all give
 one output; the firmware's output for input k set against TFLM's for input
 k+1 must differ; TFLM running the model with the checked operator's output
 scale off by 7% must disagree with the firmware. Cases the firmware does not
@@ -30,6 +32,7 @@ import numpy as np
 import flatbuffers
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
+import check_tflm as ct
 import firmware_check as fc
 
 RANDOM_INPUTS = 4
@@ -629,10 +632,15 @@ def check_case(dmo, number, case, workdir):
     agreed = compared.stdout.strip().splitlines()[-1] if compared.stdout.strip() else ""
     if compared.returncode != 0 or not agreed.endswith(" 0 disagree"):
         problems.append(f"dmo compare: {agreed or compared.stderr.strip()[-300:]}")
+    # The plans: TFLM's own arena head is dmo's TFLM-greedy head, and the DMO plan written into
+    # the model runs in TFLM with identical outputs and the head dmo predicts.
+    _, _, tflm_head, dmo_head, plan_problems = ct.check_model(dmo, model_path, workdir)
+    problems += [f"plan: {problem}" for problem in plan_problems]
     if problems:
         return False, "; ".join(problems)
     return True, (f"{len(outputs[0])} output bytes and {len(expected[0][1])} op CRCs identical "
-                  f"to TFLM's on {len(inputs)} inputs; controls differ; compare: {agreed}")
+                  f"to TFLM's on {len(inputs)} inputs; controls differ; compare: {agreed}; "
+                  f"heads TFLM {tflm_head} B, DMO {dmo_head} B as TFLM reports them")
 
 
 def main():
