@@ -110,6 +110,9 @@ pub fn monotone_offsets(op: &OpDescription, input_index: usize) -> Option<(u64, 
             e_in,
             e_out,
         )),
+        OpParams::Elementwise if crate::broadcast::runs_broadcast_loop(op) => {
+            Some(broadcast_loops(op, input_index))
+        }
         OpParams::Elementwise if op.inputs().len() == 2 => Some(broadcast(input, output)),
         OpParams::Elementwise | OpParams::Softmax { .. } => {
             // Unary ops and both softmax variants: element k is read for the
@@ -290,6 +293,41 @@ fn broadcast(input: &TensorShape, output: &TensorShape) -> (u64, u64) {
         } else {
             let per_step = output_stride * e_out - input_stride * e_in;
             best += (input_dim - 1) * per_step.max(0);
+        }
+        output_stride *= output_dim;
+        input_stride *= input_dim;
+    }
+    (clamp(best), clamp(input.elements() as i128 * e_in))
+}
+
+/// Broadcasting MUL in TFLM's fused loops (`broadcast::broadcast_loops`): as [`broadcast`],
+/// except for an input the innermost loop does not step (stride 0): it is read once before
+/// each row, so its `M(x)` is the row's first output element, and the axes of that loop (all
+/// broadcast for it) add nothing. With a single row it is read before any write: no hazard.
+fn broadcast_loops(op: &OpDescription, input_index: usize) -> (u64, u64) {
+    let (input, output) = (&op.inputs()[input_index], op.output());
+    let loops = crate::broadcast::broadcast_loops(op);
+    let inner = loops[0];
+    if inner.strides[input_index] != 0 {
+        return broadcast(input, output);
+    }
+    if inner.shape == output.elements() {
+        return (0, 0);
+    }
+    let e_in = input.element().size_bytes() as i128;
+    let e_out = output.element().size_bytes() as i128;
+    let rank = output.rank();
+    let (mut output_stride, mut input_stride) = (1i128, 1i128);
+    let mut best = 0i128;
+    for axis in (0..rank).rev() {
+        let output_dim = output.dims()[axis] as i128;
+        let input_dim = broadcast_dim(input, rank, axis) as i128;
+        if axis >= inner.first_axis {
+            // The innermost loop: output index 0 along it, input dimension 1.
+        } else if input_dim == 1 {
+            best += (output_dim - 1) * output_stride * e_out;
+        } else {
+            best += (input_dim - 1) * (output_stride * e_out - input_stride * e_in).max(0);
         }
         output_stride *= output_dim;
         input_stride *= input_dim;

@@ -15,6 +15,7 @@
 mod analytic;
 #[cfg(test)]
 mod arena_check;
+mod broadcast;
 #[cfg(test)]
 mod cmsis_tests;
 mod cmsis_walk;

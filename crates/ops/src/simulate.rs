@@ -119,6 +119,9 @@ pub fn simulate_access_times(op: &OpDescription) -> Result<AccessTimes, NotModel
             walk_fully_connected(op, *accumulation_depth, &mut recorder)
         }
         OpParams::Pool2d { window } => walk_pool2d(op, window, &mut recorder),
+        OpParams::Elementwise if crate::broadcast::runs_broadcast_loop(op) => {
+            walk_broadcast_loops(op, &mut recorder)
+        }
         OpParams::Elementwise if op.inputs().len() == 2 => walk_broadcast_binary(op, &mut recorder),
         OpParams::Elementwise => walk_elementwise_unary(op, &mut recorder),
         OpParams::Softmax { .. } => walk_softmax(op, &mut recorder),
@@ -373,6 +376,50 @@ fn walk_broadcast_binary(op: &OpDescription, recorder: &mut Recorder) -> u64 {
                 break;
             }
             index[axis] = 0;
+        }
+    }
+    time
+}
+
+/// Broadcasting MUL (`BroadcastBinaryOpSimple`'s `RunBinaryOp`): the fused loops of
+/// `broadcast::broadcast_loops`, outermost first; in the innermost, an input of stride 0 is read
+/// once before the row, then per element the other input(s) are read and the output written.
+fn walk_broadcast_loops(op: &OpDescription, recorder: &mut Recorder) -> u64 {
+    let loops = crate::broadcast::broadcast_loops(op);
+    let inner = loops[0];
+    let outer = &loops[1..];
+    let rows: usize = outer.iter().map(|l| l.shape).product();
+    let mut index = vec![0usize; outer.len()];
+    let mut time = 0u64;
+    for _ in 0..rows {
+        let base = |stride: &dyn Fn(&crate::broadcast::BroadcastLoop) -> usize| -> usize {
+            outer.iter().zip(&index).map(|(l, &i)| i * stride(l)).sum()
+        };
+        let starts = [base(&|l| l.strides[0]), base(&|l| l.strides[1])];
+        let output_start = base(&|l| l.output_stride);
+        for input in 0..2 {
+            if inner.strides[input] == 0 {
+                recorder.read(input, starts[input], time);
+                time += 1;
+            }
+        }
+        for i in 0..inner.shape {
+            for input in 0..2 {
+                if inner.strides[input] != 0 {
+                    recorder.read(input, starts[input] + i * inner.strides[input], time);
+                    time += 1;
+                }
+            }
+            recorder.access_output(output_start + i * inner.output_stride, time);
+            time += 1;
+        }
+        // Next row: the innermost of the outer loops fastest.
+        for (i, l) in index.iter_mut().zip(outer) {
+            *i += 1;
+            if *i < l.shape {
+                break;
+            }
+            *i = 0;
         }
     }
     time

@@ -807,3 +807,41 @@ fn a_tensor_concatenated_with_itself_is_one_buffer_read_twice() {
     // Control: slot 0 alone.
     assert_eq!(self::pair(&op, 0).s_mono.0, 0);
 }
+
+#[test]
+fn broadcasting_mul_reads_a_row_broadcast_operand_once_per_row() {
+    // MUL int8 [3, 4] x [3, 1]: TFLM's BroadcastBinaryOpSimple fuses nothing (input2 steps
+    // along axis 0, stays put along axis 1), so for each row r it reads input2[r] once, then
+    // input1[4r + i] and writes output[4r + i]. input2[r] is last read before output 4r is
+    // written: output bytes below 4r hazard with input byte r, worst j - i = 4*2 - 1 - 2 = 5,
+    // so s_mono = 6; input2[2] is read after output 0 is written: u_mono = 3.
+    let mul = |first: &[usize], second: &[usize], add: bool| {
+        let params = ElementwiseBinaryParams {
+            input1: int8(first),
+            input2: int8(second),
+            output: int8(&[3, 4]),
+        };
+        if add {
+            OpDescription::add(params)
+        } else {
+            OpDescription::mul(params)
+        }
+        .unwrap()
+    };
+    let op = mul(&[3, 4], &[3, 1], false);
+    assert_eq!((pair(&op, 1).s_mono.0, pair(&op, 1).u_mono.0), (6, 3));
+    let OverlapModel::Analytic(closed) = &analytic(&op)[1].result else {
+        panic!("no closed form");
+    };
+    assert_eq!((closed.s_mono.0, closed.u_mono.0), (6, 3));
+    // Control: ADD's walk reads input2[r] with every element of row r: M = 4r + 3, s_mono 9.
+    assert_eq!(pair(&mul(&[3, 4], &[3, 1], true), 1).s_mono.0, 9);
+    // A scalar input2 ([1]): all axes fuse into one row, read once before any write: no
+    // hazard at all; input1 (read per element) keeps the elementwise offsets (0, 12).
+    let scalar = mul(&[3, 4], &[1], false);
+    assert_eq!(offsets(&pair(&scalar, 1)), [0, 0, 0, 0]);
+    assert_eq!(
+        (pair(&scalar, 0).s_mono.0, pair(&scalar, 0).u_mono.0),
+        (0, 12)
+    );
+}
