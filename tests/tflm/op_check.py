@@ -157,19 +157,57 @@ def mul_cases():
     ]:
         ops, tensors = mul(name, **args)
         cases.append(Case("MUL", name, tensors, ops))
-    # Broadcasting: refused until its BroadcastBinaryOpSimple order has a kernel.
-    tensors = [Tensor("input", [2, 3, 4], q=(0.05, 0)),
-               Tensor("row", [1, 1, 4], q=(0.05, 0)),
-               Tensor("output", [2, 3, 4], q=(0.05, 0))]
-    mean_axes = Tensor("axes", [2], T.INT32, data=np.array([0, 1], dtype="<i4"))
-    tensors.insert(1, mean_axes)
-    reducer = schema.ReducerOptionsT()
-    reducer.keepDims = True
-    options_type, options = activation_options(schema.MulOptionsT, OPTIONS.MulOptions)
-    ops = [Op(OPS.MEAN, [0, 1], [2], OPTIONS.ReducerOptions, reducer),
-           Op(OPS.MUL, [0, 2], [3], options_type, options)]
-    cases.append(Case("MUL", "2x3x4 x 1x1x4 (broadcast)", tensors, ops,
-                      refused="broadcasting MUL"))
+    # Broadcasting (TFLM's BroadcastBinaryOpSimple loops): operands made by MEAN (keep_dims)
+    # of the input, or constants.
+    def reduced(name, shape, axes, q_reduced):
+        kept = [1 if d in axes else n for d, n in enumerate(shape)]
+        reducer = schema.ReducerOptionsT()
+        reducer.keepDims = True
+        return ([Tensor(f"{name} axes", [len(axes)], T.INT32, data=np.array(axes, dtype="<i4")),
+                 Tensor(name, kept, q=q_reduced)], reducer)
+
+    def broadcast_case(name, shape, second, q_out, activation=A.NONE, first=None):
+        """second / first: ("mean", axes) of the input or ("constant", shape, values); the
+        other operand is the model input itself."""
+        q_in = (0.05, 3)
+        tensors = [Tensor("input", shape, q=q_in)]
+        ops = []
+        slots = []
+        for operand in (first, second):
+            if operand is None:
+                slots.append(0)
+            elif operand[0] == "mean":
+                made, reducer = reduced(f"mean{len(tensors)}", shape, operand[1], (0.04, -2))
+                tensors += made
+                ops.append(Op(OPS.MEAN, [0, len(tensors) - 2], [len(tensors) - 1],
+                              OPTIONS.ReducerOptions, reducer))
+                slots.append(len(tensors) - 1)
+            else:
+                tensors.append(Tensor("constant", operand[1], q=(0.02, 5),
+                                      data=np.array(operand[2], dtype=np.int8)))
+                slots.append(len(tensors) - 1)
+        out_shape = list(np.broadcast_shapes(*[tuple(tensors[i].shape) for i in slots]))
+        tensors.append(Tensor("output", out_shape, q=q_out))
+        options_type, options = activation_options(schema.MulOptionsT, OPTIONS.MulOptions,
+                                                   activation)
+        ops.append(Op(OPS.MUL, slots, [len(tensors) - 1], options_type, options))
+        return Case("MUL", name, tensors, ops)
+
+    channel_scale = [int(v) for v in np.random.default_rng(8).integers(-128, 128, 8)]
+    cases += [
+        broadcast_case("2x3x4 x its 1x1x4 MEAN (broadcast)", [2, 3, 4], ("mean", [0, 1]),
+                       (0.02, 1)),
+        broadcast_case("2x3x4 x its 2x3x1 MEAN (one read per row)", [2, 3, 4], ("mean", [2]),
+                       (0.03, -4)),
+        broadcast_case("5x6 outer product of its two MEANs", [5, 6], ("mean", [0]), (0.01, 0),
+                       first=("mean", [1])),
+        broadcast_case("1x4x4x8 x constant per-channel 8, RELU6", [1, 4, 4, 8],
+                       ("constant", [8], channel_scale), (0.01, -10), activation=A.RELU6),
+        broadcast_case("constant scalar x 37", [37], None, (0.005, 2),
+                       first=("constant", [1], [-77])),
+        broadcast_case("rank 5: 2x1x3x1x4 x constant 1x2x3x2x1", [2, 1, 3, 1, 4],
+                       ("constant", [1, 2, 3, 2, 1], list(range(-30, 30, 5))), (0.02, 0)),
+    ]
     return cases
 
 

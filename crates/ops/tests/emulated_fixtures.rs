@@ -710,3 +710,60 @@ fn strided_slice_memcpy_of_one_wide_element_is_modelled_byte_by_byte() {
     assert_eq!(offsets(&traced[0]), [4, 4, 2, 6]);
     assert_eq!(offsets(&simulated[0]), [4, 4, 2, 10]);
 }
+
+#[test]
+fn broadcasting_mul_in_tflms_fused_loops() {
+    // fixtures/programs/mul_broadcast_int8.c: [2, 3, 4] x [2, 3, 1] and poked shapes. The
+    // poke rewrites the rank and the three extended shapes (fixtures/README.md).
+    let shapes: [(&[usize], &[usize], &[usize]); 6] = [
+        (&[2, 3, 4], &[2, 3, 1], &[2, 3, 4]),
+        // A scalar: one row, read once before every write.
+        (&[3, 4], &[1, 1], &[3, 4]),
+        // Outer product: input1 held per row, input2 stepped.
+        (&[5, 1], &[1, 6], &[5, 6]),
+        // A trailing unit axis makes its own innermost loop of one element.
+        (&[2, 3, 1], &[1, 3, 1], &[2, 3, 1]),
+        // Rank 5, broadcast on alternating axes.
+        (&[2, 1, 3, 1, 4], &[1, 2, 3, 2, 1], &[2, 2, 3, 2, 4]),
+        // Channel scaling of a 1x4x4x8 map (input1 broadcast).
+        (&[1, 1, 1, 8], &[1, 4, 4, 8], &[1, 4, 4, 8]),
+    ];
+    let mul = |first: &[usize], second: &[usize], output: &[usize], add: bool| {
+        let params = ElementwiseBinaryParams {
+            input1: int8(first),
+            input2: int8(second),
+            output: int8(output),
+        };
+        if add {
+            OpDescription::add(params)
+        } else {
+            OpDescription::mul(params)
+        }
+        .unwrap()
+    };
+    for (first, second, output) in shapes {
+        let mut fields: Vec<u32> = vec![1, 256, 1024, 2048];
+        // dmo_mul_params: elements, offsets 3, -7, 1, multiplier 2^30, shift -1, range.
+        fields.extend([0, 3, (-7i32) as u32, 1, 1 << 30, (-1i32) as u32]);
+        fields.extend([(-128i32) as u32, 127, output.len() as u32]);
+        for dims in [first, second, output] {
+            let mut padded: Vec<u32> = dims.iter().map(|&d| d as u32).collect();
+            padded.resize(6, 1);
+            fields.extend(padded);
+        }
+        let poke = Poke {
+            symbol: "dmo_params".into(),
+            bytes: fields.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            source: "broadcasting mul test".into(),
+        };
+        assert_same_offsets_with(
+            "mul_broadcast_int8",
+            vec![poke],
+            &mul(first, second, output, false),
+        );
+    }
+    // Control: ADD's walk (every operand read per element) differs from the trace on input2.
+    let traced = traced_pairs(&load_fixture("mul_broadcast_int8"), Vec::new());
+    let per_element = simulated_pairs(&mul(&[2, 3, 4], &[2, 3, 1], &[2, 3, 4], true));
+    assert_ne!(per_element[1].s_mono, traced[1].s_mono);
+}
