@@ -397,16 +397,16 @@ fn walk_broadcast_loops(op: &OpDescription, recorder: &mut Recorder) -> u64 {
         };
         let starts = [base(&|l| l.strides[0]), base(&|l| l.strides[1])];
         let output_start = base(&|l| l.output_stride);
-        for input in 0..2 {
+        for (input, &start) in starts.iter().enumerate() {
             if inner.strides[input] == 0 {
-                recorder.read(input, starts[input], time);
+                recorder.read(input, start, time);
                 time += 1;
             }
         }
         for i in 0..inner.shape {
-            for input in 0..2 {
+            for (input, &start) in starts.iter().enumerate() {
                 if inner.strides[input] != 0 {
-                    recorder.read(input, starts[input] + i * inner.strides[input], time);
+                    recorder.read(input, start + i * inner.strides[input], time);
                     time += 1;
                 }
             }
