@@ -122,6 +122,66 @@ def quantize_op(source, target):
     return Op(OPS.QUANTIZE, [source], [target], OPTIONS.QuantizeOptions, schema.QuantizeOptionsT())
 
 
+def reduced(name, shape, axes, q_reduced):
+    kept = [1 if d in axes else n for d, n in enumerate(shape)]
+    reducer = schema.ReducerOptionsT()
+    reducer.keepDims = True
+    return ([Tensor(f"{name} axes", [len(axes)], T.INT32, data=np.array(axes, dtype="<i4")),
+             Tensor(name, kept, q=q_reduced)], reducer)
+
+def binary_broadcast_case(kind, name, shape, second, q_out,
+                          activation=schema.ActivationFunctionType.NONE, first=None):
+    """MUL or ADD (`kind`) of the model input's operands, with broadcasting. second / first:
+    ("mean", axes) of the input or ("constant", shape, values); None: the model input."""
+    q_in = (0.05, 3)
+    tensors = [Tensor("input", shape, q=q_in)]
+    ops = []
+    slots = []
+    for operand in (first, second):
+        if operand is None:
+            slots.append(0)
+        elif operand[0] == "mean":
+            made, reducer = reduced(f"mean{len(tensors)}", shape, operand[1], (0.04, -2))
+            tensors += made
+            ops.append(Op(OPS.MEAN, [0, len(tensors) - 2], [len(tensors) - 1],
+                          OPTIONS.ReducerOptions, reducer))
+            slots.append(len(tensors) - 1)
+        else:
+            tensors.append(Tensor("constant", operand[1], q=(0.02, 5),
+                                  data=np.array(operand[2], dtype=np.int8)))
+            slots.append(len(tensors) - 1)
+    out_shape = list(np.broadcast_shapes(*[tuple(tensors[i].shape) for i in slots]))
+    tensors.append(Tensor("output", out_shape, q=q_out))
+    options_class, options_code, code = {
+        "MUL": (schema.MulOptionsT, OPTIONS.MulOptions, OPS.MUL),
+        "ADD": (schema.AddOptionsT, OPTIONS.AddOptions, OPS.ADD),
+    }[kind]
+    options_type, options = activation_options(options_class, options_code, activation)
+    ops.append(Op(code, slots, [len(tensors) - 1], options_type, options))
+    return Case(kind, name, tensors, ops)
+
+
+def add_cases():
+    """int8 ADD, same shapes and broadcasting (TFLM's BroadcastAdd6DSlow runs the same
+    BroadcastBinaryOpSimple loops as MUL); control: a wrong output scale."""
+    A = schema.ActivationFunctionType
+    tensors = [Tensor("input", [1, 6, 5, 4], q=(0.05, 3)),
+               Tensor("requantised", [1, 6, 5, 4], q=(0.1, -7)),
+               Tensor("output", [1, 6, 5, 4], q=(0.15, 1))]
+    options_type, options = activation_options(schema.AddOptionsT, OPTIONS.AddOptions)
+    same = Case("ADD", "1x6x5x4 + requantised self", tensors,
+                [quantize_op(0, 1), Op(OPS.ADD, [0, 1], [2], options_type, options)])
+    return [
+        same,
+        binary_broadcast_case("ADD", "2x3x4 + its 2x3x1 MEAN (one read per row)", [2, 3, 4],
+                              ("mean", [2]), (0.06, -4)),
+        binary_broadcast_case("ADD", "1x4x4x8 + its 1x1x1x8 MEAN, RELU", [1, 4, 4, 8],
+                              ("mean", [1, 2]), (0.08, -20), activation=A.RELU),
+        binary_broadcast_case("ADD", "5x6 outer sum of its two MEANs", [5, 6], ("mean", [0]),
+                              (0.07, 0), first=("mean", [1])),
+    ]
+
+
 def mul_cases():
     A = schema.ActivationFunctionType
     cases = []
@@ -159,40 +219,7 @@ def mul_cases():
         cases.append(Case("MUL", name, tensors, ops))
     # Broadcasting (TFLM's BroadcastBinaryOpSimple loops): operands made by MEAN (keep_dims)
     # of the input, or constants.
-    def reduced(name, shape, axes, q_reduced):
-        kept = [1 if d in axes else n for d, n in enumerate(shape)]
-        reducer = schema.ReducerOptionsT()
-        reducer.keepDims = True
-        return ([Tensor(f"{name} axes", [len(axes)], T.INT32, data=np.array(axes, dtype="<i4")),
-                 Tensor(name, kept, q=q_reduced)], reducer)
-
-    def broadcast_case(name, shape, second, q_out, activation=A.NONE, first=None):
-        """second / first: ("mean", axes) of the input or ("constant", shape, values); the
-        other operand is the model input itself."""
-        q_in = (0.05, 3)
-        tensors = [Tensor("input", shape, q=q_in)]
-        ops = []
-        slots = []
-        for operand in (first, second):
-            if operand is None:
-                slots.append(0)
-            elif operand[0] == "mean":
-                made, reducer = reduced(f"mean{len(tensors)}", shape, operand[1], (0.04, -2))
-                tensors += made
-                ops.append(Op(OPS.MEAN, [0, len(tensors) - 2], [len(tensors) - 1],
-                              OPTIONS.ReducerOptions, reducer))
-                slots.append(len(tensors) - 1)
-            else:
-                tensors.append(Tensor("constant", operand[1], q=(0.02, 5),
-                                      data=np.array(operand[2], dtype=np.int8)))
-                slots.append(len(tensors) - 1)
-        out_shape = list(np.broadcast_shapes(*[tuple(tensors[i].shape) for i in slots]))
-        tensors.append(Tensor("output", out_shape, q=q_out))
-        options_type, options = activation_options(schema.MulOptionsT, OPTIONS.MulOptions,
-                                                   activation)
-        ops.append(Op(OPS.MUL, slots, [len(tensors) - 1], options_type, options))
-        return Case("MUL", name, tensors, ops)
-
+    broadcast_case = lambda *args, **kwargs: binary_broadcast_case("MUL", *args, **kwargs)
     channel_scale = [int(v) for v in np.random.default_rng(8).integers(-128, 128, 8)]
     cases += [
         broadcast_case("2x3x4 x its 1x1x4 MEAN (broadcast)", [2, 3, 4], ("mean", [0, 1]),
@@ -584,6 +611,7 @@ def strided_slice_cases():
 
 KINDS = {
     "MUL": mul_cases,
+    "ADD": add_cases,
     "LOGISTIC": lambda: activation_cases("LOGISTIC"),
     "TANH": lambda: activation_cases("TANH"),
     "DEQUANTIZE": dequantize_cases,

@@ -32,6 +32,10 @@ pub const SUPPORT_FILES: &[(&str, &str)] = &[
     ("add.c", include_str!("../../../fixtures/kernels/add.c")),
     ("mul.c", include_str!("../../../fixtures/kernels/mul.c")),
     (
+        "broadcast.c",
+        include_str!("../../../fixtures/kernels/broadcast.c"),
+    ),
+    (
         "activation.c",
         include_str!("../../../fixtures/kernels/activation.c"),
     ),

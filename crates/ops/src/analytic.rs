@@ -300,7 +300,7 @@ fn broadcast(input: &TensorShape, output: &TensorShape) -> (u64, u64) {
     (clamp(best), clamp(input.elements() as i128 * e_in))
 }
 
-/// Broadcasting MUL in TFLM's fused loops (`broadcast::broadcast_loops`): as [`broadcast`],
+/// Broadcasting MUL and ADD in TFLM's fused loops (`broadcast::broadcast_loops`): as [`broadcast`],
 /// except for an input the innermost loop does not step (stride 0): it is read once before
 /// each row, so its `M(x)` is the row's first output element, and the axes of that loop (all
 /// broadcast for it) add nothing. With a single row it is read before any write: no hazard.

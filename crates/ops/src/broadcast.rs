@@ -1,6 +1,6 @@
-//! TFLM's broadcasting loop for MUL (`reference_ops::BroadcastBinaryOpSimple`, which
-//! `BroadcastMul4DSlow` / `BroadcastMul6DSlow` call when `ProcessBroadcastShapes` finds the
-//! shapes differ): the dimensions, extended to one rank, are fused from the innermost outwards
+//! TFLM's broadcasting loop for MUL and ADD (`reference_ops::BroadcastBinaryOpSimple`, which
+//! `BroadcastMul4DSlow` / `6DSlow` and `BroadcastAdd4DSlow` / `6DSlow` call when
+//! `ProcessBroadcastShapes` finds the shapes differ): the dimensions, extended to one rank, are fused from the innermost outwards
 //! into loops in which each input either steps contiguously or stays put (stride 0); the
 //! innermost loop reads an input of stride 0 once, before its row, the other per element.
 //! The one model of those loops, shared by the walk and the closed form.
@@ -18,10 +18,10 @@ pub(crate) struct BroadcastLoop {
     pub first_axis: usize,
 }
 
-/// Whether TFLM runs `op` through the broadcasting loop: a MUL whose inputs, extended to the
-/// output's rank, differ (`ProcessBroadcastShapes`; equal shapes run the flat `Mul`).
+/// Whether TFLM runs `op` through the broadcasting loop: a MUL or ADD whose inputs, extended to
+/// the output's rank, differ (`ProcessBroadcastShapes`; equal shapes run the flat loop).
 pub(crate) fn runs_broadcast_loop(op: &OpDescription) -> bool {
-    if op.kind() != OpKind::Mul {
+    if !matches!(op.kind(), OpKind::Mul | OpKind::Add) {
         return false;
     }
     let rank = op.output().rank();

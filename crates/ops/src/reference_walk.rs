@@ -219,7 +219,7 @@ pub fn walk(op: &OpDescription, log: &mut impl Accesses) -> bool {
             }
         }
         OpParams::Elementwise
-            if op.kind() == crate::OpKind::Mul && {
+            if matches!(op.kind(), crate::OpKind::Mul | crate::OpKind::Add) && {
                 let rank = out_dims.len();
                 let extend = |dims: &[usize]| {
                     let mut extended = vec![1; rank - dims.len()];
@@ -324,7 +324,7 @@ pub fn walk(op: &OpDescription, log: &mut impl Accesses) -> bool {
             run(&loops, 0, 0, 0, o_shape.len() - 1, log);
         }
         OpParams::Elementwise if op.inputs().len() == 2 => {
-            // BroadcastAdd6DSlow-style: extend every shape to the output rank,
+            // Same shapes (TFLM's flat loop), visited as a broadcast by index: extend every shape to the output rank,
             // index each input with its own dims clamped where they are 1.
             let rank = out_dims.len();
             let extended: Vec<Vec<usize>> = op

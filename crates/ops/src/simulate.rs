@@ -339,7 +339,7 @@ fn walk_pool2d(op: &OpDescription, window: &ResolvedWindow, recorder: &mut Recor
     time
 }
 
-/// ADD / MUL (`AddElementwise`, `BroadcastAdd6DSlow`, ...): in output order,
+/// ADD / MUL of equal shapes (`AddElementwise`, `MulElementwise`): in output order,
 /// read input1's and input2's (broadcast) element, write the output element.
 fn walk_broadcast_binary(op: &OpDescription, recorder: &mut Recorder) -> u64 {
     let output = op.output();
@@ -381,7 +381,7 @@ fn walk_broadcast_binary(op: &OpDescription, recorder: &mut Recorder) -> u64 {
     time
 }
 
-/// Broadcasting MUL (`BroadcastBinaryOpSimple`'s `RunBinaryOp`): the fused loops of
+/// Broadcasting MUL and ADD (`BroadcastBinaryOpSimple`'s `RunBinaryOp`): the fused loops of
 /// `broadcast::broadcast_loops`, outermost first; in the innermost, an input of stride 0 is read
 /// once before the row, then per element the other input(s) are read and the output written.
 fn walk_broadcast_loops(op: &OpDescription, recorder: &mut Recorder) -> u64 {

@@ -809,7 +809,7 @@ fn a_tensor_concatenated_with_itself_is_one_buffer_read_twice() {
 }
 
 #[test]
-fn broadcasting_mul_reads_a_row_broadcast_operand_once_per_row() {
+fn broadcasting_mul_and_add_read_a_row_broadcast_operand_once_per_row() {
     // MUL int8 [3, 4] x [3, 1]: TFLM's BroadcastBinaryOpSimple fuses nothing (input2 steps
     // along axis 0, stays put along axis 1), so for each row r it reads input2[r] once, then
     // input1[4r + i] and writes output[4r + i]. input2[r] is last read before output 4r is
@@ -834,8 +834,11 @@ fn broadcasting_mul_reads_a_row_broadcast_operand_once_per_row() {
         panic!("no closed form");
     };
     assert_eq!((closed.s_mono.0, closed.u_mono.0), (6, 3));
-    // Control: ADD's walk reads input2[r] with every element of row r: M = 4r + 3, s_mono 9.
-    assert_eq!(pair(&mul(&[3, 4], &[3, 1], true), 1).s_mono.0, 9);
+    // Control: run in a byte arena, s = 6 keeps every read intact and s = 5 clobbers one (a
+    // per-element read of input2[r], as dmo's ADD kernel did before, would need s = 9:
+    // M = 4r + 3). Broadcasting ADD runs the same loops in TFLM, and here too.
+    assert_offsets_hold_in_arena(&op);
+    assert_eq!(pair(&mul(&[3, 4], &[3, 1], true), 1).s_mono.0, 6);
     // A scalar input2 ([1]): all axes fuse into one row, read once before any write: no
     // hazard at all; input1 (read per element) keeps the elementwise offsets (0, 12).
     let scalar = mul(&[3, 4], &[1], false);

@@ -762,8 +762,35 @@ fn broadcasting_mul_in_tflms_fused_loops() {
             &mul(first, second, output, false),
         );
     }
-    // Control: ADD's walk (every operand read per element) differs from the trace on input2.
+    // ADD runs the same loops (fixtures/kernels/add.c on dmo_broadcast_int8, as TFLM's
+    // BroadcastAdd6DSlow): the add_int8 fixture with [1, 6, 5, 4] + [1, 6, 5, 1] traces the
+    // same walk (its poke layout: fixtures/README.md). input2[r] is read once before row r
+    // (output 4r..4r+3): output bytes below 4r hazard with byte r, so s_mono = max_r 4r - r
+    // = 3 * 29 = 87 (a read per element, M = 4r + 3, would give 90).
+    let mut fields: Vec<u32> = vec![1, 256, 512, 0];
+    fields.extend([1, 6, 5, 4, 1, 6, 5, 1]);
+    // The fixture's arithmetic: left shift 20, offsets 3 / -7 / 1, multipliers as its Prepare.
+    fields.extend([
+        20,
+        3,
+        1 << 30,
+        (-1i32) as u32,
+        (-7i32) as u32,
+        1 << 30,
+        0,
+        1,
+    ]);
+    fields.extend([1431655765, (-19i32) as u32, (-128i32) as u32, 127]);
+    let poke = Poke {
+        symbol: "dmo_params".into(),
+        bytes: fields.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        source: "broadcasting add test".into(),
+    };
+    let add = mul(&[1, 6, 5, 4], &[1, 6, 5, 1], &[1, 6, 5, 4], true);
+    assert_same_offsets_with("add_int8", vec![poke], &add);
+    assert_eq!(simulated_pairs(&add)[1].s_mono.0, 87);
+    // Control: the model of a stepped (not held) input2 differs from the trace of the fixture.
     let traced = traced_pairs(&load_fixture("mul_broadcast_int8"), Vec::new());
-    let per_element = simulated_pairs(&mul(&[2, 3, 4], &[2, 3, 1], &[2, 3, 4], true));
-    assert_ne!(per_element[1].s_mono, traced[1].s_mono);
+    let stepped = simulated_pairs(&mul(&[2, 3, 4], &[2, 3, 4], &[2, 3, 4], false));
+    assert_ne!(stepped[1].s_mono, traced[1].s_mono);
 }
