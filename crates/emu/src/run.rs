@@ -6,6 +6,7 @@ use crate::error::EmuError;
 use crate::firmware::Firmware;
 use crate::layout::{is_stub, plan_layout, MemoryLayout};
 use crate::overlay::{HasOverlay, Overlay, OverlayReport, OverlayState};
+use crate::pairclock::{has_conditional_access, PairClock, Step};
 use crate::semihosting::{GuestMemory, Outcome, Semihosting, Unreadable};
 use dmo_core::{
     AccessKind, Address, Buffer, BufferRole, CpuModel, Event, EventSink, EventTime, MemoryRegion,
@@ -13,7 +14,7 @@ use dmo_core::{
 };
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Instant;
-use unicorn_engine::{Context, HookType, MemType, Prot, RegisterARM, Unicorn};
+use unicorn_engine::{Context, HookType, MemType, Prot, RegisterARM, UcHookId, Unicorn};
 
 /// Where `--entry` functions return to: a page nothing else uses at the top
 /// of the external-RAM region (0x6000_0000-0x9FFF_FFFF), the highest part of
@@ -140,9 +141,12 @@ pub(crate) struct OpenOp {
     return_to: Option<(u32, u32)>,
 }
 
-/// Instruction counts of translated blocks, direct-mapped by address.
+/// Instruction counts of translated blocks, and whether a block has a
+/// conditional load or store (computed for pair-clock replays only),
+/// direct-mapped by address.
 struct BlockLengths {
     slots: Vec<(u32, u32)>,
+    conditional: Vec<(u32, bool)>,
 }
 
 impl BlockLengths {
@@ -151,6 +155,7 @@ impl BlockLengths {
     fn new() -> BlockLengths {
         BlockLengths {
             slots: vec![(u32::MAX, 0); Self::SLOTS],
+            conditional: vec![(u32::MAX, false); Self::SLOTS],
         }
     }
 
@@ -189,6 +194,8 @@ pub(crate) struct RunState<'s, S: EventSink> {
     pub(crate) overlay: Option<OverlayState>,
     /// `dmo verify`: snapshots taken at op starts during a session's first run.
     pub(crate) snapshots: Option<SnapshotTaker>,
+    /// `dmo verify`: an op run recorded for, or replayed with, the pair clock.
+    pub(crate) pair_clock: Option<PairClock>,
 }
 
 impl<S: EventSink> HasOverlay for RunState<'_, S> {
@@ -325,6 +332,9 @@ pub(crate) struct Prepared {
     pub(crate) entry: Option<Address>,
     pub(crate) start: Address,
     pub(crate) until: u64,
+    /// The hook on every access (full hooks only); a pair-clock replay
+    /// swaps it for hooks on the pair's bytes.
+    pub(crate) access_hook: Option<UcHookId>,
 }
 
 /// Opens an engine with the firmware's memory, the hooks and the initial
@@ -377,14 +387,18 @@ pub(crate) fn prepare<'s, S: EventSink>(
         sink_checks: 0,
         overlay: overlay.map(OverlayState::new),
         snapshots: None,
+        pair_clock: None,
     };
     let mut uc = crate::cpu::open_engine(config.cpu, state)?;
 
     map_memory(&mut uc, &layout)?;
-    match hooks {
-        Hooks::Full => install_hooks(&mut uc, firmware, config)?,
-        Hooks::Baseline => install_baseline_hooks(&mut uc)?,
-    }
+    let access_hook = match hooks {
+        Hooks::Full => Some(install_hooks(&mut uc, firmware, config)?),
+        Hooks::Baseline => {
+            install_baseline_hooks(&mut uc)?;
+            None
+        }
+    };
 
     let mut until = u64::from(u32::MAX);
     let mut initial_lr = 0xffff_ffffu32;
@@ -413,6 +427,7 @@ pub(crate) fn prepare<'s, S: EventSink>(
             entry: entry_symbol,
             start,
             until,
+            access_hook,
         },
     ))
 }
@@ -649,52 +664,16 @@ fn install_baseline_hooks<S: EventSink>(
     Ok(())
 }
 
+/// Installs every hook of a full run; returns the access hook's id.
 fn install_hooks<S: EventSink>(
     uc: &mut Unicorn<'_, RunState<'_, S>>,
     firmware: &Firmware,
     config: &RunConfig,
-) -> Result<(), EmuError> {
+) -> Result<UcHookId, EmuError> {
     let hook_error = |e| EmuError::unicorn("install a hook", e);
 
     // Every data load and store: the hot path.
-    uc.add_mem_hook(
-        HookType::MEM_READ | HookType::MEM_WRITE,
-        1,
-        0,
-        |uc, mem_type, address, size, value| {
-            let address = address as u32;
-            if is_stub(address) {
-                return true;
-            }
-            let pc = register(uc, RegisterARM::PC);
-            clear_restored_it_state(uc);
-            let state = uc.get_data_mut();
-            let kind = if mem_type == MemType::WRITE {
-                state.writes += 1;
-                AccessKind::Write
-            } else {
-                state.reads += 1;
-                AccessKind::Read
-            };
-            let event = Event {
-                time: EventTime(state.next_time),
-                pc: Address(pc),
-                address: Address(address),
-                size: size as u8,
-                kind,
-            };
-            state.recent[state.next_time as usize % RECENT_EVENTS] = Some(event);
-            state.next_time += 1;
-            let granule = (address >> 8) as usize;
-            state.touched_granules[granule / 64] |= 1 << (granule % 64);
-            state.sink.event(&event);
-            if state.overlay.is_some() {
-                crate::overlay::access(uc, &event, value);
-            }
-            true
-        },
-    )
-    .map_err(hook_error)?;
+    let access_hook = add_access_hook(uc)?;
 
     // Faults on unmapped or protected memory.
     uc.add_mem_hook(
@@ -738,6 +717,10 @@ fn install_hooks<S: EventSink>(
             state.executed_blocks.insert(address);
             count
         };
+        if uc.get_data().pair_clock.is_some() && !pair_clock_block(uc, address, size) {
+            let _ = uc.emu_stop();
+            return;
+        }
         let sp = register(uc, RegisterARM::SP);
         let state = uc.get_data_mut();
         state.instructions += count as u64;
@@ -809,7 +792,173 @@ fn install_hooks<S: EventSink>(
         }
         None => install_marker_hooks(uc, firmware)?,
     }
-    Ok(())
+    Ok(access_hook)
+}
+
+/// Hooks every data load and store (the hot path).
+pub(crate) fn add_access_hook<S: EventSink>(
+    uc: &mut Unicorn<'_, RunState<'_, S>>,
+) -> Result<UcHookId, EmuError> {
+    uc.add_mem_hook(
+        HookType::MEM_READ | HookType::MEM_WRITE,
+        1,
+        0,
+        |uc, mem_type, address, size, value| {
+            let address = address as u32;
+            if is_stub(address) {
+                return true;
+            }
+            let pc = register(uc, RegisterARM::PC);
+            clear_restored_it_state(uc);
+            if let Some(PairClock::Record(log)) = &uc.get_data().pair_clock {
+                if log.touches(address, size) {
+                    let step = pair_step(pc, address, size, mem_type);
+                    let state = uc.get_data_mut();
+                    let now = state.next_time;
+                    if let Some(clock) = &mut state.pair_clock {
+                        clock.step(step, now);
+                    }
+                }
+            }
+            record_access(uc, pc, mem_type, address, size, value);
+            true
+        },
+    )
+    .map_err(|e| EmuError::unicorn("install a hook", e))
+}
+
+/// Hooks the data loads and stores that begin in `begin..=end`, for a
+/// pair-clock replay: accesses that touch the pair take their times from
+/// the log (see `pairclock`).
+pub(crate) fn add_pair_access_hook<S: EventSink>(
+    uc: &mut Unicorn<'_, RunState<'_, S>>,
+    begin: u64,
+    end: u64,
+) -> Result<UcHookId, EmuError> {
+    uc.add_mem_hook(
+        HookType::MEM_READ | HookType::MEM_WRITE,
+        begin,
+        end,
+        |uc, mem_type, address, size, value| {
+            let address = address as u32;
+            let touches = matches!(
+                &uc.get_data().pair_clock,
+                Some(PairClock::Replay { log, .. }) if log.touches(address, size)
+            );
+            if !touches || is_stub(address) {
+                return true;
+            }
+            let pc = register(uc, RegisterARM::PC);
+            clear_restored_it_state(uc);
+            let step = pair_step(pc, address, size, mem_type);
+            let state = uc.get_data_mut();
+            let now = state.next_time;
+            match state.pair_clock.as_mut().and_then(|c| c.step(step, now)) {
+                Some(time) => state.next_time = time,
+                None => {
+                    let _ = uc.emu_stop();
+                    return true;
+                }
+            }
+            record_access(uc, pc, mem_type, address, size, value);
+            true
+        },
+    )
+    .map_err(|e| EmuError::unicorn("install a pair hook", e))
+}
+
+fn pair_step(pc: u32, address: u32, size: usize, mem_type: MemType) -> Step {
+    Step::Access {
+        pc,
+        address,
+        size: size as u8,
+        write: mem_type == MemType::WRITE,
+    }
+}
+
+/// One traced access at the current event time: counted, sent to the sink
+/// and to the overlay.
+#[inline]
+fn record_access<S: EventSink>(
+    uc: &mut Unicorn<'_, RunState<'_, S>>,
+    pc: u32,
+    mem_type: MemType,
+    address: u32,
+    size: usize,
+    value: i64,
+) {
+    let state = uc.get_data_mut();
+    let kind = if mem_type == MemType::WRITE {
+        state.writes += 1;
+        AccessKind::Write
+    } else {
+        state.reads += 1;
+        AccessKind::Read
+    };
+    let event = Event {
+        time: EventTime(state.next_time),
+        pc: Address(pc),
+        address: Address(address),
+        size: size as u8,
+        kind,
+    };
+    state.recent[state.next_time as usize % RECENT_EVENTS] = Some(event);
+    state.next_time += 1;
+    let granule = (address >> 8) as usize;
+    state.touched_granules[granule / 64] |= 1 << (granule % 64);
+    state.sink.event(&event);
+    if state.overlay.is_some() {
+        crate::overlay::access(uc, &event, value);
+    }
+}
+
+/// A block entered during a pair-clock run: recorded, or matched against
+/// the log (which sets the event time). A replayed block whose accesses may
+/// depend on the data (a conditional load or store, or entered inside an IT
+/// block) ends the replay. Returns false once the replay has diverged.
+fn pair_clock_block<S: EventSink>(
+    uc: &mut Unicorn<'_, RunState<'_, S>>,
+    address: u32,
+    size: u32,
+) -> bool {
+    let replay = uc
+        .get_data()
+        .pair_clock
+        .as_ref()
+        .is_some_and(|c| c.is_replay());
+    if replay {
+        let slot = BlockLengths::slot(address);
+        let cached = uc.get_data().block_lengths.conditional[slot];
+        let conditional = if cached.0 == address {
+            cached.1
+        } else {
+            let mut code = vec![0u8; size as usize];
+            let conditional =
+                uc.mem_read(address as u64, &mut code).is_err() || has_conditional_access(&code);
+            uc.get_data_mut().block_lengths.conditional[slot] = (address, conditional);
+            conditional
+        };
+        let inside_it = register(uc, RegisterARM::CPSR) & CPSR_IT_BITS != 0;
+        if conditional || inside_it {
+            if let Some(clock) = &mut uc.get_data_mut().pair_clock {
+                clock.diverge();
+            }
+            return false;
+        }
+    }
+    let state = uc.get_data_mut();
+    let now = state.next_time;
+    match state
+        .pair_clock
+        .as_mut()
+        .and_then(|c| c.step(Step::Block(address), now))
+    {
+        Some(time) => {
+            state.next_time = time;
+            true
+        }
+        None => false,
+    }
 }
 
 /// Hooks `dmo_op_begin`, `dmo_buffer` and `dmo_op_end` (include/dmo_markers.h).

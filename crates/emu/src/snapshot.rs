@@ -14,9 +14,10 @@ use crate::config::RunConfig;
 use crate::error::EmuError;
 use crate::firmware::Firmware;
 use crate::overlay::{Overlay, OverlayState};
+use crate::pairclock::{OpLog, PairClock};
 use crate::run::{
-    conclude, drive, prepare, take_snapshot, Hooks, Prepared, RunOutcome, RunState, Snapshot,
-    SnapshotTaker, RECENT_EVENTS,
+    add_access_hook, add_pair_access_hook, conclude, drive, prepare, take_snapshot, Hooks,
+    Prepared, RunOutcome, RunState, Snapshot, SnapshotTaker, RECENT_EVENTS,
 };
 use crate::semihosting::Semihosting;
 use dmo_core::{ByteCount, EventSink};
@@ -38,6 +39,8 @@ pub struct Session<'s, S: EventSink> {
     initial: Snapshot,
     snapshots: BTreeMap<usize, Snapshot>,
     budget: ByteCount,
+    /// The pair clock the next op run starts with.
+    armed_clock: Option<PairClock>,
 }
 
 impl<'s, S: EventSink> Session<'s, S> {
@@ -80,6 +83,7 @@ impl<'s, S: EventSink> Session<'s, S> {
             initial,
             snapshots: BTreeMap::new(),
             budget,
+            armed_clock: None,
         })
     }
 
@@ -145,6 +149,7 @@ impl<'s, S: EventSink> Session<'s, S> {
             }
         };
         self.uc.get_data_mut().overlay = Some(OverlayState::new(overlay));
+        self.uc.get_data_mut().pair_clock = self.armed_clock.take();
         let result = drive(&mut self.uc, begin, self.prepared.until);
         Ok(conclude(
             &mut self.uc,
@@ -153,6 +158,71 @@ impl<'s, S: EventSink> Session<'s, S> {
             result,
             started,
         ))
+    }
+
+    /// Like [`run_overlaid_op`](Self::run_overlaid_op), from the op's
+    /// snapshot only, recording the [`OpLog`] that later runs of the same
+    /// pair replay (`None` without a snapshot, or if the op did not end).
+    pub fn run_overlaid_op_recording(
+        &mut self,
+        segment_index: usize,
+        overlay: Overlay,
+    ) -> Result<(RunOutcome, Option<OpLog>), EmuError> {
+        if !self.has_snapshot(segment_index) {
+            return Ok((self.run_overlaid_op(segment_index, overlay)?, None));
+        }
+        let log = OpLog::new(pair_ranges(&overlay));
+        self.armed_clock = Some(PairClock::Record(log));
+        let outcome = self.run_overlaid_op(segment_index, overlay)?;
+        let log = self
+            .uc
+            .get_data_mut()
+            .pair_clock
+            .take()
+            .map(PairClock::into_log);
+        Ok((outcome, log))
+    }
+
+    /// Runs op `segment_index` overlaid from its snapshot with only the
+    /// pair's bytes hooked, its event times taken from `log` (recorded from
+    /// the same snapshot for the same pair). `None` if the run left the
+    /// log's path (the caller then runs it fully hooked); the log comes
+    /// back either way.
+    pub fn run_overlaid_op_replaying(
+        &mut self,
+        segment_index: usize,
+        overlay: Overlay,
+        log: OpLog,
+    ) -> Result<(Option<RunOutcome>, OpLog), EmuError> {
+        let ranges = pair_ranges(&overlay);
+        if !self.has_snapshot(segment_index) || log.ranges() != ranges.as_slice() {
+            return Ok((None, log));
+        }
+        let Some(full) = self.prepared.access_hook.take() else {
+            return Ok((None, log));
+        };
+        let hook_error = |e| EmuError::unicorn("swap the access hooks", e);
+        self.uc.remove_hook(full).map_err(hook_error)?;
+        // An access touches the pair if it begins up to 7 bytes before it.
+        let mut hooks = Vec::new();
+        for (begin, end) in merged_hook_ranges(&ranges) {
+            hooks.push(add_pair_access_hook(&mut self.uc, begin, end)?);
+        }
+        self.armed_clock = Some(PairClock::Replay {
+            log,
+            cursor: 0,
+            diverged: false,
+        });
+        let result = self.run_overlaid_op(segment_index, overlay);
+        for hook in hooks {
+            self.uc.remove_hook(hook).map_err(hook_error)?;
+        }
+        self.prepared.access_hook = Some(add_access_hook(&mut self.uc)?);
+        let clock = self.uc.get_data_mut().pair_clock.take();
+        let diverged = clock.as_ref().is_none_or(PairClock::diverged);
+        let log = clock.map(PairClock::into_log).unwrap_or_default();
+        let outcome = result?;
+        Ok(((!diverged).then_some(outcome), log))
     }
 
     /// The machine as before the first instruction, with a fresh console.
@@ -208,5 +278,61 @@ fn restore<S: EventSink>(
     state.warnings.clear();
     state.overlay = None;
     state.snapshots = None;
+    state.pair_clock = None;
     Ok(())
+}
+
+/// The pair's bytes, `[start, end)`: input, then output.
+fn pair_ranges(overlay: &Overlay) -> Vec<(u64, u64)> {
+    [
+        (overlay.input_start.0 as u64, overlay.input_len as u64),
+        (overlay.output_start.0 as u64, overlay.output_len as u64),
+    ]
+    .into_iter()
+    .map(|(start, len)| (start, start + len))
+    .collect()
+}
+
+/// Inclusive hook ranges that catch every access touching `ranges` (an
+/// access of up to 8 bytes may begin 7 bytes before a range), merged so
+/// that no access runs two hooks.
+fn merged_hook_ranges(ranges: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut spans: Vec<(u64, u64)> = ranges
+        .iter()
+        .filter(|(start, end)| end > start)
+        .map(|&(start, end)| (start.saturating_sub(7), end - 1))
+        .collect();
+    spans.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (begin, end) in spans {
+        match merged.last_mut() {
+            Some(last) if begin <= last.1 + 1 => last.1 = last.1.max(end),
+            _ => merged.push((begin, end)),
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merged_hook_ranges;
+
+    #[test]
+    fn hook_ranges_reach_back_seven_bytes_and_merge() {
+        // Far apart: two hooks.
+        assert_eq!(
+            merged_hook_ranges(&[(0x1000, 0x1010), (0x2000, 0x2008)]),
+            vec![(0x0ff9, 0x100f), (0x1ff9, 0x2007)]
+        );
+        // Output right after the input: one hook, so no access runs two.
+        assert_eq!(
+            merged_hook_ranges(&[(0x1000, 0x1010), (0x1010, 0x1020)]),
+            vec![(0x0ff9, 0x101f)]
+        );
+        // Overlapping buffers, output first; empty ones hook nothing.
+        assert_eq!(
+            merged_hook_ranges(&[(0x1008, 0x1020), (0x1000, 0x1010), (0x3000, 0x3000)]),
+            vec![(0x0ff9, 0x101f)]
+        );
+    }
 }

@@ -240,28 +240,80 @@ pub fn verify(
     if request.full_reruns {
         let outcome = dmo_emu::run(firmware, config, &mut sink)?;
         let mined = mine(firmware, config, request, outcome, sink)?;
-        check_all(firmware, request, &mined, |_index, overlay, mut sink| {
-            let outcome = dmo_emu::run_overlaid(firmware, config, overlay, &mut sink)?;
-            Ok((outcome, sink))
-        })
+        check_all(
+            firmware,
+            request,
+            &mined,
+            |_index, overlay, make_sink, _step| {
+                let mut sink = make_sink();
+                let outcome = dmo_emu::run_overlaid(firmware, config, overlay, &mut sink)?;
+                Ok((outcome, sink))
+            },
+        )
     } else {
         let mut session = Session::new(firmware, config, &mut sink, DEFAULT_SNAPSHOT_BUDGET)?;
         let outcome = session.run()?;
         let first = std::mem::replace(session.sink_mut(), RunSink::Idle);
         let mined = mine(firmware, config, request, outcome, first)?;
-        check_all(firmware, request, &mined, |index, overlay, mut sink| {
-            // From a snapshot, the op is the first to begin.
-            if let (RunSink::Pair(one), true) = (&mut sink, session.has_snapshot(index)) {
-                one.skip = 0;
-            }
-            *session.sink_mut() = sink;
-            let outcome = session.run_overlaid_op(index, overlay)?;
-            Ok((
-                outcome,
-                std::mem::replace(session.sink_mut(), RunSink::Idle),
-            ))
-        })
+        // The pair clock of the pair being checked (see dmo_emu's
+        // `pairclock`): recorded by its first reference run, replayed by
+        // the others, which hook only the pair's bytes.
+        let mut pair_log: Option<dmo_emu::OpLog> = None;
+        check_all(
+            firmware,
+            request,
+            &mined,
+            |index, overlay, make_sink, step| {
+                let from_snapshot = session.has_snapshot(index);
+                let fresh_sink = || {
+                    let mut sink = make_sink();
+                    // From a snapshot, the op is the first to begin.
+                    if let (RunSink::Pair(one), true) = (&mut sink, from_snapshot) {
+                        one.skip = 0;
+                    }
+                    sink
+                };
+                let outcome = match (step, pair_log.take()) {
+                    (Step::First, _) => {
+                        *session.sink_mut() = fresh_sink();
+                        let (outcome, log) = session.run_overlaid_op_recording(index, overlay)?;
+                        pair_log = log;
+                        outcome
+                    }
+                    (Step::Later, Some(log)) => {
+                        *session.sink_mut() = fresh_sink();
+                        let (replayed, log) =
+                            session.run_overlaid_op_replaying(index, overlay.clone(), log)?;
+                        pair_log = Some(log);
+                        match replayed {
+                            Some(outcome) => outcome,
+                            None => {
+                                // Off the recorded path: run it fully hooked.
+                                *session.sink_mut() = fresh_sink();
+                                session.run_overlaid_op(index, overlay)?
+                            }
+                        }
+                    }
+                    (Step::Later, None) => {
+                        *session.sink_mut() = fresh_sink();
+                        session.run_overlaid_op(index, overlay)?
+                    }
+                };
+                Ok((
+                    outcome,
+                    std::mem::replace(session.sink_mut(), RunSink::Idle),
+                ))
+            },
+        )
     }
+}
+
+/// Which run of a pair's checks: its first (which may record the pair
+/// clock), or a later one (which may replay it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    First,
+    Later,
 }
 
 /// The pairs to check, and the names of all ops in run order (to tell
@@ -481,12 +533,18 @@ fn mine(
 }
 
 /// Checks every chosen pair; `run` runs op `index` with `overlay`, reporting
-/// to the sink it is given, and hands the sink back.
+/// to a sink from `make_sink` (called again for each attempt), and hands the
+/// sink back.
 fn check_all(
     firmware: &Firmware,
     request: &VerifyRequest,
     mined: &Mined,
-    mut run: impl FnMut(usize, Overlay, RunSink) -> Result<(RunOutcome, RunSink), ReportError>,
+    mut run: impl FnMut(
+        usize,
+        Overlay,
+        &dyn Fn() -> RunSink,
+        Step,
+    ) -> Result<(RunOutcome, RunSink), ReportError>,
 ) -> Result<Verification, ReportError> {
     let sites = FirmwareSites::new(firmware);
     let claim = request.claim;
@@ -508,11 +566,17 @@ fn check_all(
             offset: offset - 1,
             runs: Vec::new(),
         });
-        for &seed in &request.seeds {
+        for (seed_index, &seed) in request.seeds.iter().enumerate() {
             // The reference run: the op as placed, on this seed's input; its
             // mined pair gives the witness for this very input.
             let overlay = overlay_for(pair, occurrence, None, Some(seed), None);
-            let (outcome, sink) = run(index, overlay, RunSink::Pair(OnePair::new(pair, index)))?;
+            let step = if seed_index == 0 {
+                Step::First
+            } else {
+                Step::Later
+            };
+            let make_pair = || RunSink::Pair(OnePair::new(pair, index));
+            let (outcome, sink) = run(index, overlay, &make_pair, step)?;
             let seeded = match sink {
                 RunSink::Pair(one) => one.finish(),
                 _ => None,
@@ -524,7 +588,7 @@ fn check_all(
             let mut check = |placement: OverlayPlacement, witness: Option<Witness>| {
                 let watch = witness.map(|w| w.input_byte);
                 let overlay = overlay_for(pair, occurrence, Some(placement), Some(seed), watch);
-                let (outcome, _) = run(index, overlay, RunSink::Idle)?;
+                let (outcome, _) = run(index, overlay, &|| RunSink::Idle, Step::Later)?;
                 let overlapped = op_report(firmware, pair, outcome)?;
                 Ok::<_, ReportError>(compare(seed, &reference, &overlapped, witness, &sites))
             };
