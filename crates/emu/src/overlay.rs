@@ -50,6 +50,81 @@ pub enum OverlayPlacement {
     Up(u64),
 }
 
+/// Bytes a clocked run hooks: `[start, end)`, for loads, stores or both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HookedRange {
+    pub start: u64,
+    pub end: u64,
+    pub reads: bool,
+    pub writes: bool,
+}
+
+impl HookedRange {
+    /// Whether an access of `size` bytes at `address` touches these bytes.
+    pub(crate) fn touched_by(&self, address: u64, size: u64, write: bool) -> bool {
+        (if write { self.writes } else { self.reads })
+            && address < self.end
+            && address + size.max(1) > self.start
+    }
+}
+
+impl Overlay {
+    /// The input and the output, every access: all a reference run's
+    /// miner looks at.
+    pub fn pair_ranges(&self) -> Vec<HookedRange> {
+        let whole = |start: Address, len: u32| HookedRange {
+            start: start.0 as u64,
+            end: start.0 as u64 + len as u64,
+            reads: true,
+            writes: true,
+        };
+        vec![
+            whole(self.input_start, self.input_len),
+            whole(self.output_start, self.output_len),
+        ]
+    }
+
+    /// The accesses an overlapped run must see to keep the shared bytes
+    /// equal and to find every clobbered read: stores to the output bytes
+    /// that share memory with an input byte, and loads and stores of those
+    /// input bytes. Nothing else can land on the input or read a landed
+    /// byte; a run without a placement (a reference run) needs nothing.
+    pub fn shared_ranges(&self) -> Vec<HookedRange> {
+        let (input_len, output_len) = (self.input_len as u64, self.output_len as u64);
+        // Shared output bytes `[j0, j1)` and the input bytes `[i0, i1)` they
+        // land on.
+        let (j0, j1, i0, i1) = match self.placement {
+            None => return Vec::new(),
+            Some(OverlayPlacement::Down(s)) => {
+                let j1 = output_len.min(s.saturating_add(input_len));
+                (s, j1, 0, j1.saturating_sub(s))
+            }
+            Some(OverlayPlacement::Up(u)) => {
+                let j1 = output_len.min(input_len.saturating_sub(u));
+                (0, j1, u, u + j1)
+            }
+        };
+        if j1 <= j0 {
+            return Vec::new();
+        }
+        let (input, output) = (self.input_start.0 as u64, self.output_start.0 as u64);
+        vec![
+            HookedRange {
+                start: output + j0,
+                end: output + j1,
+                reads: false,
+                writes: true,
+            },
+            HookedRange {
+                start: input + i0,
+                end: input + i1,
+                reads: true,
+                writes: true,
+            },
+        ]
+    }
+}
+
 /// An input byte read after an output store landed on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClobberedRead {

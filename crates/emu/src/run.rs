@@ -1,12 +1,12 @@
 //! Running firmware under unicorn and reporting every data access.
 
+use crate::blockclock::{block_shape, BlockClock, BlockShape, ClockMode, Entered};
 use crate::config::RunConfig;
 use crate::disasm::{thumb_instruction_len, Disassembler};
 use crate::error::EmuError;
 use crate::firmware::Firmware;
 use crate::layout::{is_stub, plan_layout, MemoryLayout};
-use crate::overlay::{HasOverlay, Overlay, OverlayReport, OverlayState};
-use crate::pairclock::{has_conditional_access, PairClock, Step};
+use crate::overlay::{HasOverlay, HookedRange, Overlay, OverlayReport, OverlayState};
 use crate::semihosting::{GuestMemory, Outcome, Semihosting, Unreadable};
 use dmo_core::{
     AccessKind, Address, Buffer, BufferRole, CpuModel, Event, EventSink, EventTime, MemoryRegion,
@@ -141,12 +141,9 @@ pub(crate) struct OpenOp {
     return_to: Option<(u32, u32)>,
 }
 
-/// Instruction counts of translated blocks, and whether a block has a
-/// conditional load or store (computed for pair-clock replays only),
-/// direct-mapped by address.
+/// Instruction counts of translated blocks, direct-mapped by address.
 struct BlockLengths {
     slots: Vec<(u32, u32)>,
-    conditional: Vec<(u32, bool)>,
 }
 
 impl BlockLengths {
@@ -155,7 +152,6 @@ impl BlockLengths {
     fn new() -> BlockLengths {
         BlockLengths {
             slots: vec![(u32::MAX, 0); Self::SLOTS],
-            conditional: vec![(u32::MAX, false); Self::SLOTS],
         }
     }
 
@@ -194,8 +190,9 @@ pub(crate) struct RunState<'s, S: EventSink> {
     pub(crate) overlay: Option<OverlayState>,
     /// `dmo verify`: snapshots taken at op starts during a session's first run.
     pub(crate) snapshots: Option<SnapshotTaker>,
-    /// `dmo verify`: an op run recorded for, or replayed with, the pair clock.
-    pub(crate) pair_clock: Option<PairClock>,
+    /// `dmo verify`'s sessions: the block clock, validated by fully hooked
+    /// runs and used by runs that hook only some accesses.
+    pub(crate) clock: Option<BlockClock>,
 }
 
 impl<S: EventSink> HasOverlay for RunState<'_, S> {
@@ -387,7 +384,7 @@ pub(crate) fn prepare<'s, S: EventSink>(
         sink_checks: 0,
         overlay: overlay.map(OverlayState::new),
         snapshots: None,
-        pair_clock: None,
+        clock: None,
     };
     let mut uc = crate::cpu::open_engine(config.cpu, state)?;
 
@@ -627,13 +624,21 @@ fn map_memory<S: EventSink>(
             stub.len as u64,
             Some(
                 |uc: &mut Unicorn<'_, RunState<'_, S>>, _offset: u64, _size: usize| {
-                    uc.get_data_mut().mmio_reads += 1;
+                    let state = uc.get_data_mut();
+                    state.mmio_reads += 1;
+                    if let Some(clock) = &mut state.clock {
+                        clock.peripheral();
+                    }
                     0
                 },
             ),
             Some(
                 |uc: &mut Unicorn<'_, RunState<'_, S>>, _offset: u64, _size: usize, _value: u64| {
-                    uc.get_data_mut().mmio_writes += 1;
+                    let state = uc.get_data_mut();
+                    state.mmio_writes += 1;
+                    if let Some(clock) = &mut state.clock {
+                        clock.peripheral();
+                    }
                 },
             ),
         )
@@ -717,7 +722,7 @@ fn install_hooks<S: EventSink>(
             state.executed_blocks.insert(address);
             count
         };
-        if uc.get_data().pair_clock.is_some() && !pair_clock_block(uc, address, size) {
+        if uc.get_data().clock.is_some() && !clock_block(uc, address, size) {
             let _ = uc.emu_stop();
             return;
         }
@@ -810,77 +815,67 @@ pub(crate) fn add_access_hook<S: EventSink>(
             }
             let pc = register(uc, RegisterARM::PC);
             clear_restored_it_state(uc);
-            if let Some(PairClock::Record(log)) = &uc.get_data().pair_clock {
-                if log.touches(address, size) {
-                    let step = pair_step(pc, address, size, mem_type);
-                    let state = uc.get_data_mut();
-                    let now = state.next_time;
-                    if let Some(clock) = &mut state.pair_clock {
-                        clock.step(step, now);
-                    }
-                }
+            let state = uc.get_data_mut();
+            if let Some(clock) = &mut state.clock {
+                clock.observe(pc);
             }
-            record_access(uc, pc, mem_type, address, size, value);
+            let time = state.next_time;
+            state.next_time += 1;
+            record_access(uc, time, pc, mem_type, address, size, value);
             true
         },
     )
     .map_err(|e| EmuError::unicorn("install a hook", e))
 }
 
-/// Hooks the data loads and stores that begin in `begin..=end`, for a
-/// pair-clock replay: accesses that touch the pair take their times from
-/// the log (see `pairclock`).
-pub(crate) fn add_pair_access_hook<S: EventSink>(
+/// Hooks the loads (or stores) that begin in `begin..=end` for a clocked
+/// run: those that touch `ranges` are traced, at the time the block clock
+/// gives them (see `blockclock`); one it cannot place stops the run.
+pub(crate) fn add_clocked_access_hook<S: EventSink>(
     uc: &mut Unicorn<'_, RunState<'_, S>>,
+    kind: HookType,
     begin: u64,
     end: u64,
+    ranges: Vec<HookedRange>,
 ) -> Result<UcHookId, EmuError> {
     uc.add_mem_hook(
-        HookType::MEM_READ | HookType::MEM_WRITE,
+        kind,
         begin,
         end,
-        |uc, mem_type, address, size, value| {
+        move |uc, mem_type, address, size, value| {
+            let write = mem_type == MemType::WRITE;
+            let touches = ranges
+                .iter()
+                .any(|range| range.touched_by(address, size as u64, write));
             let address = address as u32;
-            let touches = matches!(
-                &uc.get_data().pair_clock,
-                Some(PairClock::Replay { log, .. }) if log.touches(address, size)
-            );
             if !touches || is_stub(address) {
                 return true;
             }
             let pc = register(uc, RegisterARM::PC);
             clear_restored_it_state(uc);
-            let step = pair_step(pc, address, size, mem_type);
             let state = uc.get_data_mut();
-            let now = state.next_time;
-            match state.pair_clock.as_mut().and_then(|c| c.step(step, now)) {
-                Some(time) => state.next_time = time,
+            let placed = state.clock.as_mut().and_then(|clock| clock.place(pc));
+            match placed {
+                Some(offset) => {
+                    let time = state.next_time + offset;
+                    record_access(uc, time, pc, mem_type, address, size, value);
+                }
                 None => {
                     let _ = uc.emu_stop();
-                    return true;
                 }
             }
-            record_access(uc, pc, mem_type, address, size, value);
             true
         },
     )
-    .map_err(|e| EmuError::unicorn("install a pair hook", e))
+    .map_err(|e| EmuError::unicorn("install a clocked access hook", e))
 }
 
-fn pair_step(pc: u32, address: u32, size: usize, mem_type: MemType) -> Step {
-    Step::Access {
-        pc,
-        address,
-        size: size as u8,
-        write: mem_type == MemType::WRITE,
-    }
-}
-
-/// One traced access at the current event time: counted, sent to the sink
-/// and to the overlay.
+/// One traced access at event time `time`: counted, sent to the sink and to
+/// the overlay.
 #[inline]
 fn record_access<S: EventSink>(
     uc: &mut Unicorn<'_, RunState<'_, S>>,
+    time: u64,
     pc: u32,
     mem_type: MemType,
     address: u32,
@@ -896,14 +891,13 @@ fn record_access<S: EventSink>(
         AccessKind::Read
     };
     let event = Event {
-        time: EventTime(state.next_time),
+        time: EventTime(time),
         pc: Address(pc),
         address: Address(address),
         size: size as u8,
         kind,
     };
-    state.recent[state.next_time as usize % RECENT_EVENTS] = Some(event);
-    state.next_time += 1;
+    state.recent[time as usize % RECENT_EVENTS] = Some(event);
     let granule = (address >> 8) as usize;
     state.touched_granules[granule / 64] |= 1 << (granule % 64);
     state.sink.event(&event);
@@ -912,52 +906,54 @@ fn record_access<S: EventSink>(
     }
 }
 
-/// A block entered during a pair-clock run: recorded, or matched against
-/// the log (which sets the event time). A replayed block whose accesses may
-/// depend on the data (a conditional load or store, or entered inside an IT
-/// block) ends the replay. Returns false once the replay has diverged.
-fn pair_clock_block<S: EventSink>(
+/// A block begins in a session's run: the block clock validates it (fully
+/// hooked runs) or moves the event time past the block before (clocked
+/// runs). Returns false when a clocked run must give up.
+fn clock_block<S: EventSink>(
     uc: &mut Unicorn<'_, RunState<'_, S>>,
     address: u32,
     size: u32,
 ) -> bool {
-    let replay = uc
-        .get_data()
-        .pair_clock
-        .as_ref()
-        .is_some_and(|c| c.is_replay());
-    if replay {
-        let slot = BlockLengths::slot(address);
-        let cached = uc.get_data().block_lengths.conditional[slot];
-        let conditional = if cached.0 == address {
-            cached.1
-        } else {
-            let mut code = vec![0u8; size as usize];
-            let conditional =
-                uc.mem_read(address as u64, &mut code).is_err() || has_conditional_access(&code);
-            uc.get_data_mut().block_lengths.conditional[slot] = (address, conditional);
-            conditional
-        };
-        let inside_it = register(uc, RegisterARM::CPSR) & CPSR_IT_BITS != 0;
-        if conditional || inside_it {
-            if let Some(clock) = &mut uc.get_data_mut().pair_clock {
-                clock.diverge();
-            }
-            return false;
-        }
-    }
-    let state = uc.get_data_mut();
-    let now = state.next_time;
-    match state
-        .pair_clock
+    let found = uc
+        .get_data_mut()
+        .clock
         .as_mut()
-        .and_then(|c| c.step(Step::Block(address), now))
-    {
-        Some(time) => {
-            state.next_time = time;
-            true
+        .and_then(|clock| clock.find(address, size));
+    let block = match found {
+        Some(block) => block,
+        None => {
+            let mut code = vec![0u8; size as usize];
+            let shape = match uc.mem_read(address as u64, &mut code) {
+                Ok(()) => block_shape(&code, address),
+                Err(_) => BlockShape::unknown(),
+            };
+            match &mut uc.get_data_mut().clock {
+                Some(clock) => clock.insert(address, size, shape),
+                None => return true,
+            }
         }
-        None => false,
+    };
+    let state = uc.get_data_mut();
+    let Some(clock) = &mut state.clock else {
+        return true;
+    };
+    let mut now = state.next_time;
+    let entered = clock.enter(block, address, size, &mut now);
+    if clock.mode() == ClockMode::Clock {
+        state.next_time = now;
+    }
+    match entered {
+        Entered::Go => true,
+        Entered::Stop => false,
+        Entered::CheckIt => {
+            if register(uc, RegisterARM::CPSR) & CPSR_IT_BITS == 0 {
+                return true;
+            }
+            if let Some(clock) = &mut uc.get_data_mut().clock {
+                clock.inside_it(address);
+            }
+            false
+        }
     }
 }
 
@@ -1088,6 +1084,9 @@ fn exception_name(number: u32) -> &'static str {
 }
 
 fn handle_exception<S: EventSink>(uc: &mut Unicorn<'_, RunState<'_, S>>, number: u32) {
+    if let Some(clock) = &mut uc.get_data_mut().clock {
+        clock.interrupted();
+    }
     const EXCEPTION_BREAKPOINT: u32 = 7;
     const BKPT_SEMIHOSTING: u16 = 0xbeab;
     let pc = register(uc, RegisterARM::PC);

@@ -9,6 +9,14 @@
 //! restores the op's snapshot and runs only the op. Restoring gives the
 //! same events at the same times as re-running the firmware from reset
 //! ([`VerifyRequest::full_reruns`] does that, to cross-check).
+//!
+//! A check from a snapshot hooks only the bytes it looks at (the whole pair
+//! for a reference run, whose pair is mined; for an overlapped run, the bytes
+//! that share memory, see [`Overlay::shared_ranges`]) and takes the event
+//! times of those accesses from dmo-emu's block clock, so its results are
+//! those of a fully hooked run. Where the clock cannot place an access, the
+//! check is run again fully hooked ([`VerifyRequest::block_clock`] off does
+//! that for every check, to cross-check).
 
 use crate::model::InstructionSite;
 use crate::sources::FirmwareSites;
@@ -50,6 +58,10 @@ pub struct VerifyRequest {
     /// Re-run the firmware from reset, in a fresh engine, for every check
     /// instead of restoring op-start snapshots: slower, same results.
     pub full_reruns: bool,
+    /// Hook only what a check looks at, with event times from the block
+    /// clock (falling back to a fully hooked run where it cannot place an
+    /// access); off hooks every access of every check: slower, same results.
+    pub block_clock: bool,
 }
 
 /// A mined offset whose claim `dmo verify` checks: the offset is safe, and
@@ -226,6 +238,29 @@ impl PairVerification {
 pub struct Verification {
     pub firmware: String,
     pub pairs: Vec<PairVerification>,
+    /// How the checks ran (not a result: the same results come out of
+    /// every way of running them).
+    #[serde(skip)]
+    pub runs: CheckRuns,
+}
+
+/// How many op runs the checks took, by how they were hooked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckRuns {
+    /// Only the checked bytes hooked, times from the block clock.
+    pub clocked: usize,
+    /// Every access hooked: the clock could not place one (the clocked
+    /// attempt, cut short, is not counted), or it was not asked for.
+    pub fully_hooked: usize,
+}
+
+/// Which bytes a check looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Looks {
+    /// The whole pair (a reference run, mined).
+    Pair,
+    /// The bytes the overlay shares between output and input.
+    Shared,
 }
 
 /// Re-runs `firmware` to check the offsets of the requested ops (see the
@@ -240,30 +275,31 @@ pub fn verify(
     if request.full_reruns {
         let outcome = dmo_emu::run(firmware, config, &mut sink)?;
         let mined = mine(firmware, config, request, outcome, sink)?;
-        check_all(
+        let mut runs = CheckRuns::default();
+        let mut verification = check_all(
             firmware,
             request,
             &mined,
-            |_index, overlay, make_sink, _step| {
+            |_index, overlay, make_sink, _looks| {
                 let mut sink = make_sink();
                 let outcome = dmo_emu::run_overlaid(firmware, config, overlay, &mut sink)?;
+                runs.fully_hooked += 1;
                 Ok((outcome, sink))
             },
-        )
+        )?;
+        verification.runs = runs;
+        Ok(verification)
     } else {
         let mut session = Session::new(firmware, config, &mut sink, DEFAULT_SNAPSHOT_BUDGET)?;
         let outcome = session.run()?;
         let first = std::mem::replace(session.sink_mut(), RunSink::Idle);
         let mined = mine(firmware, config, request, outcome, first)?;
-        // The pair clock of the pair being checked (see dmo_emu's
-        // `pairclock`): recorded by its first reference run, replayed by
-        // the others, which hook only the pair's bytes.
-        let mut pair_log: Option<dmo_emu::OpLog> = None;
-        check_all(
+        let mut runs = CheckRuns::default();
+        let mut verification = check_all(
             firmware,
             request,
             &mined,
-            |index, overlay, make_sink, step| {
+            |index, overlay, make_sink, looks| {
                 let from_snapshot = session.has_snapshot(index);
                 let fresh_sink = || {
                     let mut sink = make_sink();
@@ -273,47 +309,34 @@ pub fn verify(
                     }
                     sink
                 };
-                let outcome = match (step, pair_log.take()) {
-                    (Step::First, _) => {
-                        *session.sink_mut() = fresh_sink();
-                        let (outcome, log) = session.run_overlaid_op_recording(index, overlay)?;
-                        pair_log = log;
-                        outcome
+                if from_snapshot && request.block_clock {
+                    let hooked = match looks {
+                        Looks::Pair => overlay.pair_ranges(),
+                        Looks::Shared => overlay.shared_ranges(),
+                    };
+                    *session.sink_mut() = fresh_sink();
+                    if let Ok(outcome) =
+                        session.run_overlaid_op_clocked(index, overlay.clone(), &hooked)?
+                    {
+                        runs.clocked += 1;
+                        return Ok((
+                            outcome,
+                            std::mem::replace(session.sink_mut(), RunSink::Idle),
+                        ));
                     }
-                    (Step::Later, Some(log)) => {
-                        *session.sink_mut() = fresh_sink();
-                        let (replayed, log) =
-                            session.run_overlaid_op_replaying(index, overlay.clone(), log)?;
-                        pair_log = Some(log);
-                        match replayed {
-                            Some(outcome) => outcome,
-                            None => {
-                                // Off the recorded path: run it fully hooked.
-                                *session.sink_mut() = fresh_sink();
-                                session.run_overlaid_op(index, overlay)?
-                            }
-                        }
-                    }
-                    (Step::Later, None) => {
-                        *session.sink_mut() = fresh_sink();
-                        session.run_overlaid_op(index, overlay)?
-                    }
-                };
+                }
+                *session.sink_mut() = fresh_sink();
+                let outcome = session.run_overlaid_op(index, overlay)?;
+                runs.fully_hooked += 1;
                 Ok((
                     outcome,
                     std::mem::replace(session.sink_mut(), RunSink::Idle),
                 ))
             },
-        )
+        )?;
+        verification.runs = runs;
+        Ok(verification)
     }
-}
-
-/// Which run of a pair's checks: its first (which may record the pair
-/// clock), or a later one (which may replay it).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Step {
-    First,
-    Later,
 }
 
 /// The pairs to check, and the names of all ops in run order (to tell
@@ -533,8 +556,8 @@ fn mine(
 }
 
 /// Checks every chosen pair; `run` runs op `index` with `overlay`, reporting
-/// to a sink from `make_sink` (called again for each attempt), and hands the
-/// sink back.
+/// to a sink from the maker it is given (called again for each attempt),
+/// and hands the sink back; `Looks` says which bytes the check looks at.
 fn check_all(
     firmware: &Firmware,
     request: &VerifyRequest,
@@ -543,7 +566,7 @@ fn check_all(
         usize,
         Overlay,
         &dyn Fn() -> RunSink,
-        Step,
+        Looks,
     ) -> Result<(RunOutcome, RunSink), ReportError>,
 ) -> Result<Verification, ReportError> {
     let sites = FirmwareSites::new(firmware);
@@ -566,17 +589,12 @@ fn check_all(
             offset: offset - 1,
             runs: Vec::new(),
         });
-        for (seed_index, &seed) in request.seeds.iter().enumerate() {
+        for &seed in &request.seeds {
             // The reference run: the op as placed, on this seed's input; its
             // mined pair gives the witness for this very input.
             let overlay = overlay_for(pair, occurrence, None, Some(seed), None);
-            let step = if seed_index == 0 {
-                Step::First
-            } else {
-                Step::Later
-            };
             let make_pair = || RunSink::Pair(OnePair::new(pair, index));
-            let (outcome, sink) = run(index, overlay, &make_pair, step)?;
+            let (outcome, sink) = run(index, overlay, &make_pair, Looks::Pair)?;
             let seeded = match sink {
                 RunSink::Pair(one) => one.finish(),
                 _ => None,
@@ -588,7 +606,7 @@ fn check_all(
             let mut check = |placement: OverlayPlacement, witness: Option<Witness>| {
                 let watch = witness.map(|w| w.input_byte);
                 let overlay = overlay_for(pair, occurrence, Some(placement), Some(seed), watch);
-                let (outcome, _) = run(index, overlay, &|| RunSink::Idle, Step::Later)?;
+                let (outcome, _) = run(index, overlay, &|| RunSink::Idle, Looks::Shared)?;
                 let overlapped = op_report(firmware, pair, outcome)?;
                 Ok::<_, ReportError>(compare(seed, &reference, &overlapped, witness, &sites))
             };
@@ -617,6 +635,7 @@ fn check_all(
     Ok(Verification {
         firmware: firmware.path.display().to_string(),
         pairs,
+        runs: CheckRuns::default(),
     })
 }
 
