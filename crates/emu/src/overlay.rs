@@ -437,6 +437,44 @@ mod tests {
     }
 
     #[test]
+    fn shared_ranges_are_the_bytes_that_share_memory() {
+        // Oracle: the byte maps the overlay mirrors through, byte by byte.
+        for (input_len, output_len) in [(8u32, 8u32), (8, 20), (20, 8), (1, 1)] {
+            for placement in (0..24)
+                .map(OverlayPlacement::Down)
+                .chain((0..24).map(OverlayPlacement::Up))
+            {
+                let mut state = state_with(placement);
+                state.overlay.input_len = input_len;
+                state.overlay.output_len = output_len;
+                let shared_outputs: Vec<u64> = (0..output_len as u64)
+                    .filter(|&j| state.input_byte_of(j).is_some())
+                    .collect();
+                let shared_inputs: Vec<u64> = (0..input_len as u64)
+                    .filter(|&i| state.output_byte_of(i).is_some())
+                    .collect();
+                let ranges = state.overlay.shared_ranges();
+                let bytes = |range: &HookedRange, base: u64| (range.start - base..range.end - base);
+                if shared_outputs.is_empty() {
+                    assert!(ranges.is_empty(), "{placement:?} {input_len} {output_len}");
+                    continue;
+                }
+                let (output, input) = (&ranges[0], &ranges[1]);
+                assert_eq!(bytes(output, 0x200).collect::<Vec<_>>(), shared_outputs);
+                assert_eq!(bytes(input, 0x100).collect::<Vec<_>>(), shared_inputs);
+                assert!(output.writes && !output.reads && input.writes && input.reads);
+            }
+        }
+        // A reference run shares nothing; the pair's ranges are both buffers.
+        let mut reference = state(0).overlay;
+        reference.placement = None;
+        assert!(reference.shared_ranges().is_empty());
+        let pair = reference.pair_ranges();
+        assert_eq!((pair[0].start, pair[0].end), (0x100, 0x108));
+        assert_eq!((pair[1].start, pair[1].end), (0x200, 0x208));
+    }
+
+    #[test]
     fn fill_is_reproducible_and_seed_dependent() {
         assert_eq!(pseudo_random_bytes(1, 64), pseudo_random_bytes(1, 64));
         assert_ne!(pseudo_random_bytes(1, 64), pseudo_random_bytes(2, 64));
