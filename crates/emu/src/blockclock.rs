@@ -121,7 +121,7 @@ fn accesses(first: u16, second: u16) -> Accesses {
         // LDM/STM (IA, DB; PUSH.W, POP.W): one access per listed register.
         // SRS and RFE (op 00 and 11) are not decoded here.
         return match (first >> 7) & 3 {
-            1 | 2 => Accesses::Fixed(u32::from(second.count_ones())),
+            1 | 2 => Accesses::Fixed(second.count_ones()),
             _ => Accesses::Unknown,
         };
     }

@@ -454,7 +454,7 @@ mod tests {
                     .filter(|&i| state.output_byte_of(i).is_some())
                     .collect();
                 let ranges = state.overlay.shared_ranges();
-                let bytes = |range: &HookedRange, base: u64| (range.start - base..range.end - base);
+                let bytes = |range: &HookedRange, base: u64| range.start - base..range.end - base;
                 if shared_outputs.is_empty() {
                     assert!(ranges.is_empty(), "{placement:?} {input_len} {output_len}");
                     continue;
