@@ -72,13 +72,18 @@ impl Buffer {
 }
 
 /// The events of one operator: a half-open range of event times, a name, a
-/// kind (`CONV_2D`, ...) and its buffers.
+/// kind (`CONV_2D`, ...), its buffers, and the instructions it ran.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct OpSegment {
     pub name: String,
     pub kind: String,
     pub time: TimeRange,
     pub buffers: Vec<Buffer>,
+    /// Instructions the emulator retired between the op's begin and end
+    /// (counted per translated block: the marker calls' own first blocks
+    /// count, the block an `--ops` function returns to does not). `None`
+    /// when unknown: a trace from a `dmo` before format 3, or made-up events.
+    pub instructions: Option<u64>,
 }
 
 impl OpSegment {

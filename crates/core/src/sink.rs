@@ -20,6 +20,10 @@ pub trait EventSink {
     /// A buffer of the operator that began last.
     fn op_buffer(&mut self, _buffer: &Buffer) {}
 
+    /// The instructions the current operator ran, sent just before its
+    /// [`op_end`](EventSink::op_end) by runs that count them.
+    fn op_instructions(&mut self, _count: u64) {}
+
     /// The current operator ends; `at` is one past its last event.
     fn op_end(&mut self, _at: EventTime) {}
 
@@ -72,6 +76,10 @@ impl<A: EventSink + ?Sized, B: EventSink + ?Sized> EventSink for FanOut<'_, A, B
         self.first.op_buffer(buffer);
         self.second.op_buffer(buffer);
     }
+    fn op_instructions(&mut self, count: u64) {
+        self.first.op_instructions(count);
+        self.second.op_instructions(count);
+    }
     fn op_end(&mut self, at: EventTime) {
         self.first.op_end(at);
         self.second.op_end(at);
@@ -91,6 +99,9 @@ impl<S: EventSink + ?Sized> EventSink for &mut S {
     }
     fn op_buffer(&mut self, buffer: &Buffer) {
         (**self).op_buffer(buffer)
+    }
+    fn op_instructions(&mut self, count: u64) {
+        (**self).op_instructions(count)
     }
     fn op_end(&mut self, at: EventTime) {
         (**self).op_end(at)

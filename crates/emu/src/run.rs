@@ -139,6 +139,8 @@ pub(crate) struct OpenOp {
     segment: OpSegment,
     /// For `--ops` segments: return address and stack pointer at entry.
     return_to: Option<(u32, u32)>,
+    /// The run's instruction count before the block where the op began.
+    instructions_at_begin: u64,
 }
 
 /// Instruction counts of translated blocks, direct-mapped by address.
@@ -167,6 +169,12 @@ pub(crate) struct RunState<'s, S: EventSink> {
     pub(crate) reads: u64,
     pub(crate) writes: u64,
     pub(crate) instructions: u64,
+    /// `instructions` before the block now running was counted. Ops begin
+    /// and end at block starts (a function's entry, the block a call
+    /// returns to), so an op's count is this at its end minus this at its
+    /// begin: exactly the instructions from its first block up to, not
+    /// including, the block where it ends.
+    pub(crate) instructions_before_block: u64,
     max_instructions: u64,
     pub(crate) mmio_reads: u64,
     pub(crate) mmio_writes: u64,
@@ -226,8 +234,10 @@ impl<S: EventSink> RunState<'_, S> {
                 kind,
                 time: TimeRange::new(now, now),
                 buffers: Vec::new(),
+                instructions: None,
             },
             return_to,
+            instructions_at_begin: self.instructions_before_block,
         });
     }
 
@@ -235,6 +245,11 @@ impl<S: EventSink> RunState<'_, S> {
         let now = self.now();
         if let Some(mut open) = self.open_op.take() {
             open.segment.time.end = now;
+            let instructions = self
+                .instructions_before_block
+                .saturating_sub(open.instructions_at_begin);
+            open.segment.instructions = Some(instructions);
+            self.sink.op_instructions(instructions);
             self.sink.op_end(now);
             self.ops.push(open.segment);
         } else {
@@ -366,6 +381,7 @@ pub(crate) fn prepare<'s, S: EventSink>(
         reads: 0,
         writes: 0,
         instructions: 0,
+        instructions_before_block: 0,
         max_instructions: config.max_instructions,
         mmio_reads: 0,
         mmio_writes: 0,
@@ -728,6 +744,7 @@ fn install_hooks<S: EventSink>(
         }
         let sp = register(uc, RegisterARM::SP);
         let state = uc.get_data_mut();
+        state.instructions_before_block = state.instructions;
         state.instructions += count as u64;
         state.lowest_stack_pointer = state.lowest_stack_pointer.min(sp);
         let mut returned = false;
@@ -1182,7 +1199,8 @@ pub(crate) fn take_snapshot<S: EventSink>(uc: &mut Unicorn<'_, RunState<'_, S>>,
         next_time: state.next_time,
         reads: state.reads,
         writes: state.writes,
-        instructions: state.instructions,
+        // The resumed run enters the op's first block anew, and counts it then.
+        instructions: state.instructions_before_block,
         mmio_reads: state.mmio_reads,
         mmio_writes: state.mmio_writes,
         lowest_stack_pointer: state.lowest_stack_pointer,

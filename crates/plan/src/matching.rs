@@ -108,6 +108,7 @@ pub fn measured_offsets<'a>(
         operators.push(Ok(MeasuredOperator {
             op_name: segments[segment_index].name.clone(),
             memory_accesses: time.end.0.saturating_sub(time.start.0),
+            instructions: segments[segment_index].instructions,
             pairs: input_pairs(model, index, &segment_pairs),
         }));
     }

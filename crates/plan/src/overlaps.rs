@@ -117,6 +117,9 @@ pub struct MeasuredOperator {
     pub op_name: String,
     /// Loads and stores the op made in the traced run.
     pub memory_accesses: u64,
+    /// Instructions the op ran in the traced run (`None` for a trace from
+    /// a `dmo` that did not count them per op).
+    pub instructions: Option<u64>,
     /// `(input tensor, offsets)` for each activation input the trace has a
     /// pair for.
     pub pairs: Vec<(usize, PairOffsets)>,

@@ -177,6 +177,7 @@ mod tests {
                 end: EventTime(0),
             },
             buffers,
+            instructions: None,
         }
     }
 

@@ -112,6 +112,9 @@ pub fn trace_layout(plan: &TracePlan, firmware: &str, base_name: &str) -> Layout
             base_name,
             plan.base.0
         ),
+        // A safe overlap belongs to a loop order: these were measured on
+        // this binary's kernels, and hold for them only.
+        "the DMO plan's overlaps were measured in this trace: they hold only for the kernels of this firmware build".to_string(),
     ];
     if let Some(ops) = op_list(&plan.op_names) {
         subtitle.push(ops);

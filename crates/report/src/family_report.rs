@@ -3,7 +3,7 @@
 //! side: per layer the offset and footprint each loop order allows, each
 //! family's heads, and the layers where a family pays for its loop order.
 //! It shows the RAM side of choosing a kernel library; with a trace, the
-//! memory accesses each op made show the speed side.
+//! instructions and memory accesses each op took show the speed side.
 
 use crate::table::write_table;
 use crate::{Format, ReportError};
@@ -48,6 +48,8 @@ pub struct FamilyRow {
     pub costs: Vec<(String, u64)>,
     /// Loads and stores of the traced op (with a trace).
     pub memory_accesses: Option<u64>,
+    /// Instructions the traced op ran (with a trace that counted them).
+    pub instructions: Option<u64>,
 }
 
 /// The model under every family.
@@ -66,6 +68,9 @@ impl FamilyComparison {
         plans: &[(String, &ModelPlan)],
         measured: Option<&MeasuredOffsets>,
     ) -> FamilyComparison {
+        let measured_op = |operator: usize| {
+            measured.and_then(|m| m.operators.get(operator).and_then(|op| op.as_ref().ok()))
+        };
         let families = plans
             .iter()
             .map(|(name, plan)| FamilyColumn {
@@ -126,12 +131,8 @@ impl FamilyComparison {
                     output_bytes: sizes.map(|s| s.1),
                     cells,
                     costs,
-                    memory_accesses: measured.and_then(|m| {
-                        m.operators
-                            .get(layer.operator)
-                            .and_then(|op| op.as_ref().ok())
-                            .map(|op| op.memory_accesses)
-                    }),
+                    memory_accesses: measured_op(layer.operator).map(|op| op.memory_accesses),
+                    instructions: measured_op(layer.operator).and_then(|op| op.instructions),
                 });
             }
         }
@@ -200,6 +201,7 @@ pub fn render_families(report: &FamilyComparison, format: Format) -> Result<Stri
                 header.push(format!("{}_s_mono", family.name));
                 header.push(format!("{}_footprint", family.name));
             }
+            header.push("instructions".into());
             header.push("memory_accesses".into());
             writer.write_record(&header)?;
             for row in &report.rows {
@@ -214,6 +216,7 @@ pub fn render_families(report: &FamilyComparison, format: Format) -> Result<Stri
                     record.push(text(cell.s_mono));
                     record.push(text(cell.footprint));
                 }
+                record.push(text(row.instructions));
                 record.push(text(row.memory_accesses));
                 writer.write_record(&record)?;
             }
@@ -250,14 +253,19 @@ fn write_text(
         )?;
     }
     let with_accesses = report.rows.iter().any(|r| r.memory_accesses.is_some());
+    let with_instructions = report.rows.iter().any(|r| r.instructions.is_some());
     let mut header: Vec<String> = ["op", "kind", "in B", "out B"].map(String::from).to_vec();
     for family in &report.families {
         header.push(format!("{} s_mono", family.name));
         header.push(format!("{} footprint", family.name));
     }
     header.push("costs".into());
+    // Both come from the traced firmware, whose offsets are the last family.
+    if with_instructions {
+        header.push("traced instructions".into());
+    }
     if with_accesses {
-        header.push("accesses".into());
+        header.push("traced accesses".into());
     }
     let rows: Vec<Vec<String>> = report
         .rows
@@ -280,6 +288,9 @@ fn write_text(
                     .collect::<Vec<_>>()
                     .join(", "),
             );
+            if with_instructions {
+                cells.push(dash(row.instructions));
+            }
             if with_accesses {
                 cells.push(dash(row.memory_accesses));
             }

@@ -419,6 +419,14 @@ impl EventSink for RunSink {
             }
         }
     }
+    fn op_instructions(&mut self, count: u64) {
+        if let RunSink::First {
+            trace: Some(trace), ..
+        } = self
+        {
+            trace.0.op_instructions(count);
+        }
+    }
     fn op_end(&mut self, at: EventTime) {
         match self {
             RunSink::First { miner, trace } => {

@@ -119,6 +119,8 @@ pub struct BufferDiscovery<'m> {
     /// Of the open segment: flash bytes read outside functions.
     weights_read: BitSet,
     open: Option<(String, String, EventTime)>,
+    /// The open op's instruction count, as the replay reports it.
+    open_instructions: Option<u64>,
     found: Vec<PendingSegment>,
 }
 
@@ -157,6 +159,7 @@ impl<'m> BufferDiscovery<'m> {
             ram,
             flash,
             open: None,
+            open_instructions: None,
             found: Vec::new(),
         }
     }
@@ -206,6 +209,7 @@ impl<'m> BufferDiscovery<'m> {
                 kind,
                 time: TimeRange::new(start, end),
                 buffers,
+                instructions: self.open_instructions.take(),
             },
             produced_outside_ops: self.read_from_outside_ops.runs(&self.ram),
         });
@@ -348,6 +352,11 @@ impl EventSink for BufferDiscovery<'_> {
     fn op_begin(&mut self, at: EventTime, name: &str, kind: &str) {
         self.close(at);
         self.open = Some((name.to_string(), kind.to_string(), at));
+        self.open_instructions = None;
+    }
+
+    fn op_instructions(&mut self, count: u64) {
+        self.open_instructions = Some(count);
     }
 
     fn op_end(&mut self, at: EventTime) {

@@ -32,7 +32,7 @@ pub enum TraceError {
     #[error("{path}: not a dmo trace (the file does not start with the trace magic)")]
     NotATrace { path: PathBuf },
 
-    #[error("{path}: trace format version {found}, this dmo reads version {supported}; re-record the trace with this dmo")]
+    #[error("{path}: trace format version {found}, this dmo reads versions 2 to {supported}; re-record the trace with this dmo")]
     WrongVersion {
         path: PathBuf,
         found: u32,

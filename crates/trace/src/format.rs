@@ -18,8 +18,13 @@ pub(crate) const FILE_MAGIC: [u8; 8] = *b"DMOTRACE";
 pub(crate) const TRAILER_MAGIC: [u8; 8] = *b"DMOTEND!";
 pub(crate) const BLOCK_MAGIC: [u8; 4] = *b"DMOB";
 
-/// Bumped whenever the layout or the event encoding changes.
-pub const FORMAT_VERSION: u32 = 2;
+/// Bumped whenever the layout or the event encoding changes. 3 added each
+/// op's instruction count to the footer's segments.
+pub const FORMAT_VERSION: u32 = 3;
+
+/// Older versions the reader still opens (their events are encoded as
+/// today's; only the footer differs).
+pub const READABLE_VERSIONS: [u32; 2] = [2, FORMAT_VERSION];
 
 pub(crate) const HEADER_LEN: u64 = 16;
 pub(crate) const BLOCK_HEADER_LEN: usize = 24;

@@ -87,12 +87,13 @@ pub(crate) struct FooterExtension {
     pub buffer_origin: Option<BufferOrigin>,
 }
 
-/// What the trace file stores after the event blocks.
+/// What the trace file stores after the event blocks. `Segment` is the
+/// current [`OpSegment`]; format 2 stored [`OpSegmentV2`].
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub(crate) struct Footer {
+pub(crate) struct Footer<Segment = OpSegment> {
     pub metadata: TraceMetadata,
     /// Op segments, in the order they began.
-    pub segments: Vec<OpSegment>,
+    pub segments: Vec<Segment>,
     /// One entry per event block, in file order.
     pub blocks: Vec<BlockIndexEntry>,
     pub event_count: u64,
@@ -106,4 +107,35 @@ pub(crate) struct BlockIndexEntry {
     pub byte_offset: u64,
     pub first_time: u64,
     pub event_count: u32,
+}
+
+/// An op segment as format 2 stored it: without the instruction count.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub(crate) struct OpSegmentV2 {
+    pub name: String,
+    pub kind: String,
+    pub time: dmo_core::TimeRange,
+    pub buffers: Vec<dmo_core::Buffer>,
+}
+
+impl From<Footer<OpSegmentV2>> for Footer {
+    fn from(old: Footer<OpSegmentV2>) -> Footer {
+        Footer {
+            metadata: old.metadata,
+            segments: old
+                .segments
+                .into_iter()
+                .map(|segment| OpSegment {
+                    name: segment.name,
+                    kind: segment.kind,
+                    time: segment.time,
+                    buffers: segment.buffers,
+                    instructions: None,
+                })
+                .collect(),
+            blocks: old.blocks,
+            event_count: old.event_count,
+            complete: old.complete,
+        }
+    }
 }

@@ -6,7 +6,9 @@ use crate::error::{BlockPosition, TraceError};
 use crate::format::{
     self, BlockHeader, Trailer, BLOCK_HEADER_LEN, FORMAT_VERSION, HEADER_LEN, TRAILER_LEN,
 };
-use crate::metadata::{BlockIndexEntry, BufferOrigin, Footer, FooterExtension, TraceMetadata};
+use crate::metadata::{
+    BlockIndexEntry, BufferOrigin, Footer, FooterExtension, OpSegmentV2, TraceMetadata,
+};
 use dmo_core::{Event, EventSink, EventTime, OpSegment, TimeRange};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -53,7 +55,7 @@ impl TraceReader {
             return Err(TraceError::NotATrace { path });
         }
         let version = format::u32_at(&header, 8);
-        if version != FORMAT_VERSION {
+        if !format::READABLE_VERSIONS.contains(&version) {
             return Err(TraceError::WrongVersion {
                 path,
                 found: version,
@@ -74,7 +76,7 @@ impl TraceReader {
             return Err(truncation_error(&path, &mut file, file_len));
         };
         let footer_end = trailer.footer_offset.checked_add(trailer.footer_len);
-        if trailer.version != FORMAT_VERSION
+        if trailer.version != version
             || trailer.footer_offset < HEADER_LEN
             || footer_end != Some(file_len - TRAILER_LEN)
         {
@@ -101,9 +103,16 @@ impl TraceReader {
         if crc32fast::hash(&footer_bytes) != trailer.footer_crc && !cfg!(fuzzing) {
             return Err(metadata_error("checksum mismatch".to_string()));
         }
-        let (footer, footer_len): (Footer, usize) =
+        let decode_error = |error: bincode::error::DecodeError| metadata_error(error.to_string());
+        let (footer, footer_len): (Footer, usize) = if version == 2 {
+            let (old, len): (Footer<OpSegmentV2>, usize) =
+                bincode::serde::decode_from_slice(&footer_bytes, format::bincode_config())
+                    .map_err(decode_error)?;
+            (old.into(), len)
+        } else {
             bincode::serde::decode_from_slice(&footer_bytes, format::bincode_config())
-                .map_err(|error| metadata_error(error.to_string()))?;
+                .map_err(decode_error)?
+        };
         // Traces written before the extension end with the footer.
         let extension = match footer_bytes.get(footer_len..) {
             Some(rest) if !rest.is_empty() => {
@@ -111,7 +120,7 @@ impl TraceReader {
                     rest,
                     format::bincode_config(),
                 )
-                .map_err(|error| metadata_error(error.to_string()))?
+                .map_err(decode_error)?
                 .0
             }
             _ => FooterExtension {
@@ -275,6 +284,9 @@ impl<'a> Markers<'a> {
             }
             if segment.time.end > time {
                 return;
+            }
+            if let Some(count) = segment.instructions {
+                sink.op_instructions(count);
             }
             sink.op_end(segment.time.end);
             self.begun = false;

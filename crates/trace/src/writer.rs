@@ -306,6 +306,7 @@ impl EventSink for TraceWriter {
             kind: kind.to_string(),
             time: TimeRange::new(at, at),
             buffers: Vec::new(),
+            instructions: None,
         });
         self.open_segment = Some(self.segments.len() - 1);
     }
@@ -313,6 +314,12 @@ impl EventSink for TraceWriter {
     fn op_buffer(&mut self, buffer: &Buffer) {
         if let Some(index) = self.open_segment {
             self.segments[index].buffers.push(buffer.clone());
+        }
+    }
+
+    fn op_instructions(&mut self, count: u64) {
+        if let Some(index) = self.open_segment {
+            self.segments[index].instructions = Some(count);
         }
     }
 

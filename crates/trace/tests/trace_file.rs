@@ -7,7 +7,7 @@ use dmo_core::{
     AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, MemoryRegion, OpSegment,
     RegionKind, RunEnd, RunStats, Symbol, SymbolKind, TimeRange,
 };
-use dmo_trace::{TraceError, TraceMetadata, TraceOptions, TraceReader, TraceWriter};
+use dmo_trace::{BufferOrigin, TraceError, TraceMetadata, TraceOptions, TraceReader, TraceWriter};
 use std::path::{Path, PathBuf};
 use support::synthetic::{emit_conv, ConvShape};
 
@@ -30,6 +30,9 @@ impl EventSink for Recorder {
             "buffer {} {} {} {}",
             buffer.name, buffer.start, buffer.len, buffer.role
         ));
+    }
+    fn op_instructions(&mut self, count: u64) {
+        self.markers.push(format!("instructions {count}"));
     }
     fn op_end(&mut self, at: EventTime) {
         self.markers.push(format!("end {}", at.0));
@@ -107,7 +110,13 @@ fn expected_small() -> Recorder {
 }
 
 fn golden_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/small_conv_v2.dmotrace")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/small_conv_v3_origin.dmotrace")
+}
+
+/// The same trace as a `dmo` from before the footer extension (which
+/// records where the buffers come from) wrote it.
+fn golden_without_extension_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/small_conv_v3.dmotrace")
 }
 
 #[test]
@@ -160,6 +169,8 @@ fn round_trip_preserves_events_markers_and_metadata() {
                     role: BufferRole::Weights
                 },
             ],
+            // 36 output elements x (1 + 27 x 2 input channels + 3).
+            instructions: Some(36 * 58),
         }]
     );
     // No temporary file is left beside the trace.
@@ -249,12 +260,62 @@ fn golden_file_is_read_and_rewritten_byte_for_byte() {
     reader.replay(&mut replayed).unwrap();
     assert_eq!(replayed, expected_small());
     assert_eq!(reader.metadata(), &sample_metadata());
+    assert_eq!(reader.buffer_origin(), Some(BufferOrigin::Markers));
     assert_eq!(
         std::fs::read(&fresh).unwrap(),
         std::fs::read(&golden).unwrap(),
         "the writer's output changed: if the format changed on purpose, bump FORMAT_VERSION and \
          regenerate with DMO_REGENERATE_GOLDEN=1 cargo test -p dmo-trace --test trace_file"
     );
+}
+
+#[test]
+fn a_trace_without_the_footer_extension_still_reads() {
+    // Written before the writer recorded the buffers' origin: the same
+    // events, segments and metadata, and no origin. The control: the
+    // files differ only by the extension after the footer.
+    let old = TraceReader::open(golden_without_extension_path()).unwrap();
+    let new = TraceReader::open(golden_path()).unwrap();
+    let mut replayed = Recorder::default();
+    old.replay(&mut replayed).unwrap();
+    assert_eq!(replayed, expected_small());
+    assert_eq!(old.metadata(), new.metadata());
+    assert_eq!(old.segments(), new.segments());
+    assert_eq!(old.buffer_origin(), None);
+    assert_eq!(new.buffer_origin(), Some(BufferOrigin::Markers));
+    let (old_len, new_len) = (
+        std::fs::metadata(golden_without_extension_path())
+            .unwrap()
+            .len(),
+        std::fs::metadata(golden_path()).unwrap().len(),
+    );
+    assert!(
+        new_len > old_len && new_len - old_len <= 3,
+        "{old_len} {new_len}"
+    );
+}
+
+/// Format 2 (before instruction counts) is still read: the same events,
+/// markers and metadata as today's golden file, and no instruction counts.
+/// The file is the golden file `dmo` 0.1 committed when it wrote format 2.
+#[test]
+fn a_format_2_trace_is_read_without_instruction_counts() {
+    let old = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/small_conv_v2.dmotrace");
+    assert_eq!(&std::fs::read(&old).unwrap()[8..12], &2u32.to_le_bytes());
+    let reader = TraceReader::open(&old).unwrap();
+    let mut replayed = Recorder::default();
+    reader.replay(&mut replayed).unwrap();
+    let mut expected = expected_small();
+    expected
+        .markers
+        .retain(|marker| !marker.starts_with("instructions"));
+    assert_eq!(replayed, expected);
+    assert_eq!(reader.metadata(), &sample_metadata());
+    assert_eq!(reader.segments().len(), 1);
+    assert_eq!(reader.segments()[0].instructions, None);
+    // Control: today's golden file does carry the count.
+    let current = TraceReader::open(golden_path()).unwrap();
+    assert_eq!(current.segments()[0].instructions, Some(36 * 58));
 }
 
 /// Copies the golden file to a temporary path, lets `damage` change it, opens it.

@@ -48,6 +48,9 @@ impl<S: EventSink + ?Sized> EventSink for ProgressSink<'_, S> {
     fn op_buffer(&mut self, buffer: &Buffer) {
         self.inner.op_buffer(buffer);
     }
+    fn op_instructions(&mut self, count: u64) {
+        self.inner.op_instructions(count);
+    }
     fn op_end(&mut self, at: EventTime) {
         self.inner.op_end(at);
     }

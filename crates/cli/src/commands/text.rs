@@ -131,8 +131,12 @@ pub fn print_run_summary(outcome: &RunOutcome, trace: Option<&TraceSummary>) {
 
 /// An op segment and its buffers, indented by `indent` (used by `info` and `dump`).
 pub fn print_op_segment(label: &str, segment: &OpSegment, metadata: &TraceMetadata, indent: &str) {
+    let instructions = segment
+        .instructions
+        .map(|count| format!(", {count} instructions"))
+        .unwrap_or_default();
     println!(
-        "{label}{:<24} {:<20} t={}..{} ({} events)",
+        "{label}{:<24} {:<20} t={}..{} ({} events{instructions})",
         segment.display_name(),
         segment.kind,
         segment.time.start.0,

@@ -127,6 +127,10 @@ pub fn emit_conv(sink: &mut dyn EventSink, shape: ConvShape, start: u64) -> u64 
         }
     }
     let end = emitter.time;
+    // The instructions such code runs per output element: push, 9 x in_c x
+    // (two byte loads and a multiply-accumulate), the bias load, the store, pop.
+    let per_output = 1 + 27 * shape.in_channels as u64 + 3;
+    sink.op_instructions(per_output * shape.output_len() as u64);
     sink.op_end(EventTime(end));
     end
 }
