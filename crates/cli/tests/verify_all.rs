@@ -163,8 +163,8 @@ fn unmarked_firmware_verifies_like_its_markers_say() {
 }
 
 /// `dmo verify`'s stderr summary: (op runs with the block clock, fully
-/// hooked op runs).
-fn run_counts(name: &str, args: &[&str]) -> (usize, usize) {
+/// hooked op runs, reference runs not needed).
+fn run_counts(name: &str, args: &[&str]) -> (usize, usize, usize) {
     let elf = fixture(name);
     let mut all = vec!["verify", elf.as_str()];
     all.extend_from_slice(args);
@@ -179,7 +179,7 @@ fn run_counts(name: &str, args: &[&str]) -> (usize, usize) {
         .filter_map(|word| word.parse().ok())
         .collect();
     assert_eq!(numbers[0], numbers[1] + numbers[2], "{line}");
-    (numbers[1], numbers[2])
+    (numbers[1], numbers[2], numbers[3])
 }
 
 #[test]
@@ -207,17 +207,27 @@ fn snapshot_restore_gives_the_same_results_as_full_reruns() {
         }
         // A control that the comparison can fail: the results carry times.
         assert!(restored.to_string().contains("write_time"), "{args:?}");
-        // And that the fast path ran: tiny_cnn's checks all take the block
-        // clock, and none with --hook-all or --full-reruns.
-        let (clocked, fully_hooked) = run_counts("tiny_cnn", &args);
+        // And that the fast paths ran: tiny_cnn's checks all take the block
+        // clock, and the run at the offset stands for some reference runs
+        // (at s_min all of them; at the unsafe offset 1000 not conv1's, whose
+        // reference runs are made); none with --hook-all or --full-reruns.
+        let (clocked, fully_hooked, skipped) = run_counts("tiny_cnn", &args);
         assert!(
             clocked > 0 && fully_hooked == 0,
             "{args:?}: {clocked} {fully_hooked}"
         );
+        let checks =
+            restored["pairs"].as_array().unwrap().len() * (args.contains(&"2") as usize + 1);
+        if args.contains(&"1000") {
+            assert_eq!(skipped, checks - 1, "{args:?}");
+        } else {
+            assert_eq!(skipped, checks, "{args:?}");
+        }
         for other in ["--full-reruns", "--hook-all"] {
             let mut slow = args.clone();
             slow.push(other);
-            assert_eq!(run_counts("tiny_cnn", &slow).0, 0, "{args:?} {other}");
+            let (clocked, _, skipped) = run_counts("tiny_cnn", &slow);
+            assert_eq!((clocked, skipped), (0, 0), "{args:?} {other}");
         }
     }
 }
@@ -228,7 +238,11 @@ fn checks_the_block_clock_cannot_place_run_fully_hooked() {
     // clock does not count: every check falls back to a fully hooked run
     // and gives the same results as full re-runs, below the offset too.
     let args = ["--all", "--seeds", "2"];
-    assert_eq!(run_counts("conv_float", &args).0, 0);
+    let (clocked, _, skipped) = run_counts("conv_float", &args);
+    assert_eq!(clocked, 0);
+    // The other fast path does not need the clock: one reference run per
+    // seed is not needed.
+    assert_eq!(skipped, 2);
     let (code, stdout, clocked) = verify_json("conv_float", &args);
     assert_eq!(code, Some(0), "{stdout}");
     let (_, _, rerun) = verify_json("conv_float", &["--all", "--seeds", "2", "--full-reruns"]);

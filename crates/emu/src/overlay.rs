@@ -85,10 +85,11 @@ impl Overlay {
     }
 
     /// The accesses an overlapped run must see to keep the shared bytes
-    /// equal and to find every clobbered read: stores to the output bytes
-    /// that share memory with an input byte, and loads and stores of those
-    /// input bytes. Nothing else can land on the input or read a landed
-    /// byte; a run without a placement (a reference run) needs nothing.
+    /// equal, to find every clobbered read and every divergent read: loads
+    /// and stores of the output bytes that share memory with an input byte,
+    /// and of those input bytes. Nothing else can land on the input or read
+    /// a shared byte; a run without a placement (a reference run) needs
+    /// nothing.
     pub fn shared_ranges(&self) -> Vec<HookedRange> {
         let (input_len, output_len) = (self.input_len as u64, self.output_len as u64);
         // Shared output bytes `[j0, j1)` and the input bytes `[i0, i1)` they
@@ -112,7 +113,7 @@ impl Overlay {
             HookedRange {
                 start: output + j0,
                 end: output + j1,
-                reads: false,
+                reads: true,
                 writes: true,
             },
             HookedRange {
@@ -149,6 +150,32 @@ pub struct OverlayReport {
     pub first_clobbered_read: Option<ClobberedRead>,
     /// The last clobbered read of [`Overlay::watch_input_byte`].
     pub watched_clobbered_read: Option<ClobberedRead>,
+    /// Reads of an output byte that shares memory with an input byte while
+    /// that memory did not hold a value stored through the output (it held
+    /// the input's value, from the op's start or from an input store): the
+    /// op as placed would have read its own output byte there.
+    pub divergent_reads: u64,
+    /// Output bytes that share memory with an input byte and, when the op
+    /// ended, did not hold a value stored through the output.
+    pub stale_output_bytes: u64,
+}
+
+impl OverlayReport {
+    /// Whether the overlapped op read exactly what the op as placed reads,
+    /// and left exactly its output: no clobbered read, no divergent read,
+    /// no stale output byte. Outside the shared bytes nothing differs; on
+    /// them, every read returned the value the op itself last stored
+    /// through the address it read (or the input's own value), so by
+    /// induction over the run every load, every store and every address is
+    /// the placed run's, and the output bytes hold the placed run's values.
+    /// Such a run stands for the placed run with the same input: its output
+    /// is that run's output, and its accesses are that run's accesses.
+    pub fn is_transparent(&self) -> bool {
+        self.op_time.is_some()
+            && self.clobbered_reads == 0
+            && self.divergent_reads == 0
+            && self.stale_output_bytes == 0
+    }
 }
 
 /// The overlay while the run goes on.
@@ -207,6 +234,7 @@ impl OverlayState {
         let input = self.overlay.input_start.0 as u64;
         let output = self.overlay.output_start.0 as u64;
         let mut clobbered: Option<ClobberedRead> = None;
+        let mut divergent = false;
         for k in 0..event.size as u64 {
             let address = event.address.0 as u64 + k;
             let byte_value = (value as u64 >> (8 * k)) as u8;
@@ -214,9 +242,15 @@ impl OverlayState {
                 .checked_sub(output)
                 .filter(|&j| j < self.overlay.output_len as u64)
             {
-                if let (Some(i), AccessKind::Write) = (self.input_byte_of(j), event.kind) {
-                    mirrors.push(((input + i) as u32, byte_value));
-                    self.landed[i as usize].get_or_insert((event.time, event.pc, j));
+                match (self.input_byte_of(j), event.kind) {
+                    (Some(i), AccessKind::Write) => {
+                        mirrors.push(((input + i) as u32, byte_value));
+                        self.landed[i as usize].get_or_insert((event.time, event.pc, j));
+                    }
+                    (Some(i), AccessKind::Read) => {
+                        divergent |= self.landed[i as usize].is_none();
+                    }
+                    (None, _) => {}
                 }
             }
             if let Some(i) = address
@@ -253,6 +287,17 @@ impl OverlayState {
             self.report.clobbered_reads += 1;
             self.report.first_clobbered_read.get_or_insert(read);
         }
+        if divergent {
+            self.report.divergent_reads += 1;
+        }
+    }
+
+    /// Shared output bytes whose memory was not last stored through the
+    /// output.
+    fn stale_output_bytes(&self) -> u64 {
+        (0..self.overlay.input_len as u64)
+            .filter(|&i| self.output_byte_of(i).is_some() && self.landed[i as usize].is_none())
+            .count() as u64
     }
 }
 
@@ -324,6 +369,7 @@ pub(crate) fn op_ended<D: HasOverlay>(uc: &mut Unicorn<'_, D>) {
     if let Some(time) = &mut state.report.op_time {
         time.end = now;
     }
+    state.report.stale_output_bytes = state.stale_output_bytes();
     let (output, len) = (
         state.overlay.output_start.0 as u64,
         state.overlay.output_len as usize,
@@ -462,7 +508,7 @@ mod tests {
                 let (output, input) = (&ranges[0], &ranges[1]);
                 assert_eq!(bytes(output, 0x200).collect::<Vec<_>>(), shared_outputs);
                 assert_eq!(bytes(input, 0x100).collect::<Vec<_>>(), shared_inputs);
-                assert!(output.writes && !output.reads && input.writes && input.reads);
+                assert!(output.writes && output.reads && input.writes && input.reads);
             }
         }
         // A reference run shares nothing; the pair's ranges are both buffers.
@@ -472,6 +518,61 @@ mod tests {
         let pair = reference.pair_ranges();
         assert_eq!((pair[0].start, pair[0].end), (0x100, 0x108));
         assert_eq!((pair[1].start, pair[1].end), (0x200, 0x208));
+    }
+
+    #[test]
+    fn reads_of_shared_output_bytes_not_stored_through_the_output_diverge() {
+        // s = 2: output byte 2 is input byte 0, output byte 3 is input byte 1.
+        let mut overlay = state(2);
+        let mut mirrors = Vec::new();
+        // Reading output byte 2 before the op stored it: the placed op reads
+        // its own (old) output there, the overlapped one the input's value.
+        overlay.access(&event(0, 0x202, 1, AccessKind::Read), 0, &mut mirrors);
+        assert_eq!(overlay.report.divergent_reads, 1);
+        // Stored through the output, then read back: the same value either way.
+        overlay.access(&event(1, 0x202, 1, AccessKind::Write), 9, &mut mirrors);
+        overlay.access(&event(2, 0x202, 1, AccessKind::Read), 0, &mut mirrors);
+        assert_eq!(overlay.report.divergent_reads, 1);
+        // An input store over it: reading the output diverges again.
+        overlay.access(&event(3, 0x100, 1, AccessKind::Write), 5, &mut mirrors);
+        overlay.access(&event(4, 0x202, 1, AccessKind::Read), 0, &mut mirrors);
+        assert_eq!(overlay.report.divergent_reads, 2);
+        // Output bytes 0 and 1 share nothing: reading them never diverges.
+        overlay.access(&event(5, 0x200, 2, AccessKind::Read), 0, &mut mirrors);
+        assert_eq!(overlay.report.divergent_reads, 2);
+        // At the end, shared output bytes 2 (last stored through the input)
+        // and 3..8 (never stored) are stale; storing them all clears that.
+        assert_eq!(overlay.stale_output_bytes(), 6);
+        overlay.access(&event(6, 0x202, 2, AccessKind::Write), 0, &mut mirrors);
+        overlay.access(&event(7, 0x204, 4, AccessKind::Write), 0, &mut mirrors);
+        assert_eq!(overlay.stale_output_bytes(), 0);
+        assert_eq!(overlay.report.clobbered_reads, 0);
+    }
+
+    #[test]
+    fn transparent_only_without_clobbered_divergent_or_stale_bytes() {
+        let clean = OverlayReport {
+            op_time: Some(TimeRange::new(EventTime(0), EventTime(1))),
+            ..OverlayReport::default()
+        };
+        assert!(clean.is_transparent());
+        for spoiled in [
+            OverlayReport {
+                clobbered_reads: 1,
+                ..clean.clone()
+            },
+            OverlayReport {
+                divergent_reads: 1,
+                ..clean.clone()
+            },
+            OverlayReport {
+                stale_output_bytes: 1,
+                ..clean.clone()
+            },
+            OverlayReport::default(), // the op never ran
+        ] {
+            assert!(!spoiled.is_transparent(), "{spoiled:?}");
+        }
     }
 
     #[test]

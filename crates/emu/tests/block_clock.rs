@@ -173,3 +173,50 @@ fn a_run_through_code_the_clock_cannot_count_gives_up() {
         Err(ClockStop::NoSnapshot)
     ));
 }
+
+#[test]
+fn a_transparent_overlapped_run_is_the_placed_run() {
+    // With one shared byte (the output's last over the input's first) the
+    // convs read nothing through it after their output lands: transparent.
+    // Such a run must make the placed run's accesses to the pair, at the
+    // same times, and leave its output (the oracle: the placed run itself).
+    // Control: at half the output's length the convs clobber their input,
+    // and the run is not transparent.
+    let firmware = Firmware::load(&fixture(CpuModel::CortexM4, "tiny_cnn")).unwrap();
+    let config = RunConfig {
+        cpu: CpuModel::CortexM4,
+        ..RunConfig::default()
+    };
+    let mut sink = Recorder::default();
+    let mut session = Session::new(&firmware, &config, &mut sink, DEFAULT_SNAPSHOT_BUDGET).unwrap();
+    let outcome = session.run().unwrap();
+    let (mut transparent, mut opaque) = (0, 0);
+    for (index, op) in outcome.ops.iter().enumerate() {
+        let Some(placed) = overlay_of(op, None) else {
+            continue;
+        };
+        let pair = placed.pair_ranges();
+        let mut run = |overlay: Overlay| {
+            session.sink_mut().events.clear();
+            let outcome = session.run_overlaid_op(index, overlay).unwrap();
+            let events: Vec<Event> = std::mem::take(&mut session.sink_mut().events)
+                .into_iter()
+                .filter(|event| touches(&pair, event))
+                .collect();
+            (outcome.overlay.unwrap(), events)
+        };
+        let (reference, reference_events) = run(placed.clone());
+        let last = placed.output_len as u64 - 1;
+        for s in [last, last / 2] {
+            let (report, events) = run(overlay_of(op, Some(OverlayPlacement::Down(s))).unwrap());
+            if report.is_transparent() {
+                transparent += 1;
+                assert_eq!(report.output, reference.output, "op {index} s {s}");
+                assert_eq!(events, reference_events, "op {index} s {s}");
+            } else {
+                opaque += 1;
+            }
+        }
+    }
+    assert!(transparent >= 6 && opaque >= 2, "{transparent} {opaque}");
+}

@@ -10,13 +10,19 @@
 //! same events at the same times as re-running the firmware from reset
 //! ([`VerifyRequest::full_reruns`] does that, to cross-check).
 //!
-//! A check from a snapshot hooks only the bytes it looks at (the whole pair
-//! for a reference run, whose pair is mined; for an overlapped run, the bytes
-//! that share memory, see [`Overlay::shared_ranges`]) and takes the event
-//! times of those accesses from dmo-emu's block clock, so its results are
-//! those of a fully hooked run. Where the clock cannot place an access, the
-//! check is run again fully hooked ([`VerifyRequest::block_clock`] off does
-//! that for every check, to cross-check).
+//! Two fast paths, each falling back to the exact slow path where its
+//! condition fails ([`VerifyRequest::fast_paths`] off takes the slow path
+//! everywhere, to cross-check):
+//! - A check from a snapshot hooks only the bytes it looks at (the whole
+//!   pair for a run that is mined; for an overlapped run, the bytes that
+//!   share memory, see [`Overlay::shared_ranges`]) and takes the event
+//!   times of those accesses from dmo-emu's block clock, so its results are
+//!   those of a fully hooked run. Where the clock cannot place an access,
+//!   the check is run again fully hooked.
+//! - The run at the offset comes first, mined. When it is transparent (it
+//!   read exactly what the op as placed reads, see
+//!   [`dmo_emu::OverlayReport::is_transparent`]) it is the reference run
+//!   with its seed; otherwise the reference run is made as well.
 
 use crate::model::InstructionSite;
 use crate::sources::FirmwareSites;
@@ -56,12 +62,17 @@ pub struct VerifyRequest {
     /// overlapped run each.
     pub seeds: Vec<u64>,
     /// Re-run the firmware from reset, in a fresh engine, for every check
-    /// instead of restoring op-start snapshots: slower, same results.
+    /// instead of restoring op-start snapshots, without the fast paths:
+    /// slower, same results.
     pub full_reruns: bool,
-    /// Hook only what a check looks at, with event times from the block
-    /// clock (falling back to a fully hooked run where it cannot place an
-    /// access); off hooks every access of every check: slower, same results.
-    pub block_clock: bool,
+    /// The fast paths, each with an exact fallback: checks from snapshots
+    /// hook only what they look at, with event times from the block clock
+    /// (a fully hooked run where it cannot place an access); and a
+    /// transparent run at the offset stands for the reference run with its
+    /// seed (the reference run is made where it is not transparent). Off:
+    /// every access of every check hooked and every reference run made;
+    /// slower, the same results.
+    pub fast_paths: bool,
 }
 
 /// A mined offset whose claim `dmo verify` checks: the offset is safe, and
@@ -252,6 +263,8 @@ pub struct CheckRuns {
     /// Every access hooked: the clock could not place one (the clocked
     /// attempt, cut short, is not counted), or it was not asked for.
     pub fully_hooked: usize,
+    /// Reference runs not needed: the run at the offset was transparent.
+    pub skipped_references: usize,
 }
 
 /// Which bytes a check looks at.
@@ -287,7 +300,8 @@ pub fn verify(
                 Ok((outcome, sink))
             },
         )?;
-        verification.runs = runs;
+        verification.runs.clocked = runs.clocked;
+        verification.runs.fully_hooked = runs.fully_hooked;
         Ok(verification)
     } else {
         let mut session = Session::new(firmware, config, &mut sink, DEFAULT_SNAPSHOT_BUDGET)?;
@@ -309,7 +323,7 @@ pub fn verify(
                     }
                     sink
                 };
-                if from_snapshot && request.block_clock {
+                if from_snapshot && request.fast_paths {
                     let hooked = match looks {
                         Looks::Pair => overlay.pair_ranges(),
                         Looks::Shared => overlay.shared_ranges(),
@@ -334,7 +348,8 @@ pub fn verify(
                 ))
             },
         )?;
-        verification.runs = runs;
+        verification.runs.clocked = runs.clocked;
+        verification.runs.fully_hooked = runs.fully_hooked;
         Ok(verification)
     }
 }
@@ -580,6 +595,7 @@ fn check_all(
     let sites = FirmwareSites::new(firmware);
     let claim = request.claim;
     let mut pairs = Vec::new();
+    let mut skipped_references = 0;
     for pair in &mined.pairs {
         let index = pair.segment_index;
         let occurrence = mined.op_names[..index.min(mined.op_names.len())]
@@ -598,16 +614,42 @@ fn check_all(
             runs: Vec::new(),
         });
         for &seed in &request.seeds {
-            // The reference run: the op as placed, on this seed's input; its
-            // mined pair gives the witness for this very input.
-            let overlay = overlay_for(pair, occurrence, None, Some(seed), None);
             let make_pair = || RunSink::Pair(OnePair::new(pair, index));
-            let (outcome, sink) = run(index, overlay, &make_pair, Looks::Pair)?;
-            let seeded = match sink {
+            let mined_run = |sink: RunSink| match sink {
                 RunSink::Pair(one) => one.finish(),
                 _ => None,
             };
-            let reference = op_report(firmware, pair, outcome)?;
+            // With the fast paths, the run at the offset comes first, mined
+            // like a reference run: if it read exactly what the op as placed
+            // reads (`OverlayReport::is_transparent`), it stands for the
+            // reference run with this seed (its output and its mined pair
+            // are that run's), and the reference run is not needed.
+            let mut at_run = None;
+            if request.fast_paths && !request.full_reruns {
+                let overlay = overlay_for(
+                    pair,
+                    occurrence,
+                    Some(claim.placement(offset)),
+                    Some(seed),
+                    None,
+                );
+                let (outcome, sink) = run(index, overlay, &make_pair, Looks::Pair)?;
+                at_run = Some((op_report(firmware, pair, outcome)?, mined_run(sink)));
+            }
+            let (reference, seeded) = match &at_run {
+                Some((report, seeded)) if report.is_transparent() => {
+                    skipped_references += 1;
+                    (report.clone(), seeded.clone())
+                }
+                _ => {
+                    // The reference run: the op as placed, on this seed's
+                    // input; its mined pair gives the witness for this very
+                    // input.
+                    let overlay = overlay_for(pair, occurrence, None, Some(seed), None);
+                    let (outcome, sink) = run(index, overlay, &make_pair, Looks::Pair)?;
+                    (op_report(firmware, pair, outcome)?, mined_run(sink))
+                }
+            };
             let witness = seeded
                 .filter(|seeded| claim.mined(&seeded.overlap) == offset)
                 .and_then(|seeded| claim.witness(&seeded.overlap));
@@ -618,7 +660,10 @@ fn check_all(
                 let overlapped = op_report(firmware, pair, outcome)?;
                 Ok::<_, ReportError>(compare(seed, &reference, &overlapped, witness, &sites))
             };
-            at.runs.push(check(claim.placement(offset), None)?);
+            at.runs.push(match &at_run {
+                Some((overlapped, _)) => compare(seed, &reference, overlapped, None, &sites),
+                None => check(claim.placement(offset), None)?,
+            });
             if let Some(below) = &mut below {
                 below
                     .runs
@@ -643,7 +688,10 @@ fn check_all(
     Ok(Verification {
         firmware: firmware.path.display().to_string(),
         pairs,
-        runs: CheckRuns::default(),
+        runs: CheckRuns {
+            skipped_references,
+            ..CheckRuns::default()
+        },
     })
 }
 
