@@ -36,6 +36,9 @@ pub use layout::{DEFAULT_RAM_SIZE, DEFAULT_RAM_START};
 pub use overlay::{
     pseudo_random_bytes, ClobberedRead, HookedRange, Overlay, OverlayPlacement, OverlayReport,
 };
-pub use run::{run, run_counting_baseline, run_overlaid, FaultReport, RunOutcome, RunStatus};
+pub use run::{
+    run, run_counting_baseline, run_hook_probe, run_overlaid, FaultReport, HookProbe, RunOutcome,
+    RunStatus,
+};
 pub use runtime::{OpFunctions, Runtime, UnknownRuntime};
 pub use snapshot::{Session, DEFAULT_SNAPSHOT_BUDGET};

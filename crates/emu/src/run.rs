@@ -317,6 +317,58 @@ pub fn run_counting_baseline(
     )
 }
 
+/// What [`run_hook_probe`] hooks, to measure what hooks cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookProbe {
+    /// Every data access, as `dmo trace` does.
+    Every,
+    /// Only accesses beginning in `begin..=end` (unicorn still sends every
+    /// access of every translated block through its slow path while any
+    /// memory hook exists, but restores the PC only for these).
+    Bounded { begin: u64, end: u64 },
+    /// No memory hook at all (the block hook and the markers stay).
+    NoAccessHook,
+}
+
+/// Runs the firmware with the usual hooks, except the access hook, which
+/// `probe` picks; events go to a counter (`stats.events` counts the hooked
+/// accesses). For benchmarks of what a check costs (`dmo verify`'s clocked
+/// runs hook a bounded range).
+pub fn run_hook_probe(
+    firmware: &Firmware,
+    config: &RunConfig,
+    probe: HookProbe,
+) -> Result<RunOutcome, EmuError> {
+    let started = Instant::now();
+    let mut sink = dmo_core::CountingSink::default();
+    let (mut uc, mut prepared) = prepare(firmware, config, &mut sink, Hooks::Full, None)?;
+    if probe != HookProbe::Every {
+        if let Some(full) = prepared.access_hook.take() {
+            uc.remove_hook(full)
+                .map_err(|e| EmuError::unicorn("remove the access hook", e))?;
+        }
+    }
+    if let HookProbe::Bounded { begin, end } = probe {
+        uc.add_mem_hook(
+            HookType::MEM_READ | HookType::MEM_WRITE,
+            begin,
+            end,
+            |uc, mem_type, address, size, value| {
+                let pc = register(uc, RegisterARM::PC);
+                clear_restored_it_state(uc);
+                let state = uc.get_data_mut();
+                let time = state.next_time;
+                state.next_time += 1;
+                record_access(uc, time, pc, mem_type, address as u32, size, value);
+                true
+            },
+        )
+        .map_err(|e| EmuError::unicorn("install a bounded access hook", e))?;
+    }
+    let result = drive(&mut uc, prepared.start.0, prepared.until);
+    Ok(conclude(&mut uc, firmware, &prepared, result, started))
+}
+
 /// Which hooks a run installs.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Hooks {
