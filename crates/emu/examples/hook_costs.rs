@@ -1,6 +1,7 @@
 //! What memory hooks cost a run (the floor of `dmo verify`'s checks, see
 //! docs/PERFORMANCE.md): runs a firmware with every access hooked, with a
-//! hook bounded to `BEGIN..=END`, with a hook bounded to an address nothing
+//! hook bounded to `BEGIN..=END` (loads and stores, or stores only), with a
+//! hook bounded to an address nothing
 //! touches (unicorn's slow path alone), and with no memory hook, ROUNDS
 //! times interleaved, and prints each variant's best CPU time (this
 //! thread's time on a CPU, from Linux's /proc/thread-self/schedstat; wall
@@ -35,6 +36,10 @@ fn main() {
     let probes = [
         ("every access hooked", HookProbe::Every),
         ("hook on BEGIN..=END", HookProbe::Bounded { begin, end }),
+        (
+            "store hook on BEGIN..=END",
+            HookProbe::BoundedStores { begin, end },
+        ),
         (
             "hook on an untouched byte",
             HookProbe::Bounded {

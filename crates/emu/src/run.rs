@@ -326,6 +326,9 @@ pub enum HookProbe {
     /// access of every translated block through its slow path while any
     /// memory hook exists, but restores the PC only for these).
     Bounded { begin: u64, end: u64 },
+    /// Only stores beginning in `begin..=end` (loads take the slow path all
+    /// the same).
+    BoundedStores { begin: u64, end: u64 },
     /// No memory hook at all (the block hook and the markers stay).
     NoAccessHook,
 }
@@ -348,21 +351,23 @@ pub fn run_hook_probe(
                 .map_err(|e| EmuError::unicorn("remove the access hook", e))?;
         }
     }
-    if let HookProbe::Bounded { begin, end } = probe {
-        uc.add_mem_hook(
-            HookType::MEM_READ | HookType::MEM_WRITE,
-            begin,
-            end,
-            |uc, mem_type, address, size, value| {
-                let pc = register(uc, RegisterARM::PC);
-                clear_restored_it_state(uc);
-                let state = uc.get_data_mut();
-                let time = state.next_time;
-                state.next_time += 1;
-                record_access(uc, time, pc, mem_type, address as u32, size, value);
-                true
-            },
-        )
+    let bounded = match probe {
+        HookProbe::Bounded { begin, end } => {
+            Some((HookType::MEM_READ | HookType::MEM_WRITE, begin, end))
+        }
+        HookProbe::BoundedStores { begin, end } => Some((HookType::MEM_WRITE, begin, end)),
+        _ => None,
+    };
+    if let Some((kind, begin, end)) = bounded {
+        uc.add_mem_hook(kind, begin, end, |uc, mem_type, address, size, value| {
+            let pc = register(uc, RegisterARM::PC);
+            clear_restored_it_state(uc);
+            let state = uc.get_data_mut();
+            let time = state.next_time;
+            state.next_time += 1;
+            record_access(uc, time, pc, mem_type, address as u32, size, value);
+            true
+        })
         .map_err(|e| EmuError::unicorn("install a bounded access hook", e))?;
     }
     let result = drive(&mut uc, prepared.start.0, prepared.until);
