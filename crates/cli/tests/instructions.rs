@@ -54,44 +54,60 @@ fn an_ops_function_counts_exactly_its_own_instructions() {
 
 /// `--kernels all --offsets-from`: every matched layer shows the instructions
 /// its traced op ran, as the trace recorded them, and the table has the column.
+/// Given twice, each trace is a column of its own.
 #[test]
 fn plan_kernels_all_shows_the_traced_instructions_per_layer() {
     let folder = tempfile::tempdir().unwrap();
     let elf = folder.path().join("kws.elf");
-    let trace = folder.path().join("kws.dmotrace");
     let kws = model("kws_ref_model.tflite");
     let built = dmo(&["firmware", &kws, "-o", elf.to_str().unwrap()]);
     assert!(built.status.success(), "{}", text(&built.stderr));
-    let traced = dmo(&[
-        "trace",
-        elf.to_str().unwrap(),
-        "-o",
-        trace.to_str().unwrap(),
-        "-q",
-    ]);
-    assert!(traced.status.success(), "{}", text(&traced.stderr));
-    let segments = TraceReader::open(&trace).unwrap().segments().to_vec();
+    let trace = |name: &str, extra: &[&str]| {
+        let path = folder.path().join(format!("{name}.dmotrace"));
+        let mut args = vec![
+            "trace",
+            elf.to_str().unwrap(),
+            "-o",
+            path.to_str().unwrap(),
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        let traced = dmo(&args);
+        assert!(traced.status.success(), "{}", text(&traced.stderr));
+        path.to_str().unwrap().to_owned()
+    };
+    let plain = trace("kws_plain", &[]);
+    // The same program traced again (as a Cortex-M7): a second file.
+    let m7 = trace("kws_m7", &["--cpu", "cortex-m7"]);
+    let segments = TraceReader::open(&plain).unwrap().segments().to_vec();
     // kws has 13 operators, each one op of the firmware, in order.
     assert_eq!(segments.len(), 13);
 
-    let run = dmo(&[
-        "plan",
-        &kws,
-        "--kernels",
-        "all",
-        "--offsets-from",
-        trace.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert!(run.status.success(), "{}", text(&run.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
-    let rows = report["rows"].as_array().unwrap();
-    for row in rows {
+    let json = |traces: &[&str]| {
+        let mut args = vec!["plan", kws.as_str(), "--kernels", "all", "--format", "json"];
+        for trace in traces {
+            args.extend_from_slice(&["--offsets-from", trace]);
+        }
+        let run = dmo(&args);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        serde_json::from_slice::<serde_json::Value>(&run.stdout).unwrap()
+    };
+    let report = json(&[&plain]);
+    for row in report["rows"].as_array().unwrap() {
         let operator = row["operator"].as_u64().unwrap() as usize;
         let recorded = segments[operator].instructions.unwrap();
         assert!(recorded > 0);
-        assert_eq!(row["instructions"].as_u64(), Some(recorded), "{row}");
+        assert_eq!(row["traced"][0]["name"], "traced");
+        assert_eq!(
+            row["traced"][0]["instructions"].as_u64(),
+            Some(recorded),
+            "{row}"
+        );
+        assert_eq!(
+            row["traced"][0]["memory_accesses"].as_u64(),
+            Some(segments[operator].time.len()),
+            "{row}"
+        );
     }
     // Control: the ops differ, so a column filled from one op (or the run's
     // total) would fail above.
@@ -101,17 +117,49 @@ fn plan_kernels_all_shows_the_traced_instructions_per_layer() {
         .collect();
     assert!(distinct.len() > 5, "{distinct:?}");
 
-    let table = dmo(&[
-        "plan",
-        &kws,
-        "--kernels",
-        "all",
-        "--offsets-from",
-        trace.to_str().unwrap(),
-    ]);
+    // Two traces: two columns, named after their files, each its own counts.
+    let m7_segments = TraceReader::open(&m7).unwrap().segments().to_vec();
+    let both = json(&[&plain, &m7]);
+    let families: Vec<&str> = both["families"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|family| family["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        families.ends_with(&["traced:kws_plain", "traced:kws_m7"]),
+        "{families:?}"
+    );
+    // Each traced column's total is its 13 ops' counts summed; the modelled
+    // families have none.
+    let total: u64 = segments.iter().map(|s| s.instructions.unwrap()).sum();
+    let column = |index: usize| both["families"][index]["op_instructions"].as_u64();
+    assert_eq!(column(families.len() - 2), Some(total));
+    assert_eq!(column(0), None);
+    for row in both["rows"].as_array().unwrap() {
+        let operator = row["operator"].as_u64().unwrap() as usize;
+        assert_eq!(
+            row["traced"][1]["instructions"].as_u64(),
+            m7_segments[operator].instructions,
+            "{row}"
+        );
+    }
+
+    let table = dmo(&["plan", &kws, "--kernels", "all", "--offsets-from", &plain]);
     let table = text(&table.stdout);
     assert!(table.contains("traced instructions"), "{table}");
     // Without a trace there is no traced column.
     let without = text(&dmo(&["plan", &kws, "--kernels", "all"]).stdout);
     assert!(!without.contains("traced instructions"), "{without}");
+    // A plan (not a comparison) holds for one firmware: two traces are refused.
+    let refused = dmo(&[
+        "plan",
+        &kws,
+        "--offsets-from",
+        &plain,
+        "--offsets-from",
+        &m7,
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("--offsets-from is given 2 times"));
 }

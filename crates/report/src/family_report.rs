@@ -20,6 +20,9 @@ pub struct FamilyColumn {
     pub dmo_head: u64,
     /// The operator where the DMO plan peaks.
     pub dmo_peak_operator: Option<usize>,
+    /// For a traced firmware: the instructions its model ops ran, summed
+    /// (`None` for a modelled family, or when some op was not counted).
+    pub op_instructions: Option<u64>,
 }
 
 /// One family's view of one (input, output) pair.
@@ -46,10 +49,21 @@ pub struct FamilyRow {
     /// `(family, bytes)`: how much larger the pair's footprint is under
     /// that family than under the best one.
     pub costs: Vec<(String, u64)>,
-    /// Loads and stores of the traced op (with a trace).
-    pub memory_accesses: Option<u64>,
-    /// Instructions the traced op ran (with a trace that counted them).
+    /// What the operator's op cost in each traced firmware (one per
+    /// `--offsets-from`, in order; empty without a trace).
+    pub traced: Vec<TracedCost>,
+}
+
+/// One operator's op in one traced firmware: the speed side of its kernel order.
+#[derive(Clone, PartialEq, Debug, Serialize)]
+pub struct TracedCost {
+    /// The traced firmware's column name.
+    pub name: String,
+    /// Instructions the op ran (`None`: not matched, or a trace that did
+    /// not count them per op).
     pub instructions: Option<u64>,
+    /// Loads and stores the op made (`None`: not matched).
+    pub memory_accesses: Option<u64>,
 }
 
 /// The model under every family.
@@ -62,14 +76,27 @@ pub struct FamilyComparison {
 
 impl FamilyComparison {
     /// `plans`: `(name, plan)` per family, all of the same model; `measured`:
-    /// the trace's offsets when one of the plans is made from a trace.
+    /// `(name, offsets)` of each trace some of the plans are made from.
     pub fn build(
         model: &str,
         plans: &[(String, &ModelPlan)],
-        measured: Option<&MeasuredOffsets>,
+        measured: &[(String, MeasuredOffsets)],
     ) -> FamilyComparison {
-        let measured_op = |operator: usize| {
-            measured.and_then(|m| m.operators.get(operator).and_then(|op| op.as_ref().ok()))
+        let traced = |operator: usize| -> Vec<TracedCost> {
+            measured
+                .iter()
+                .map(|(name, offsets)| {
+                    let op = offsets
+                        .operators
+                        .get(operator)
+                        .and_then(|op| op.as_ref().ok());
+                    TracedCost {
+                        name: name.clone(),
+                        instructions: op.and_then(|op| op.instructions),
+                        memory_accesses: op.map(|op| op.memory_accesses),
+                    }
+                })
+                .collect()
         };
         let families = plans
             .iter()
@@ -78,6 +105,16 @@ impl FamilyComparison {
                 tflm_head: plan.baseline.head.0,
                 dmo_head: plan.dmo.head.0,
                 dmo_peak_operator: plan.dmo_peak.operator,
+                op_instructions: measured.iter().find(|(traced, _)| traced == name).and_then(
+                    |(_, offsets)| {
+                        offsets
+                            .operators
+                            .iter()
+                            .filter_map(|op| op.as_ref().ok())
+                            .map(|op| op.instructions)
+                            .sum::<Option<u64>>()
+                    },
+                ),
             })
             .collect();
         let mut rows = Vec::new();
@@ -131,8 +168,7 @@ impl FamilyComparison {
                     output_bytes: sizes.map(|s| s.1),
                     cells,
                     costs,
-                    memory_accesses: measured_op(layer.operator).map(|op| op.memory_accesses),
-                    instructions: measured_op(layer.operator).and_then(|op| op.instructions),
+                    traced: traced(layer.operator),
                 });
             }
         }
@@ -201,8 +237,10 @@ pub fn render_families(report: &FamilyComparison, format: Format) -> Result<Stri
                 header.push(format!("{}_s_mono", family.name));
                 header.push(format!("{}_footprint", family.name));
             }
-            header.push("instructions".into());
-            header.push("memory_accesses".into());
+            for trace in report.rows.first().map_or(&[][..], |row| &row.traced) {
+                header.push(format!("{}_instructions", trace.name));
+                header.push(format!("{}_memory_accesses", trace.name));
+            }
             writer.write_record(&header)?;
             for row in &report.rows {
                 let mut record = vec![
@@ -216,8 +254,10 @@ pub fn render_families(report: &FamilyComparison, format: Format) -> Result<Stri
                     record.push(text(cell.s_mono));
                     record.push(text(cell.footprint));
                 }
-                record.push(text(row.instructions));
-                record.push(text(row.memory_accesses));
+                for trace in &row.traced {
+                    record.push(text(trace.instructions));
+                    record.push(text(trace.memory_accesses));
+                }
                 writer.write_record(&record)?;
             }
             writer.flush()?;
@@ -252,20 +292,29 @@ fn write_text(
             report.model
         )?;
     }
-    let with_accesses = report.rows.iter().any(|r| r.memory_accesses.is_some());
-    let with_instructions = report.rows.iter().any(|r| r.instructions.is_some());
+    // The traced firmwares, and which of them counted instructions per op.
+    let traces: Vec<(&str, bool)> = report.rows.first().map_or_else(Vec::new, |first| {
+        (0..first.traced.len())
+            .map(|index| {
+                let counted = report
+                    .rows
+                    .iter()
+                    .any(|row| row.traced[index].instructions.is_some());
+                (first.traced[index].name.as_str(), counted)
+            })
+            .collect()
+    });
     let mut header: Vec<String> = ["op", "kind", "in B", "out B"].map(String::from).to_vec();
     for family in &report.families {
         header.push(format!("{} s_mono", family.name));
         header.push(format!("{} footprint", family.name));
     }
     header.push("costs".into());
-    // Both come from the traced firmware, whose offsets are the last family.
-    if with_instructions {
-        header.push("traced instructions".into());
-    }
-    if with_accesses {
-        header.push("traced accesses".into());
+    for (name, counted) in &traces {
+        if *counted {
+            header.push(format!("{name} instructions"));
+        }
+        header.push(format!("{name} accesses"));
     }
     let rows: Vec<Vec<String>> = report
         .rows
@@ -288,11 +337,11 @@ fn write_text(
                     .collect::<Vec<_>>()
                     .join(", "),
             );
-            if with_instructions {
-                cells.push(dash(row.instructions));
-            }
-            if with_accesses {
-                cells.push(dash(row.memory_accesses));
+            for (trace, (_, counted)) in row.traced.iter().zip(&traces) {
+                if *counted {
+                    cells.push(dash(trace.instructions));
+                }
+                cells.push(dash(trace.memory_accesses));
             }
             cells
         })
@@ -306,11 +355,12 @@ fn write_text(
         .map(|f| f.dmo_head)
         .min()
         .unwrap_or(0);
+    let with_instructions = report.families.iter().any(|f| f.op_instructions.is_some());
     let summary: Vec<Vec<String>> = report
         .families
         .iter()
         .map(|family| {
-            vec![
+            let mut cells = vec![
                 family.name.clone(),
                 format!("{} B", family.tflm_head),
                 format!("{} B", family.dmo_head),
@@ -322,14 +372,17 @@ fn write_text(
                 } else {
                     "smallest".into()
                 },
-            ]
+            ];
+            if with_instructions {
+                cells.push(dash(family.op_instructions));
+            }
+            cells
         })
         .collect();
-    write_table(
-        out,
-        &["kernels", "TFLM head", "DMO head", "DMO peak at", "vs best"],
-        &summary,
-        markdown,
-    )?;
+    let mut summary_header = vec!["kernels", "TFLM head", "DMO head", "DMO peak at", "vs best"];
+    if with_instructions {
+        summary_header.push("instructions (model ops)");
+    }
+    write_table(out, &summary_header, &summary, markdown)?;
     Ok(())
 }

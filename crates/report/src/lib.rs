@@ -19,7 +19,9 @@ mod sources;
 mod table;
 mod verify;
 
-pub use family_report::{render_families, FamilyCell, FamilyColumn, FamilyComparison, FamilyRow};
+pub use family_report::{
+    render_families, FamilyCell, FamilyColumn, FamilyComparison, FamilyRow, TracedCost,
+};
 pub use model::{
     InstructionSite, ModelMatch, PairRow, Report, RunSummary, SiteLookup, WitnessDetail,
     SCHEMA_VERSION,

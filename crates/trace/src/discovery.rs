@@ -1,9 +1,11 @@
 //! Finds the buffers of op segments from their accesses alone, for firmware
 //! without `dmo_buffer()` markers.
 //!
-//! Within a segment: contiguous RAM ranges written are outputs; RAM ranges
-//! read whose values were produced before the segment (or are initial data)
-//! are inputs; ranges read from flash are weights. The stack region of the
+//! Within a segment: contiguous RAM ranges written are outputs, except
+//! scratch (bytes the op wrote, read back itself, and whose values nobody
+//! read after the op: an im2col or accumulator buffer in the arena); RAM
+//! ranges read whose values were produced before the segment (or are
+//! initial data) are inputs; ranges read from flash are weights. The stack region of the
 //! memory map (lowest SP seen up to the initial SP) is left out. Each range is
 //! named after the ELF symbol it falls in (`tensor_arena+0x1200`). See
 //! [`BufferDiscovery`] for how constants in RAM and literal pools are told
@@ -81,12 +83,21 @@ impl BitSet {
     }
 }
 
-/// A segment whose buffers are known except for the class of the values it
-/// read that no op produced (model input or constant?), settled at the end.
+/// A segment whose buffers are known except for two classes settled at the
+/// end: the values it read that no op produced (model input or constant?),
+/// and the values it wrote and read back itself (scratch, unless someone
+/// reads them after the op).
 struct PendingSegment {
     segment: OpSegment,
     /// Read ranges whose values were written outside any op, or are initial data.
     produced_outside_ops: Vec<ByteRange>,
+    /// RAM ranges the op wrote.
+    written: Vec<ByteRange>,
+    /// Of `written`: bytes the op read back after writing them.
+    scratch_candidates: Vec<ByteRange>,
+    /// Addresses of scratch candidates whose values were read after the op:
+    /// outputs after all.
+    read_later: Vec<u32>,
 }
 
 /// Discovers buffers segment by segment while the events stream past.
@@ -116,6 +127,11 @@ pub struct BufferDiscovery<'m> {
     read_from_earlier_op: BitSet,
     /// Of the open segment: RAM bytes read whose value no op produced.
     read_from_outside_ops: BitSet,
+    /// Of the open segment: RAM bytes it read after writing them itself.
+    read_back: BitSet,
+    /// RAM bytes whose value a closed segment wrote and read back, and that
+    /// nobody has read since (cleared by the next write or read of the byte).
+    scratch_candidate: BitSet,
     /// Of the open segment: flash bytes read outside functions.
     weights_read: BitSet,
     open: Option<(String, String, EventTime)>,
@@ -155,6 +171,8 @@ impl<'m> BufferDiscovery<'m> {
             written: BitSet::new(ram.len()),
             read_from_earlier_op: BitSet::new(ram.len()),
             read_from_outside_ops: BitSet::new(ram.len()),
+            read_back: BitSet::new(ram.len()),
+            scratch_candidate: BitSet::new(ram.len()),
             weights_read: BitSet::new(flash.len()),
             ram,
             flash,
@@ -171,6 +189,18 @@ impl<'m> BufferDiscovery<'m> {
         let mut segments = Vec::with_capacity(self.found.len());
         for pending in std::mem::take(&mut self.found) {
             let mut segment = pending.segment;
+            let mut read_later = pending.read_later;
+            read_later.sort_unstable();
+            read_later.dedup();
+            let scratch = subtract(&pending.scratch_candidates, &byte_runs(&read_later));
+            for (ranges, role) in [
+                (subtract(&pending.written, &scratch), BufferRole::Output),
+                (scratch, BufferRole::Scratch),
+            ] {
+                for range in ranges {
+                    segment.buffers.extend(self.named_buffers(range, role));
+                }
+            }
             for range in pending.produced_outside_ops {
                 for (piece, in_activation_memory) in self.split_by_op_writes(range) {
                     let role = if in_activation_memory {
@@ -196,13 +226,23 @@ impl<'m> BufferDiscovery<'m> {
         let mut buffers = Vec::new();
         for (bits, bytes, role) in [
             (&self.read_from_earlier_op, &self.ram, BufferRole::Input),
-            (&self.written, &self.ram, BufferRole::Output),
             (&self.weights_read, &self.flash, BufferRole::Weights),
         ] {
             for run in bits.runs(bytes) {
                 buffers.extend(self.named_buffers(run, role));
             }
         }
+        // Bytes written and read back are scratch candidates from now on.
+        for (candidate, (written, read_back)) in self
+            .scratch_candidate
+            .words
+            .iter_mut()
+            .zip(self.written.words.iter().zip(&mut self.read_back.words))
+        {
+            *read_back &= *written;
+            *candidate |= *read_back;
+        }
+        let scratch_candidates = self.read_back.runs(&self.ram);
         self.found.push(PendingSegment {
             segment: OpSegment {
                 name,
@@ -212,11 +252,31 @@ impl<'m> BufferDiscovery<'m> {
                 instructions: self.open_instructions.take(),
             },
             produced_outside_ops: self.read_from_outside_ops.runs(&self.ram),
+            written: self.written.runs(&self.ram),
+            scratch_candidates,
+            read_later: Vec::new(),
         });
         self.written.clear();
+        self.read_back.clear();
         self.read_from_earlier_op.clear();
         self.read_from_outside_ops.clear();
         self.weights_read.clear();
+    }
+
+    /// A read of a RAM byte after the op that last wrote it: if that op had
+    /// read the value back (a scratch candidate), the value was an output.
+    #[inline]
+    fn note_read_later(&mut self, index: usize, address: u64, last_write: u64) {
+        if !self.scratch_candidate.get(index) {
+            return;
+        }
+        self.scratch_candidate.unset(index);
+        let writer = self
+            .found
+            .partition_point(|pending| pending.segment.time.start.0 <= last_write);
+        if let Some(pending) = writer.checked_sub(1).map(|i| &mut self.found[i]) {
+            pending.read_later.push(address as u32);
+        }
     }
 
     /// `range` cut into pieces that some op writes during the run (`true`)
@@ -322,13 +382,20 @@ impl EventSink for BufferDiscovery<'_> {
                         self.last_write_in_op.set(index);
                         self.written_by_some_op.set(index);
                         self.written.set(index);
+                        self.scratch_candidate.unset(index);
                     }
                     (AccessKind::Write, None) => {
                         self.last_write[index] = event.time.0;
                         self.last_write_in_op.unset(index);
+                        self.scratch_candidate.unset(index);
                     }
                     (AccessKind::Read, Some(start)) => {
                         let last_write = self.last_write[index];
+                        if last_write != u64::MAX && last_write >= start {
+                            self.read_back.set(index);
+                        } else {
+                            self.note_read_later(index, address, last_write);
+                        }
                         if last_write == u64::MAX || last_write < start {
                             if last_write != u64::MAX && self.last_write_in_op.get(index) {
                                 self.read_from_earlier_op.set(index);
@@ -337,7 +404,10 @@ impl EventSink for BufferDiscovery<'_> {
                             }
                         }
                     }
-                    (AccessKind::Read, None) => {}
+                    (AccessKind::Read, None) => {
+                        let last_write = self.last_write[index];
+                        self.note_read_later(index, address, last_write);
+                    }
                 }
             } else if segment_start.is_some() && event.kind == AccessKind::Read {
                 // Checked after the cheap conditions: flash minus the
@@ -362,6 +432,18 @@ impl EventSink for BufferDiscovery<'_> {
     fn op_end(&mut self, at: EventTime) {
         self.close(at);
     }
+}
+
+/// Sorted, distinct addresses as maximal runs.
+fn byte_runs(addresses: &[u32]) -> Vec<ByteRange> {
+    let mut runs: Vec<ByteRange> = Vec::new();
+    for &address in addresses {
+        match runs.last_mut() {
+            Some(run) if run.end() == address as u64 => run.len += 1,
+            _ => runs.push(ByteRange::new(Address(address), 1)),
+        }
+    }
+    runs
 }
 
 /// `ranges` minus the bytes of `holes`.
@@ -443,7 +525,8 @@ mod tests {
     /// reading them (and 4 bytes of initial data at arena+0x200), reading 8
     /// weight bytes and a literal in a function, using the stack, writing 8
     /// bytes at arena+0x0 and reading one of them back (not an input:
-    /// produced in the segment).
+    /// produced in the segment). After the ops, the firmware reads the result
+    /// (so the byte read back is an output, not scratch).
     #[test]
     fn finds_inputs_outputs_and_weights_and_skips_the_stack() {
         let metadata = metadata();
@@ -475,8 +558,11 @@ mod tests {
         access(&mut discovery, 0x2000_0000, 8, AccessKind::Write);
         access(&mut discovery, 0x2000_0004, 1, AccessKind::Read);
         access(&mut discovery, 0x2000_fff0, 4, AccessKind::Read); // pop
-        discovery.op_end(EventTime(time));
-        let found = discovery.finish(EventTime(time));
+                                                                  // 4 fill writes, then 23 conv events: push, 16 + 1 + 1 + 1 reads,
+                                                                  // write, read back, pop.
+        discovery.op_end(EventTime(27));
+        access(&mut discovery, 0x2000_0000, 8, AccessKind::Read); // the result
+        let found = discovery.finish(EventTime(28));
 
         let buffer = |name: &str, start: u32, len: u32, role| Buffer {
             name: name.to_string(),
@@ -507,5 +593,52 @@ mod tests {
                 buffer("tensor_arena+0x200", 0x2000_0200, 4, BufferRole::Weights),
             ]
         );
+    }
+
+    /// An op in CMSIS-NN's average-pool shape: it sums into 8 bytes of int32
+    /// accumulators at arena+0x40 (written, read back), then writes its 2-byte
+    /// output at arena+0x48; the next op reads the output. The accumulators
+    /// are scratch: written and read back by the op, read by nobody after.
+    /// Control: when the next op reads the accumulators too, they are an
+    /// output (the value outlived the op).
+    #[test]
+    fn bytes_an_op_reads_back_and_nobody_reads_later_are_scratch() {
+        let run = |next_reads_accumulators: bool| {
+            let metadata = metadata();
+            let mut discovery = BufferDiscovery::new(&metadata);
+            let mut clock = dmo_core::EventClock::new(&mut discovery);
+            let pc = 0x0800_0100;
+            clock.begin_op("pool", "AVERAGE_POOL_2D", &[]);
+            clock.access(pc, 0x2000_0040, 8, AccessKind::Write);
+            clock.access(pc, 0x2000_0040, 8, AccessKind::Read);
+            clock.access(pc, 0x2000_0048, 2, AccessKind::Write);
+            clock.end_op();
+            clock.begin_op("next", "SOFTMAX", &[]);
+            clock.access(pc, 0x2000_0048, 2, AccessKind::Read);
+            if next_reads_accumulators {
+                clock.access(pc, 0x2000_0040, 8, AccessKind::Read);
+            }
+            clock.access(pc, 0x2000_0060, 2, AccessKind::Write);
+            clock.end_op();
+            let end = clock.now();
+            discovery.finish(end)
+        };
+        let roles = |segment: &OpSegment| -> Vec<(u32, u32, BufferRole)> {
+            segment
+                .buffers
+                .iter()
+                .map(|b| (b.start.0, b.len, b.role))
+                .collect()
+        };
+        let found = run(false);
+        assert_eq!(
+            roles(&found[0]),
+            [
+                (0x2000_0048, 2, BufferRole::Output),
+                (0x2000_0040, 8, BufferRole::Scratch)
+            ]
+        );
+        let control = run(true);
+        assert_eq!(roles(&control[0]), [(0x2000_0040, 10, BufferRole::Output)]);
     }
 }

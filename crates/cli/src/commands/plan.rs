@@ -47,9 +47,11 @@ pub struct Args {
     /// Plan with the offsets measured in a trace of the firmware that runs this model
     /// (`dmo trace`): its ops are matched to the model's operators by order, kind and
     /// size. With --kernels too, lists the ops where the firmware needs more than that
-    /// family's model predicts.
+    /// family's model predicts. With --kernels all it may be given once per firmware
+    /// (e.g. a reference and a CMSIS-NN build): each is a column, with the instructions
+    /// and memory accesses each op took.
     #[arg(long, value_name = "TRACE")]
-    offsets_from: Option<PathBuf>,
+    offsets_from: Vec<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -57,7 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => Vec::new(),
         Some(wanted) => select_mcus(wanted)?,
     };
-    if args.emit_tflite.is_some() && args.kernels.is_none() && args.offsets_from.is_none() {
+    if args.emit_tflite.is_some() && args.kernels.is_none() && args.offsets_from.is_empty() {
         bail!(
             "--emit-tflite needs --kernels NAME or --offsets-from TRACE: a safe offset holds only for the loop orders of the kernels your firmware runs (reference, cmsis-nn, ...)"
         );
@@ -69,14 +71,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     {
         return compare_families(&args);
     }
-    let assumed = args.kernels.is_none() && args.offsets_from.is_none();
+    if args.offsets_from.len() > 1 {
+        bail!(
+            "--offsets-from is given {} times: a plan holds for one firmware's kernels (several traces go with --kernels all, to compare them)",
+            args.offsets_from.len()
+        );
+    }
+    let offsets_from = args.offsets_from.first();
+    let assumed = args.kernels.is_none() && offsets_from.is_none();
     let family = dmo_ops::kernel_family(args.kernels.as_deref().unwrap_or("reference"))?;
-    if args.offsets_from.is_none() {
+    if offsets_from.is_none() {
         family.modelled_loop_orders()?;
     }
     let source = OffsetSource::Kernels(family);
     if args.summary || args.models.len() > 1 {
-        if args.emit_tflite.is_some() || args.offsets_from.is_some() {
+        if args.emit_tflite.is_some() || offsets_from.is_some() {
             bail!("--emit-tflite and --offsets-from take exactly one model");
         }
         let mut reports = Vec::new();
@@ -96,7 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         super::text::refuse_overwrite(out, args.force)?;
     }
     let model = read_model(path)?;
-    let (plan, trace_match) = match &args.offsets_from {
+    let (plan, trace_match) = match offsets_from {
         None => (plan_with(path, &model, source)?, None),
         Some(trace) => {
             let (measured, matching) = measure(trace, &model)?;
@@ -137,25 +146,44 @@ fn compare_families(args: &Args) -> anyhow::Result<ExitCode> {
             plan_with(path, &model, OffsetSource::Kernels(family))?,
         ));
     }
-    let measured = match &args.offsets_from {
-        Some(trace) => {
-            let (measured, _) = measure(trace, &model)?;
-            plans.push((
-                "traced".to_owned(),
-                plan_with(path, &model, OffsetSource::Measured(&measured))?,
-            ));
-            Some(measured)
-        }
-        None => None,
-    };
+    let mut measured = Vec::new();
+    for (index, trace) in args.offsets_from.iter().enumerate() {
+        let (offsets, _) = measure(trace, &model)?;
+        let name = traced_column_name(&args.offsets_from, index);
+        plans.push((
+            name.clone(),
+            plan_with(path, &model, OffsetSource::Measured(&offsets))?,
+        ));
+        measured.push((name, offsets));
+    }
     let named: Vec<(String, &ModelPlan)> = plans
         .iter()
         .map(|(name, plan)| (name.clone(), plan))
         .collect();
-    let comparison =
-        FamilyComparison::build(&path.display().to_string(), &named, measured.as_ref());
+    let comparison = FamilyComparison::build(&path.display().to_string(), &named, &measured);
     print(&render_families(&comparison, args.format)?)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A traced firmware's column: `traced` for one trace; `traced:STEM` (the
+/// file name without `.dmotrace`, or the whole path where stems repeat) for several.
+fn traced_column_name(traces: &[PathBuf], index: usize) -> String {
+    if traces.len() == 1 {
+        return "traced".to_owned();
+    }
+    let stem = |path: &PathBuf| {
+        path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        )
+    };
+    let mine = stem(&traces[index]);
+    let repeated = traces.iter().filter(|path| stem(path) == mine).count() > 1;
+    if repeated {
+        format!("traced:{}", traces[index].display())
+    } else {
+        format!("traced:{mine}")
+    }
 }
 
 fn print(text: &str) -> anyhow::Result<()> {
@@ -229,7 +257,7 @@ mod tests {
             force: false,
             mcu: Some("all".into()),
             kernels: Some("reference".into()),
-            offsets_from: None,
+            offsets_from: Vec::new(),
         }
     }
 
