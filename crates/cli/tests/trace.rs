@@ -47,6 +47,50 @@ fn trace_info_and_dump_tiny_cnn() {
 }
 
 #[test]
+fn info_says_where_the_buffers_come_from() {
+    // tiny_cnn declares its buffers with markers; traced with --ops on its
+    // kernels, the markers are ignored and buffer discovery finds them.
+    let dir = tempfile::tempdir().unwrap();
+    let info_of = |name: &str, extra: &[&str]| {
+        let trace = temp_path(&dir, name);
+        let trace = trace.to_str().unwrap();
+        let elf = fixture("tiny_cnn");
+        let mut args = vec!["trace", "-q", elf.as_str(), "-o", trace];
+        args.extend_from_slice(extra);
+        let run = dmo(&args);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        let info = dmo(&["info", trace]);
+        assert!(info.status.success(), "{}", text(&info.stderr));
+        text(&info.stdout)
+    };
+    let marked = info_of("marked.dmotrace", &[]);
+    let unmarked = info_of(
+        "unmarked.dmotrace",
+        &[
+            "--ops",
+            "^dmo_(conv|depthwise_conv|average_pool|fully_connected|softmax)_int8$",
+        ],
+    );
+    let origin = |info: &str| {
+        info.lines()
+            .find(|line| line.starts_with("buffers "))
+            .map(|line| line["buffers".len()..].trim().to_owned())
+            .unwrap_or_else(|| panic!("no buffers line in:\n{info}"))
+    };
+    assert_eq!(origin(&marked), "from the firmware's markers (dmo_buffer)");
+    assert_eq!(
+        origin(&unmarked),
+        "found by buffer discovery when traced (no markers; stored in the trace)"
+    );
+    // Both list buffers for their ops: the line is about where they come
+    // from, not whether there are any.
+    for info in [&marked, &unmarked] {
+        assert!(info.contains("input "), "{info}");
+        assert!(info.contains("output "), "{info}");
+    }
+}
+
+#[test]
 fn existing_output_is_not_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let trace = temp_path(&dir, "keep.dmotrace");
