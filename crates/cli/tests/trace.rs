@@ -302,8 +302,10 @@ fn entry_calls_one_function_and_ops_come_from_symbols() {
 fn a_closed_pipe_ends_dmo_quietly() {
     // `dmo dump T | head -2`: the reader goes away after a few bytes. dmo
     // must end without a panic message (before: "failed printing to
-    // stdout" from println!). Control: the dump is far longer than a pipe
-    // buffer, so dmo does write after the reader is gone.
+    // stdout" from println!). Control: with --limit 100000 the dump is some
+    // 9 MB, far longer than a pipe buffer (64 KiB), so dmo does write after
+    // the reader is gone (the default 40 lines fit in the pipe, and dmo then
+    // ended before the reader went: the test was flaky).
     use std::io::Read;
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
@@ -317,7 +319,7 @@ fn a_closed_pipe_ends_dmo_quietly() {
     ]);
     assert!(traced.status.success());
     let mut child = Command::new(env!("CARGO_BIN_EXE_dmo"))
-        .args(["dump", trace.to_str().unwrap()])
+        .args(["dump", trace.to_str().unwrap(), "--limit", "100000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
