@@ -10,7 +10,10 @@ The models are written here with the flatbuffers object API of TFLM's schema
 and saturating outputs per kind. Each runs on the two extreme inputs (all
 minimum, all maximum) plus random ones.
 
-Controls that the comparison can fail, per case: the inputs must not all give
+`dmo compare` must then find trace, simulation and formula agreeing on every layer of the
+firmware, and the plans must hold in TFLM (check_tflm.py's check: TFLM's arena head is dmo's
+TFLM-greedy head; the DMO plan, written into the model, gives identical outputs and the head
+dmo predicts). Controls that the comparison can fail, per case: the inputs must not all give
 one output; the firmware's output for input k set against TFLM's for input
 k+1 must differ; TFLM running the model with the checked operator's output
 scale off by 7% must disagree with the firmware. Cases the firmware does not
@@ -35,6 +38,7 @@ import numpy as np
 import flatbuffers
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
+import check_tflm as ct
 import firmware_check as fc
 
 RANDOM_INPUTS = 4
@@ -124,6 +128,66 @@ def quantize_op(source, target):
     return Op(OPS.QUANTIZE, [source], [target], OPTIONS.QuantizeOptions, schema.QuantizeOptionsT())
 
 
+def reduced(name, shape, axes, q_reduced):
+    kept = [1 if d in axes else n for d, n in enumerate(shape)]
+    reducer = schema.ReducerOptionsT()
+    reducer.keepDims = True
+    return ([Tensor(f"{name} axes", [len(axes)], T.INT32, data=np.array(axes, dtype="<i4")),
+             Tensor(name, kept, q=q_reduced)], reducer)
+
+def binary_broadcast_case(kind, name, shape, second, q_out,
+                          activation=schema.ActivationFunctionType.NONE, first=None):
+    """MUL or ADD (`kind`) of the model input's operands, with broadcasting. second / first:
+    ("mean", axes) of the input or ("constant", shape, values); None: the model input."""
+    q_in = (0.05, 3)
+    tensors = [Tensor("input", shape, q=q_in)]
+    ops = []
+    slots = []
+    for operand in (first, second):
+        if operand is None:
+            slots.append(0)
+        elif operand[0] == "mean":
+            made, reducer = reduced(f"mean{len(tensors)}", shape, operand[1], (0.04, -2))
+            tensors += made
+            ops.append(Op(OPS.MEAN, [0, len(tensors) - 2], [len(tensors) - 1],
+                          OPTIONS.ReducerOptions, reducer))
+            slots.append(len(tensors) - 1)
+        else:
+            tensors.append(Tensor("constant", operand[1], q=(0.02, 5),
+                                  data=np.array(operand[2], dtype=np.int8)))
+            slots.append(len(tensors) - 1)
+    out_shape = list(np.broadcast_shapes(*[tuple(tensors[i].shape) for i in slots]))
+    tensors.append(Tensor("output", out_shape, q=q_out))
+    options_class, options_code, code = {
+        "MUL": (schema.MulOptionsT, OPTIONS.MulOptions, OPS.MUL),
+        "ADD": (schema.AddOptionsT, OPTIONS.AddOptions, OPS.ADD),
+    }[kind]
+    options_type, options = activation_options(options_class, options_code, activation)
+    ops.append(Op(code, slots, [len(tensors) - 1], options_type, options))
+    return Case(kind, name, tensors, ops)
+
+
+def add_cases():
+    """int8 ADD, same shapes and broadcasting (TFLM's BroadcastAdd6DSlow runs the same
+    BroadcastBinaryOpSimple loops as MUL); control: a wrong output scale."""
+    A = schema.ActivationFunctionType
+    tensors = [Tensor("input", [1, 6, 5, 4], q=(0.05, 3)),
+               Tensor("requantised", [1, 6, 5, 4], q=(0.1, -7)),
+               Tensor("output", [1, 6, 5, 4], q=(0.15, 1))]
+    options_type, options = activation_options(schema.AddOptionsT, OPTIONS.AddOptions)
+    same = Case("ADD", "1x6x5x4 + requantised self", tensors,
+                [quantize_op(0, 1), Op(OPS.ADD, [0, 1], [2], options_type, options)])
+    return [
+        same,
+        binary_broadcast_case("ADD", "2x3x4 + its 2x3x1 MEAN (one read per row)", [2, 3, 4],
+                              ("mean", [2]), (0.06, -4)),
+        binary_broadcast_case("ADD", "1x4x4x8 + its 1x1x1x8 MEAN, RELU", [1, 4, 4, 8],
+                              ("mean", [1, 2]), (0.08, -20), activation=A.RELU),
+        binary_broadcast_case("ADD", "5x6 outer sum of its two MEANs", [5, 6], ("mean", [0]),
+                              (0.07, 0), first=("mean", [1])),
+    ]
+
+
 def mul_cases():
     A = schema.ActivationFunctionType
     cases = []
@@ -159,19 +223,24 @@ def mul_cases():
     ]:
         ops, tensors = mul(name, **args)
         cases.append(Case("MUL", name, tensors, ops))
-    # Broadcasting: refused until its BroadcastBinaryOpSimple order has a kernel.
-    tensors = [Tensor("input", [2, 3, 4], q=(0.05, 0)),
-               Tensor("row", [1, 1, 4], q=(0.05, 0)),
-               Tensor("output", [2, 3, 4], q=(0.05, 0))]
-    mean_axes = Tensor("axes", [2], T.INT32, data=np.array([0, 1], dtype="<i4"))
-    tensors.insert(1, mean_axes)
-    reducer = schema.ReducerOptionsT()
-    reducer.keepDims = True
-    options_type, options = activation_options(schema.MulOptionsT, OPTIONS.MulOptions)
-    ops = [Op(OPS.MEAN, [0, 1], [2], OPTIONS.ReducerOptions, reducer),
-           Op(OPS.MUL, [0, 2], [3], options_type, options)]
-    cases.append(Case("MUL", "2x3x4 x 1x1x4 (broadcast)", tensors, ops,
-                      refused="broadcasting MUL"))
+    # Broadcasting (TFLM's BroadcastBinaryOpSimple loops): operands made by MEAN (keep_dims)
+    # of the input, or constants.
+    broadcast_case = lambda *args, **kwargs: binary_broadcast_case("MUL", *args, **kwargs)
+    channel_scale = [int(v) for v in np.random.default_rng(8).integers(-128, 128, 8)]
+    cases += [
+        broadcast_case("2x3x4 x its 1x1x4 MEAN (broadcast)", [2, 3, 4], ("mean", [0, 1]),
+                       (0.02, 1)),
+        broadcast_case("2x3x4 x its 2x3x1 MEAN (one read per row)", [2, 3, 4], ("mean", [2]),
+                       (0.03, -4)),
+        broadcast_case("5x6 outer product of its two MEANs", [5, 6], ("mean", [0]), (0.01, 0),
+                       first=("mean", [1])),
+        broadcast_case("1x4x4x8 x constant per-channel 8, RELU6", [1, 4, 4, 8],
+                       ("constant", [8], channel_scale), (0.01, -10), activation=A.RELU6),
+        broadcast_case("constant scalar x 37", [37], None, (0.005, 2),
+                       first=("constant", [1], [-77])),
+        broadcast_case("rank 5: 2x1x3x1x4 x constant 1x2x3x2x1", [2, 1, 3, 1, 4],
+                       ("constant", [1, 2, 3, 2, 1], list(range(-30, 30, 5))), (0.02, 0)),
+    ]
     return cases
 
 
@@ -504,15 +573,118 @@ def fully_connected_cases():
     return cases
 
 
+def strided_slice_cases():
+    """STRIDED_SLICE moves elements: its control is TFLM running another slice of the same output
+    shape. Slices are numpy's x[begin:end:stride] per axis, with TFLite's masks (bit d: axis d)."""
+    q = (0.05, -3)
+
+    def slice_model(shape, begin, end, strides, masks=(0, 0, 0), element=T.INT8, prefix=None,
+                    index_type=T.INT32, ignored=None):
+        """masks: begin, end, shrink-axis; ignored: options TFLM's micro kernel ignores
+        (ellipsis_mask, new_axis_mask, offset). prefix: (tensor, op) making the sliced tensor."""
+        n = len(shape)
+        axes = []
+        for d in range(n):
+            size, stride = shape[d], strides[d]
+            start = begin[d] + size if begin[d] < 0 else begin[d]
+            start = min(max(start, 0), size) if stride > 0 else min(max(start, -1), size - 1)
+            if masks[0] >> d & 1:
+                start = 0 if stride > 0 else size - 1
+            stop = end[d] + size if end[d] < 0 else end[d]
+            stop = min(max(stop, 0), size) if stride > 0 else min(max(stop, -1), size - 1)
+            if masks[1] >> d & 1:
+                stop = size if stride > 0 else -1
+            if masks[2] >> d & 1:
+                continue
+            span = stop - start if stride > 0 else start - stop
+            axes.append(max(0, -(-span // abs(stride))))
+        sliced_q = None if element == T.FLOAT32 else (q if element == T.INT8 else (0.001, 0))
+        tensors = [Tensor("input", shape, q=q)]
+        ops = []
+        if prefix is not None:
+            tensors.append(prefix[0])
+            ops.append(prefix[1])
+        source = len(tensors) - 1
+        numpy_type = "<i4" if index_type == T.INT32 else "<i8"
+        for name, values in (("begin", begin), ("end", end), ("strides", strides)):
+            tensors.append(Tensor(name, [n], index_type, data=np.array(values, dtype=numpy_type)))
+        tensors.append(Tensor("output", axes, element, q=sliced_q))
+        options = schema.StridedSliceOptionsT()
+        options.beginMask, options.endMask, options.shrinkAxisMask = masks
+        if ignored is not None:
+            options.ellipsisMask, options.newAxisMask, options.offset = ignored
+        ops.append(Op(OPS.STRIDED_SLICE, [source, source + 1, source + 2, source + 3],
+                      [source + 4], OPTIONS.StridedSliceOptions, options))
+        return tensors, ops
+
+    def case(name, slice_args, control_args=None, refused=None, **common):
+        tensors, ops = slice_model(**slice_args, **common)
+        made = Case("STRIDED_SLICE", name, tensors, ops, refused=refused)
+        if control_args is not None:
+            control = slice_model(**control_args, **common)
+            assert control[0][-1].shape == tensors[-1].shape, name
+            made.control = lambda: Case("STRIDED_SLICE", name, *control).build()
+        return made
+
+    def args(shape, begin, end, strides, masks=(0, 0, 0), **extra):
+        return dict(shape=shape, begin=begin, end=end, strides=strides, masks=masks, **extra)
+
+    wide = (Tensor("wide", [4, 6], T.INT16, q=(0.001, 0)),
+            Op(OPS.QUANTIZE, [0], [1], OPTIONS.QuantizeOptions, schema.QuantizeOptionsT()))
+    words = (Tensor("words", [2, 3, 4], T.INT32, q=(0.001, 0)),
+             Op(OPS.QUANTIZE, [0], [1], OPTIONS.QuantizeOptions, schema.QuantizeOptionsT()))
+    floats = (Tensor("float", [3, 5], T.FLOAT32), Op(OPS.DEQUANTIZE, [0], [1]))
+    return [
+        case("3x4x6 x[::-1, 1:4, ::2] (the fixture's)", args([3, 4, 6], [0, 1, 0], [0, 4, 0],
+                                                              [-1, 1, 2], (5, 5, 0)),
+             args([3, 4, 6], [0, 0, 1], [0, 3, 0], [1, 1, 2], (5, 5, 0))),
+        case("1x8x8x4 channels 1:3 (memcpy rows)", args([1, 8, 8, 4], [0, 0, 0, 1], [1, 8, 8, 3],
+                                                        [1, 1, 1, 1]),
+             args([1, 8, 8, 4], [0, 0, 0, 2], [1, 8, 8, 4], [1, 1, 1, 1])),
+        case("2x5x7 x[:, -1::-2, 1:6]", args([2, 5, 7], [0, -1, 1], [2, 0, 6], [1, -2, 1],
+                                             (0, 2, 0)),
+             args([2, 5, 7], [0, 0, 1], [2, 5, 6], [1, 2, 1])),
+        case("4x6 x[2, ::-1] (shrink axis 0)", args([4, 6], [2, 0], [3, 0], [1, -1], (2, 2, 1)),
+             args([4, 6], [1, 0], [2, 0], [1, -1], (2, 2, 1))),
+        case("10 x[-2:-9:-3] (negative indices, no masks)", args([10], [-2], [-9], [-3]),
+             args([10], [-1], [-9], [-3])),
+        case("int16 4x6 x[1:4:2, -1:-6:-2] after QUANTIZE",
+             args([4, 6], [1, -1], [4, -6], [2, -2], element=T.INT16, prefix=wide),
+             args([4, 6], [0, -1], [4, -6], [2, -2], element=T.INT16, prefix=wide)),
+        case("int32 2x3x4 x[:, -2:, 1:3] after QUANTIZE",
+             args([2, 3, 4], [0, -2, 1], [0, 3, 3], [1, 1, 1], (1, 1, 0), element=T.INT32,
+                  prefix=words),
+             args([2, 3, 4], [0, 0, 1], [0, 2, 3], [1, 1, 1], (1, 1, 0), element=T.INT32,
+                  prefix=words)),
+        case("float32 3x5 x[:, ::3] after DEQUANTIZE",
+             args([3, 5], [0, 0], [0, 0], [1, 3], (3, 3, 0), element=T.FLOAT32, prefix=floats),
+             args([3, 5], [0, 1], [0, 0], [1, 3], (1, 3, 0), element=T.FLOAT32, prefix=floats)),
+        # TFLM's micro Prepare sets the ellipsis and new-axis masks to 0 and never sets offset:
+        # with offset, end 5 would mean 2 + 5; TFLM (and dmo) slice [2:5].
+        case("12 x[2:5], offset and ellipsis/new-axis masks set (TFLM ignores them)",
+             args([12], [2], [5], [1], ignored=(1, 1, True)),
+             args([12], [3], [6], [1])),
+        case("rank 5 (TFLM: input dim should not exceed 4)",
+             args([1, 2, 1, 3, 2], [0] * 5, [1, 2, 1, 3, 2], [1] * 5),
+             refused="at most 4"),
+        case("shrunk axis with stride -1 (TFLM's Eval would write nothing)",
+             args([4, 6], [2, 0], [3, 6], [-1, 1], (0, 0, 1)), refused="selects no element"),
+        case("int64 begin/end/strides (TFLM reads int32)",
+             args([4, 6], [0, 0], [2, 6], [1, 1], index_type=T.INT64), refused="as int32"),
+    ]
+
+
 KINDS = {
     "DEPTHWISE_CONV_2D": depthwise_cases,
     "FULLY_CONNECTED": fully_connected_cases,
     "MUL": mul_cases,
+    "ADD": add_cases,
     "LOGISTIC": lambda: activation_cases("LOGISTIC"),
     "TANH": lambda: activation_cases("TANH"),
     "DEQUANTIZE": dequantize_cases,
     "CONCATENATION": concatenation_cases,
     "TRANSPOSE": transpose_cases,
+    "STRIDED_SLICE": strided_slice_cases,
     "MAX_POOL_2D_PAD": pool_pad_cases,
 }
 
@@ -590,10 +762,23 @@ def check_case(dmo, number, case, workdir, kernels="reference"):
     wrong = run_tflm(control_model, inputs)
     if [w for w, _ in wrong] == outputs:
         problems.append(f"control: TFLM with {control_name} agreed with the firmware")
+    # The three methods on the firmware's own trace: `dmo compare` exits 0 when trace,
+    # simulation (of the firmware's kernel family) and formula agree on every layer.
+    model_path = os.path.join(workdir, f"case{number}.tflite")
+    compared = subprocess.run([dmo, "compare", elf, model_path, "--kernels", kernels],
+                              capture_output=True, text=True)
+    agreed = compared.stdout.strip().splitlines()[-1] if compared.stdout.strip() else ""
+    if compared.returncode != 0 or not agreed.endswith(" 0 disagree"):
+        problems.append(f"dmo compare: {agreed or compared.stderr.strip()[-300:]}")
+    # The plans: TFLM's own arena head is dmo's TFLM-greedy head, and the DMO plan written into
+    # the model runs in TFLM with identical outputs and the head dmo predicts.
+    _, _, tflm_head, dmo_head, plan_problems = ct.check_model(dmo, model_path, workdir)
+    problems += [f"plan: {problem}" for problem in plan_problems]
     if problems:
         return False, "; ".join(problems)
     return True, (f"{len(outputs[0])} output bytes and {len(expected[0][1])} op CRCs identical "
-                  f"to TFLM's on {len(inputs)} inputs; controls differ")
+                  f"to TFLM's on {len(inputs)} inputs; controls differ; compare: {agreed}; "
+                  f"heads TFLM {tflm_head} B, DMO {dmo_head} B as TFLM reports them")
 
 
 def main():

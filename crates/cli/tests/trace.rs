@@ -47,6 +47,50 @@ fn trace_info_and_dump_tiny_cnn() {
 }
 
 #[test]
+fn info_says_where_the_buffers_come_from() {
+    // tiny_cnn declares its buffers with markers; traced with --ops on its
+    // kernels, the markers are ignored and buffer discovery finds them.
+    let dir = tempfile::tempdir().unwrap();
+    let info_of = |name: &str, extra: &[&str]| {
+        let trace = temp_path(&dir, name);
+        let trace = trace.to_str().unwrap();
+        let elf = fixture("tiny_cnn");
+        let mut args = vec!["trace", "-q", elf.as_str(), "-o", trace];
+        args.extend_from_slice(extra);
+        let run = dmo(&args);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        let info = dmo(&["info", trace]);
+        assert!(info.status.success(), "{}", text(&info.stderr));
+        text(&info.stdout)
+    };
+    let marked = info_of("marked.dmotrace", &[]);
+    let unmarked = info_of(
+        "unmarked.dmotrace",
+        &[
+            "--ops",
+            "^dmo_(conv|depthwise_conv|average_pool|fully_connected|softmax)_int8$",
+        ],
+    );
+    let origin = |info: &str| {
+        info.lines()
+            .find(|line| line.starts_with("buffers "))
+            .map(|line| line["buffers".len()..].trim().to_owned())
+            .unwrap_or_else(|| panic!("no buffers line in:\n{info}"))
+    };
+    assert_eq!(origin(&marked), "from the firmware's markers (dmo_buffer)");
+    assert_eq!(
+        origin(&unmarked),
+        "found by buffer discovery when traced (no markers; stored in the trace)"
+    );
+    // Both list buffers for their ops: the line is about where they come
+    // from, not whether there are any.
+    for info in [&marked, &unmarked] {
+        assert!(info.contains("input "), "{info}");
+        assert!(info.contains("output "), "{info}");
+    }
+}
+
+#[test]
 fn existing_output_is_not_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let trace = temp_path(&dir, "keep.dmotrace");
@@ -258,8 +302,10 @@ fn entry_calls_one_function_and_ops_come_from_symbols() {
 fn a_closed_pipe_ends_dmo_quietly() {
     // `dmo dump T | head -2`: the reader goes away after a few bytes. dmo
     // must end without a panic message (before: "failed printing to
-    // stdout" from println!). Control: the dump is far longer than a pipe
-    // buffer, so dmo does write after the reader is gone.
+    // stdout" from println!). Control: with --limit 100000 the dump is some
+    // 9 MB, far longer than a pipe buffer (64 KiB), so dmo does write after
+    // the reader is gone (the default 40 lines fit in the pipe, and dmo then
+    // ended before the reader went: the test was flaky).
     use std::io::Read;
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
@@ -273,7 +319,7 @@ fn a_closed_pipe_ends_dmo_quietly() {
     ]);
     assert!(traced.status.success());
     let mut child = Command::new(env!("CARGO_BIN_EXE_dmo"))
-        .args(["dump", trace.to_str().unwrap()])
+        .args(["dump", trace.to_str().unwrap(), "--limit", "100000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

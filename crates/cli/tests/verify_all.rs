@@ -162,27 +162,92 @@ fn unmarked_firmware_verifies_like_its_markers_say() {
     assert_eq!(code, Some(0));
 }
 
+/// `dmo verify`'s stderr summary: (op runs with the block clock, fully
+/// hooked op runs, reference runs not needed).
+fn run_counts(name: &str, args: &[&str]) -> (usize, usize, usize) {
+    let elf = fixture(name);
+    let mut all = vec!["verify", elf.as_str()];
+    all.extend_from_slice(args);
+    let run = dmo(&all);
+    let stderr = text(&run.stderr);
+    let line = stderr
+        .lines()
+        .find(|line| line.contains(" op runs: "))
+        .unwrap_or_else(|| panic!("{name} {args:?}: no run summary in\n{stderr}"));
+    let numbers: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|word| word.parse().ok())
+        .collect();
+    assert_eq!(numbers[0], numbers[1] + numbers[2], "{line}");
+    (numbers[1], numbers[2], numbers[3])
+}
+
 #[test]
 fn snapshot_restore_gives_the_same_results_as_full_reruns() {
     // Every field of the result (outputs compared, clobbered reads with
     // their times and instructions, witnesses) from restoring op-start
-    // snapshots equals the result of re-running the firmware from reset in
-    // a fresh engine for every check, with markers and with --ops, and at an
-    // unsafe offset (where the clobbered reads carry times).
+    // snapshots, with only the checked bytes hooked (the block clock) or
+    // with every access hooked (--hook-all), equals the result of
+    // re-running the firmware from reset in a fresh engine for every check,
+    // with markers and with --ops, and at an unsafe offset (where the
+    // clobbered reads carry times).
     for args in [
         vec!["--all", "--seeds", "2"],
         vec!["--all", "--offset", "1000", "--seeds", "1"],
         vec!["--ops", TINY_CNN_KERNELS, "--all", "--seeds", "1"],
+        vec!["--all", "--claim", "u_min", "--seeds", "1"],
     ] {
         let (code, _, restored) = verify_json("tiny_cnn", &args);
-        let mut full = args.clone();
-        full.push("--full-reruns");
-        let (full_code, _, rerun) = verify_json("tiny_cnn", &full);
-        assert_eq!(code, full_code, "{args:?}");
-        assert_eq!(restored, rerun, "{args:?}");
+        for other in ["--full-reruns", "--hook-all"] {
+            let mut slow = args.clone();
+            slow.push(other);
+            let (slow_code, _, slow_result) = verify_json("tiny_cnn", &slow);
+            assert_eq!(code, slow_code, "{args:?} {other}");
+            assert_eq!(restored, slow_result, "{args:?} {other}");
+        }
         // A control that the comparison can fail: the results carry times.
         assert!(restored.to_string().contains("write_time"), "{args:?}");
+        // And that the fast paths ran: tiny_cnn's checks all take the block
+        // clock, and the run at the offset stands for some reference runs
+        // (at s_min all of them; at the unsafe offset 1000 not conv1's, whose
+        // reference runs are made); none with --hook-all or --full-reruns.
+        let (clocked, fully_hooked, skipped) = run_counts("tiny_cnn", &args);
+        assert!(
+            clocked > 0 && fully_hooked == 0,
+            "{args:?}: {clocked} {fully_hooked}"
+        );
+        let checks =
+            restored["pairs"].as_array().unwrap().len() * (args.contains(&"2") as usize + 1);
+        if args.contains(&"1000") {
+            assert_eq!(skipped, checks - 1, "{args:?}");
+        } else {
+            assert_eq!(skipped, checks, "{args:?}");
+        }
+        for other in ["--full-reruns", "--hook-all"] {
+            let mut slow = args.clone();
+            slow.push(other);
+            let (clocked, _, skipped) = run_counts("tiny_cnn", &slow);
+            assert_eq!((clocked, skipped), (0, 0), "{args:?} {other}");
+        }
     }
+}
+
+#[test]
+fn checks_the_block_clock_cannot_place_run_fully_hooked() {
+    // conv_float (Cortex-M4) moves floats with VLDR/VSTR, which the block
+    // clock does not count: every check falls back to a fully hooked run
+    // and gives the same results as full re-runs, below the offset too.
+    let args = ["--all", "--seeds", "2"];
+    let (clocked, _, skipped) = run_counts("conv_float", &args);
+    assert_eq!(clocked, 0);
+    // The other fast path does not need the clock: one reference run per
+    // seed is not needed.
+    assert_eq!(skipped, 2);
+    let (code, stdout, clocked) = verify_json("conv_float", &args);
+    assert_eq!(code, Some(0), "{stdout}");
+    let (_, _, rerun) = verify_json("conv_float", &["--all", "--seeds", "2", "--full-reruns"]);
+    assert_eq!(clocked, rerun);
+    assert!(clocked.to_string().contains("write_time"));
 }
 
 #[test]

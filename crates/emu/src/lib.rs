@@ -14,6 +14,7 @@
 //! [`dmo_core::RunRecord`]. It knows nothing of the trace file or the miner
 //! that consume them.
 
+mod blockclock;
 mod config;
 mod cpu;
 mod disasm;
@@ -26,12 +27,18 @@ mod runtime;
 pub mod semihosting;
 mod snapshot;
 
+pub use blockclock::ClockStop;
 pub use config::{Poke, RunConfig, DEFAULT_MAX_INSTRUCTIONS};
 pub use disasm::{thumb_instruction_len, Disassembler};
 pub use error::{ElfError, EmuError};
 pub use firmware::{Firmware, Segment, SymbolTable, VectorTable};
 pub use layout::{DEFAULT_RAM_SIZE, DEFAULT_RAM_START};
-pub use overlay::{pseudo_random_bytes, ClobberedRead, Overlay, OverlayPlacement, OverlayReport};
-pub use run::{run, run_counting_baseline, run_overlaid, FaultReport, RunOutcome, RunStatus};
+pub use overlay::{
+    pseudo_random_bytes, ClobberedRead, HookedRange, Overlay, OverlayPlacement, OverlayReport,
+};
+pub use run::{
+    run, run_counting_baseline, run_hook_probe, run_overlaid, FaultReport, HookProbe, RunOutcome,
+    RunStatus,
+};
 pub use runtime::{OpFunctions, Runtime, UnknownRuntime};
 pub use snapshot::{Session, DEFAULT_SNAPSHOT_BUDGET};

@@ -50,6 +50,82 @@ pub enum OverlayPlacement {
     Up(u64),
 }
 
+/// Bytes a clocked run hooks: `[start, end)`, for loads, stores or both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HookedRange {
+    pub start: u64,
+    pub end: u64,
+    pub reads: bool,
+    pub writes: bool,
+}
+
+impl HookedRange {
+    /// Whether an access of `size` bytes at `address` touches these bytes.
+    pub(crate) fn touched_by(&self, address: u64, size: u64, write: bool) -> bool {
+        (if write { self.writes } else { self.reads })
+            && address < self.end
+            && address + size.max(1) > self.start
+    }
+}
+
+impl Overlay {
+    /// The input and the output, every access: all a reference run's
+    /// miner looks at.
+    pub fn pair_ranges(&self) -> Vec<HookedRange> {
+        let whole = |start: Address, len: u32| HookedRange {
+            start: start.0 as u64,
+            end: start.0 as u64 + len as u64,
+            reads: true,
+            writes: true,
+        };
+        vec![
+            whole(self.input_start, self.input_len),
+            whole(self.output_start, self.output_len),
+        ]
+    }
+
+    /// The accesses an overlapped run must see to keep the shared bytes
+    /// equal, to find every clobbered read and every divergent read: loads
+    /// and stores of the output bytes that share memory with an input byte,
+    /// and of those input bytes. Nothing else can land on the input or read
+    /// a shared byte; a run without a placement (a reference run) needs
+    /// nothing.
+    pub fn shared_ranges(&self) -> Vec<HookedRange> {
+        let (input_len, output_len) = (self.input_len as u64, self.output_len as u64);
+        // Shared output bytes `[j0, j1)` and the input bytes `[i0, i1)` they
+        // land on.
+        let (j0, j1, i0, i1) = match self.placement {
+            None => return Vec::new(),
+            Some(OverlayPlacement::Down(s)) => {
+                let j1 = output_len.min(s.saturating_add(input_len));
+                (s, j1, 0, j1.saturating_sub(s))
+            }
+            Some(OverlayPlacement::Up(u)) => {
+                let j1 = output_len.min(input_len.saturating_sub(u));
+                (0, j1, u, u + j1)
+            }
+        };
+        if j1 <= j0 {
+            return Vec::new();
+        }
+        let (input, output) = (self.input_start.0 as u64, self.output_start.0 as u64);
+        vec![
+            HookedRange {
+                start: output + j0,
+                end: output + j1,
+                reads: true,
+                writes: true,
+            },
+            HookedRange {
+                start: input + i0,
+                end: input + i1,
+                reads: true,
+                writes: true,
+            },
+        ]
+    }
+}
+
 /// An input byte read after an output store landed on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClobberedRead {
@@ -74,6 +150,32 @@ pub struct OverlayReport {
     pub first_clobbered_read: Option<ClobberedRead>,
     /// The last clobbered read of [`Overlay::watch_input_byte`].
     pub watched_clobbered_read: Option<ClobberedRead>,
+    /// Reads of an output byte that shares memory with an input byte while
+    /// that memory did not hold a value stored through the output (it held
+    /// the input's value, from the op's start or from an input store): the
+    /// op as placed would have read its own output byte there.
+    pub divergent_reads: u64,
+    /// Output bytes that share memory with an input byte and, when the op
+    /// ended, did not hold a value stored through the output.
+    pub stale_output_bytes: u64,
+}
+
+impl OverlayReport {
+    /// Whether the overlapped op read exactly what the op as placed reads,
+    /// and left exactly its output: no clobbered read, no divergent read,
+    /// no stale output byte. Outside the shared bytes nothing differs; on
+    /// them, every read returned the value the op itself last stored
+    /// through the address it read (or the input's own value), so by
+    /// induction over the run every load, every store and every address is
+    /// the placed run's, and the output bytes hold the placed run's values.
+    /// Such a run stands for the placed run with the same input: its output
+    /// is that run's output, and its accesses are that run's accesses.
+    pub fn is_transparent(&self) -> bool {
+        self.op_time.is_some()
+            && self.clobbered_reads == 0
+            && self.divergent_reads == 0
+            && self.stale_output_bytes == 0
+    }
 }
 
 /// The overlay while the run goes on.
@@ -132,6 +234,7 @@ impl OverlayState {
         let input = self.overlay.input_start.0 as u64;
         let output = self.overlay.output_start.0 as u64;
         let mut clobbered: Option<ClobberedRead> = None;
+        let mut divergent = false;
         for k in 0..event.size as u64 {
             let address = event.address.0 as u64 + k;
             let byte_value = (value as u64 >> (8 * k)) as u8;
@@ -139,9 +242,15 @@ impl OverlayState {
                 .checked_sub(output)
                 .filter(|&j| j < self.overlay.output_len as u64)
             {
-                if let (Some(i), AccessKind::Write) = (self.input_byte_of(j), event.kind) {
-                    mirrors.push(((input + i) as u32, byte_value));
-                    self.landed[i as usize].get_or_insert((event.time, event.pc, j));
+                match (self.input_byte_of(j), event.kind) {
+                    (Some(i), AccessKind::Write) => {
+                        mirrors.push(((input + i) as u32, byte_value));
+                        self.landed[i as usize].get_or_insert((event.time, event.pc, j));
+                    }
+                    (Some(i), AccessKind::Read) => {
+                        divergent |= self.landed[i as usize].is_none();
+                    }
+                    (None, _) => {}
                 }
             }
             if let Some(i) = address
@@ -178,6 +287,17 @@ impl OverlayState {
             self.report.clobbered_reads += 1;
             self.report.first_clobbered_read.get_or_insert(read);
         }
+        if divergent {
+            self.report.divergent_reads += 1;
+        }
+    }
+
+    /// Shared output bytes whose memory was not last stored through the
+    /// output.
+    fn stale_output_bytes(&self) -> u64 {
+        (0..self.overlay.input_len as u64)
+            .filter(|&i| self.output_byte_of(i).is_some() && self.landed[i as usize].is_none())
+            .count() as u64
     }
 }
 
@@ -249,6 +369,7 @@ pub(crate) fn op_ended<D: HasOverlay>(uc: &mut Unicorn<'_, D>) {
     if let Some(time) = &mut state.report.op_time {
         time.end = now;
     }
+    state.report.stale_output_bytes = state.stale_output_bytes();
     let (output, len) = (
         state.overlay.output_start.0 as u64,
         state.overlay.output_len as usize,
@@ -359,6 +480,99 @@ mod tests {
         overlay.access(&event(2, 0x104, 1, AccessKind::Read), 0, &mut mirrors);
         let read = overlay.report.first_clobbered_read.unwrap();
         assert_eq!((read.input_byte, read.output_byte), (4, 1));
+    }
+
+    #[test]
+    fn shared_ranges_are_the_bytes_that_share_memory() {
+        // Oracle: the byte maps the overlay mirrors through, byte by byte.
+        for (input_len, output_len) in [(8u32, 8u32), (8, 20), (20, 8), (1, 1)] {
+            for placement in (0..24)
+                .map(OverlayPlacement::Down)
+                .chain((0..24).map(OverlayPlacement::Up))
+            {
+                let mut state = state_with(placement);
+                state.overlay.input_len = input_len;
+                state.overlay.output_len = output_len;
+                let shared_outputs: Vec<u64> = (0..output_len as u64)
+                    .filter(|&j| state.input_byte_of(j).is_some())
+                    .collect();
+                let shared_inputs: Vec<u64> = (0..input_len as u64)
+                    .filter(|&i| state.output_byte_of(i).is_some())
+                    .collect();
+                let ranges = state.overlay.shared_ranges();
+                let bytes = |range: &HookedRange, base: u64| range.start - base..range.end - base;
+                if shared_outputs.is_empty() {
+                    assert!(ranges.is_empty(), "{placement:?} {input_len} {output_len}");
+                    continue;
+                }
+                let (output, input) = (&ranges[0], &ranges[1]);
+                assert_eq!(bytes(output, 0x200).collect::<Vec<_>>(), shared_outputs);
+                assert_eq!(bytes(input, 0x100).collect::<Vec<_>>(), shared_inputs);
+                assert!(output.writes && output.reads && input.writes && input.reads);
+            }
+        }
+        // A reference run shares nothing; the pair's ranges are both buffers.
+        let mut reference = state(0).overlay;
+        reference.placement = None;
+        assert!(reference.shared_ranges().is_empty());
+        let pair = reference.pair_ranges();
+        assert_eq!((pair[0].start, pair[0].end), (0x100, 0x108));
+        assert_eq!((pair[1].start, pair[1].end), (0x200, 0x208));
+    }
+
+    #[test]
+    fn reads_of_shared_output_bytes_not_stored_through_the_output_diverge() {
+        // s = 2: output byte 2 is input byte 0, output byte 3 is input byte 1.
+        let mut overlay = state(2);
+        let mut mirrors = Vec::new();
+        // Reading output byte 2 before the op stored it: the placed op reads
+        // its own (old) output there, the overlapped one the input's value.
+        overlay.access(&event(0, 0x202, 1, AccessKind::Read), 0, &mut mirrors);
+        assert_eq!(overlay.report.divergent_reads, 1);
+        // Stored through the output, then read back: the same value either way.
+        overlay.access(&event(1, 0x202, 1, AccessKind::Write), 9, &mut mirrors);
+        overlay.access(&event(2, 0x202, 1, AccessKind::Read), 0, &mut mirrors);
+        assert_eq!(overlay.report.divergent_reads, 1);
+        // An input store over it: reading the output diverges again.
+        overlay.access(&event(3, 0x100, 1, AccessKind::Write), 5, &mut mirrors);
+        overlay.access(&event(4, 0x202, 1, AccessKind::Read), 0, &mut mirrors);
+        assert_eq!(overlay.report.divergent_reads, 2);
+        // Output bytes 0 and 1 share nothing: reading them never diverges.
+        overlay.access(&event(5, 0x200, 2, AccessKind::Read), 0, &mut mirrors);
+        assert_eq!(overlay.report.divergent_reads, 2);
+        // At the end, shared output bytes 2 (last stored through the input)
+        // and 3..8 (never stored) are stale; storing them all clears that.
+        assert_eq!(overlay.stale_output_bytes(), 6);
+        overlay.access(&event(6, 0x202, 2, AccessKind::Write), 0, &mut mirrors);
+        overlay.access(&event(7, 0x204, 4, AccessKind::Write), 0, &mut mirrors);
+        assert_eq!(overlay.stale_output_bytes(), 0);
+        assert_eq!(overlay.report.clobbered_reads, 0);
+    }
+
+    #[test]
+    fn transparent_only_without_clobbered_divergent_or_stale_bytes() {
+        let clean = OverlayReport {
+            op_time: Some(TimeRange::new(EventTime(0), EventTime(1))),
+            ..OverlayReport::default()
+        };
+        assert!(clean.is_transparent());
+        for spoiled in [
+            OverlayReport {
+                clobbered_reads: 1,
+                ..clean.clone()
+            },
+            OverlayReport {
+                divergent_reads: 1,
+                ..clean.clone()
+            },
+            OverlayReport {
+                stale_output_bytes: 1,
+                ..clean.clone()
+            },
+            OverlayReport::default(), // the op never ran
+        ] {
+            assert!(!spoiled.is_transparent(), "{spoiled:?}");
+        }
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Running firmware under unicorn and reporting every data access.
 
+use crate::blockclock::{block_shape, BlockClock, BlockShape, ClockMode, Entered};
 use crate::config::RunConfig;
 use crate::disasm::{thumb_instruction_len, Disassembler};
 use crate::error::EmuError;
 use crate::firmware::Firmware;
 use crate::layout::{is_stub, plan_layout, MemoryLayout};
-use crate::overlay::{HasOverlay, Overlay, OverlayReport, OverlayState};
+use crate::overlay::{HasOverlay, HookedRange, Overlay, OverlayReport, OverlayState};
 use crate::semihosting::{GuestMemory, Outcome, Semihosting, Unreadable};
 use dmo_core::{
     AccessKind, Address, Buffer, BufferRole, CpuModel, Event, EventSink, EventTime, MemoryRegion,
@@ -13,7 +14,7 @@ use dmo_core::{
 };
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Instant;
-use unicorn_engine::{Context, HookType, MemType, Prot, RegisterARM, Unicorn};
+use unicorn_engine::{Context, HookType, MemType, Prot, RegisterARM, UcHookId, Unicorn};
 
 /// Where `--entry` functions return to: a page nothing else uses at the top
 /// of the external-RAM region (0x6000_0000-0x9FFF_FFFF), the highest part of
@@ -197,6 +198,9 @@ pub(crate) struct RunState<'s, S: EventSink> {
     pub(crate) overlay: Option<OverlayState>,
     /// `dmo verify`: snapshots taken at op starts during a session's first run.
     pub(crate) snapshots: Option<SnapshotTaker>,
+    /// `dmo verify`'s sessions: the block clock, validated by fully hooked
+    /// runs and used by runs that hook only some accesses.
+    pub(crate) clock: Option<BlockClock>,
 }
 
 impl<S: EventSink> HasOverlay for RunState<'_, S> {
@@ -313,6 +317,63 @@ pub fn run_counting_baseline(
     )
 }
 
+/// What [`run_hook_probe`] hooks, to measure what hooks cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookProbe {
+    /// Every data access, as `dmo trace` does.
+    Every,
+    /// Only accesses beginning in `begin..=end` (unicorn still sends every
+    /// access of every translated block through its slow path while any
+    /// memory hook exists, but restores the PC only for these).
+    Bounded { begin: u64, end: u64 },
+    /// Only stores beginning in `begin..=end` (loads take the slow path all
+    /// the same).
+    BoundedStores { begin: u64, end: u64 },
+    /// No memory hook at all (the block hook and the markers stay).
+    NoAccessHook,
+}
+
+/// Runs the firmware with the usual hooks, except the access hook, which
+/// `probe` picks; events go to a counter (`stats.events` counts the hooked
+/// accesses). For benchmarks of what a check costs (`dmo verify`'s clocked
+/// runs hook a bounded range).
+pub fn run_hook_probe(
+    firmware: &Firmware,
+    config: &RunConfig,
+    probe: HookProbe,
+) -> Result<RunOutcome, EmuError> {
+    let started = Instant::now();
+    let mut sink = dmo_core::CountingSink::default();
+    let (mut uc, mut prepared) = prepare(firmware, config, &mut sink, Hooks::Full, None)?;
+    if probe != HookProbe::Every {
+        if let Some(full) = prepared.access_hook.take() {
+            uc.remove_hook(full)
+                .map_err(|e| EmuError::unicorn("remove the access hook", e))?;
+        }
+    }
+    let bounded = match probe {
+        HookProbe::Bounded { begin, end } => {
+            Some((HookType::MEM_READ | HookType::MEM_WRITE, begin, end))
+        }
+        HookProbe::BoundedStores { begin, end } => Some((HookType::MEM_WRITE, begin, end)),
+        _ => None,
+    };
+    if let Some((kind, begin, end)) = bounded {
+        uc.add_mem_hook(kind, begin, end, |uc, mem_type, address, size, value| {
+            let pc = register(uc, RegisterARM::PC);
+            clear_restored_it_state(uc);
+            let state = uc.get_data_mut();
+            let time = state.next_time;
+            state.next_time += 1;
+            record_access(uc, time, pc, mem_type, address as u32, size, value);
+            true
+        })
+        .map_err(|e| EmuError::unicorn("install a bounded access hook", e))?;
+    }
+    let result = drive(&mut uc, prepared.start.0, prepared.until);
+    Ok(conclude(&mut uc, firmware, &prepared, result, started))
+}
+
 /// Which hooks a run installs.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Hooks {
@@ -340,6 +401,9 @@ pub(crate) struct Prepared {
     pub(crate) entry: Option<Address>,
     pub(crate) start: Address,
     pub(crate) until: u64,
+    /// The hook on every access (full hooks only); a pair-clock replay
+    /// swaps it for hooks on the pair's bytes.
+    pub(crate) access_hook: Option<UcHookId>,
 }
 
 /// Opens an engine with the firmware's memory, the hooks and the initial
@@ -393,14 +457,18 @@ pub(crate) fn prepare<'s, S: EventSink>(
         sink_checks: 0,
         overlay: overlay.map(OverlayState::new),
         snapshots: None,
+        clock: None,
     };
     let mut uc = crate::cpu::open_engine(config.cpu, state)?;
 
     map_memory(&mut uc, &layout)?;
-    match hooks {
-        Hooks::Full => install_hooks(&mut uc, firmware, config)?,
-        Hooks::Baseline => install_baseline_hooks(&mut uc)?,
-    }
+    let access_hook = match hooks {
+        Hooks::Full => Some(install_hooks(&mut uc, firmware, config)?),
+        Hooks::Baseline => {
+            install_baseline_hooks(&mut uc)?;
+            None
+        }
+    };
 
     let mut until = u64::from(u32::MAX);
     let mut initial_lr = 0xffff_ffffu32;
@@ -429,6 +497,7 @@ pub(crate) fn prepare<'s, S: EventSink>(
             entry: entry_symbol,
             start,
             until,
+            access_hook,
         },
     ))
 }
@@ -628,13 +697,21 @@ fn map_memory<S: EventSink>(
             stub.len as u64,
             Some(
                 |uc: &mut Unicorn<'_, RunState<'_, S>>, _offset: u64, _size: usize| {
-                    uc.get_data_mut().mmio_reads += 1;
+                    let state = uc.get_data_mut();
+                    state.mmio_reads += 1;
+                    if let Some(clock) = &mut state.clock {
+                        clock.peripheral();
+                    }
                     0
                 },
             ),
             Some(
                 |uc: &mut Unicorn<'_, RunState<'_, S>>, _offset: u64, _size: usize, _value: u64| {
-                    uc.get_data_mut().mmio_writes += 1;
+                    let state = uc.get_data_mut();
+                    state.mmio_writes += 1;
+                    if let Some(clock) = &mut state.clock {
+                        clock.peripheral();
+                    }
                 },
             ),
         )
@@ -665,52 +742,16 @@ fn install_baseline_hooks<S: EventSink>(
     Ok(())
 }
 
+/// Installs every hook of a full run; returns the access hook's id.
 fn install_hooks<S: EventSink>(
     uc: &mut Unicorn<'_, RunState<'_, S>>,
     firmware: &Firmware,
     config: &RunConfig,
-) -> Result<(), EmuError> {
+) -> Result<UcHookId, EmuError> {
     let hook_error = |e| EmuError::unicorn("install a hook", e);
 
     // Every data load and store: the hot path.
-    uc.add_mem_hook(
-        HookType::MEM_READ | HookType::MEM_WRITE,
-        1,
-        0,
-        |uc, mem_type, address, size, value| {
-            let address = address as u32;
-            if is_stub(address) {
-                return true;
-            }
-            let pc = register(uc, RegisterARM::PC);
-            clear_restored_it_state(uc);
-            let state = uc.get_data_mut();
-            let kind = if mem_type == MemType::WRITE {
-                state.writes += 1;
-                AccessKind::Write
-            } else {
-                state.reads += 1;
-                AccessKind::Read
-            };
-            let event = Event {
-                time: EventTime(state.next_time),
-                pc: Address(pc),
-                address: Address(address),
-                size: size as u8,
-                kind,
-            };
-            state.recent[state.next_time as usize % RECENT_EVENTS] = Some(event);
-            state.next_time += 1;
-            let granule = (address >> 8) as usize;
-            state.touched_granules[granule / 64] |= 1 << (granule % 64);
-            state.sink.event(&event);
-            if state.overlay.is_some() {
-                crate::overlay::access(uc, &event, value);
-            }
-            true
-        },
-    )
-    .map_err(hook_error)?;
+    let access_hook = add_access_hook(uc)?;
 
     // Faults on unmapped or protected memory.
     uc.add_mem_hook(
@@ -754,6 +795,10 @@ fn install_hooks<S: EventSink>(
             state.executed_blocks.insert(address);
             count
         };
+        if uc.get_data().clock.is_some() && !clock_block(uc, address, size) {
+            let _ = uc.emu_stop();
+            return;
+        }
         let sp = register(uc, RegisterARM::SP);
         let state = uc.get_data_mut();
         state.instructions_before_block = state.instructions;
@@ -826,7 +871,164 @@ fn install_hooks<S: EventSink>(
         }
         None => install_marker_hooks(uc, firmware)?,
     }
-    Ok(())
+    Ok(access_hook)
+}
+
+/// Hooks every data load and store (the hot path).
+pub(crate) fn add_access_hook<S: EventSink>(
+    uc: &mut Unicorn<'_, RunState<'_, S>>,
+) -> Result<UcHookId, EmuError> {
+    uc.add_mem_hook(
+        HookType::MEM_READ | HookType::MEM_WRITE,
+        1,
+        0,
+        |uc, mem_type, address, size, value| {
+            let address = address as u32;
+            if is_stub(address) {
+                return true;
+            }
+            let pc = register(uc, RegisterARM::PC);
+            clear_restored_it_state(uc);
+            let state = uc.get_data_mut();
+            if let Some(clock) = &mut state.clock {
+                clock.observe(pc);
+            }
+            let time = state.next_time;
+            state.next_time += 1;
+            record_access(uc, time, pc, mem_type, address, size, value);
+            true
+        },
+    )
+    .map_err(|e| EmuError::unicorn("install a hook", e))
+}
+
+/// Hooks the loads (or stores) that begin in `begin..=end` for a clocked
+/// run: those that touch `ranges` are traced, at the time the block clock
+/// gives them (see `blockclock`); one it cannot place stops the run.
+pub(crate) fn add_clocked_access_hook<S: EventSink>(
+    uc: &mut Unicorn<'_, RunState<'_, S>>,
+    kind: HookType,
+    begin: u64,
+    end: u64,
+    ranges: Vec<HookedRange>,
+) -> Result<UcHookId, EmuError> {
+    uc.add_mem_hook(
+        kind,
+        begin,
+        end,
+        move |uc, mem_type, address, size, value| {
+            let write = mem_type == MemType::WRITE;
+            let touches = ranges
+                .iter()
+                .any(|range| range.touched_by(address, size as u64, write));
+            let address = address as u32;
+            if !touches || is_stub(address) {
+                return true;
+            }
+            let pc = register(uc, RegisterARM::PC);
+            clear_restored_it_state(uc);
+            let state = uc.get_data_mut();
+            let placed = state.clock.as_mut().and_then(|clock| clock.place(pc));
+            match placed {
+                Some(offset) => {
+                    let time = state.next_time + offset;
+                    record_access(uc, time, pc, mem_type, address, size, value);
+                }
+                None => {
+                    let _ = uc.emu_stop();
+                }
+            }
+            true
+        },
+    )
+    .map_err(|e| EmuError::unicorn("install a clocked access hook", e))
+}
+
+/// One traced access at event time `time`: counted, sent to the sink and to
+/// the overlay.
+#[inline]
+fn record_access<S: EventSink>(
+    uc: &mut Unicorn<'_, RunState<'_, S>>,
+    time: u64,
+    pc: u32,
+    mem_type: MemType,
+    address: u32,
+    size: usize,
+    value: i64,
+) {
+    let state = uc.get_data_mut();
+    let kind = if mem_type == MemType::WRITE {
+        state.writes += 1;
+        AccessKind::Write
+    } else {
+        state.reads += 1;
+        AccessKind::Read
+    };
+    let event = Event {
+        time: EventTime(time),
+        pc: Address(pc),
+        address: Address(address),
+        size: size as u8,
+        kind,
+    };
+    state.recent[time as usize % RECENT_EVENTS] = Some(event);
+    let granule = (address >> 8) as usize;
+    state.touched_granules[granule / 64] |= 1 << (granule % 64);
+    state.sink.event(&event);
+    if state.overlay.is_some() {
+        crate::overlay::access(uc, &event, value);
+    }
+}
+
+/// A block begins in a session's run: the block clock validates it (fully
+/// hooked runs) or moves the event time past the block before (clocked
+/// runs). Returns false when a clocked run must give up.
+fn clock_block<S: EventSink>(
+    uc: &mut Unicorn<'_, RunState<'_, S>>,
+    address: u32,
+    size: u32,
+) -> bool {
+    let found = uc
+        .get_data_mut()
+        .clock
+        .as_mut()
+        .and_then(|clock| clock.find(address, size));
+    let block = match found {
+        Some(block) => block,
+        None => {
+            let mut code = vec![0u8; size as usize];
+            let shape = match uc.mem_read(address as u64, &mut code) {
+                Ok(()) => block_shape(&code, address),
+                Err(_) => BlockShape::unknown(),
+            };
+            match &mut uc.get_data_mut().clock {
+                Some(clock) => clock.insert(address, size, shape),
+                None => return true,
+            }
+        }
+    };
+    let state = uc.get_data_mut();
+    let Some(clock) = &mut state.clock else {
+        return true;
+    };
+    let mut now = state.next_time;
+    let entered = clock.enter(block, address, size, &mut now);
+    if clock.mode() == ClockMode::Clock {
+        state.next_time = now;
+    }
+    match entered {
+        Entered::Go => true,
+        Entered::Stop => false,
+        Entered::CheckIt => {
+            if register(uc, RegisterARM::CPSR) & CPSR_IT_BITS == 0 {
+                return true;
+            }
+            if let Some(clock) = &mut uc.get_data_mut().clock {
+                clock.inside_it(address);
+            }
+            false
+        }
+    }
 }
 
 /// Hooks `dmo_op_begin`, `dmo_buffer` and `dmo_op_end` (include/dmo_markers.h).
@@ -956,6 +1158,9 @@ fn exception_name(number: u32) -> &'static str {
 }
 
 fn handle_exception<S: EventSink>(uc: &mut Unicorn<'_, RunState<'_, S>>, number: u32) {
+    if let Some(clock) = &mut uc.get_data_mut().clock {
+        clock.interrupted();
+    }
     const EXCEPTION_BREAKPOINT: u32 = 7;
     const BKPT_SEMIHOSTING: u16 = 0xbeab;
     let pc = register(uc, RegisterARM::PC);

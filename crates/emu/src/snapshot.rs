@@ -9,20 +9,25 @@
 //! witnesses and clobbered reads compare one to one. A unicorn context holds
 //! pointers into its own engine, so snapshots are only ever restored into
 //! the engine that took them; the session owns that engine.
+//!
+//! Every fully hooked run of a session validates the block clock
+//! (`blockclock`); [`Session::run_overlaid_op_clocked`] then runs an op with
+//! only the bytes a check looks at hooked, at the same event times.
 
+use crate::blockclock::{BlockClock, ClockMode, ClockStop};
 use crate::config::RunConfig;
 use crate::error::EmuError;
 use crate::firmware::Firmware;
-use crate::overlay::{Overlay, OverlayState};
+use crate::overlay::{HookedRange, Overlay, OverlayState};
 use crate::run::{
-    conclude, drive, prepare, take_snapshot, Hooks, Prepared, RunOutcome, RunState, Snapshot,
-    SnapshotTaker, RECENT_EVENTS,
+    add_access_hook, add_clocked_access_hook, conclude, drive, prepare, take_snapshot, Hooks,
+    Prepared, RunOutcome, RunState, Snapshot, SnapshotTaker, RECENT_EVENTS,
 };
 use crate::semihosting::Semihosting;
 use dmo_core::{ByteCount, EventSink};
 use std::collections::BTreeMap;
 use std::time::Instant;
-use unicorn_engine::Unicorn;
+use unicorn_engine::{HookType, Unicorn};
 
 /// Default cap on the memory all snapshots of a session may hold. Ops past
 /// it are re-run from reset instead (slower, same results).
@@ -38,6 +43,8 @@ pub struct Session<'s, S: EventSink> {
     initial: Snapshot,
     snapshots: BTreeMap<usize, Snapshot>,
     budget: ByteCount,
+    /// The block clock's mode for the next run.
+    clock_mode: ClockMode,
 }
 
 impl<'s, S: EventSink> Session<'s, S> {
@@ -62,6 +69,7 @@ impl<'s, S: EventSink> Session<'s, S> {
             taken: BTreeMap::new(),
         });
         take_snapshot(&mut uc, prepared.start.0);
+        uc.get_data_mut().clock = Some(BlockClock::new());
         let initial = uc
             .get_data_mut()
             .snapshots
@@ -80,6 +88,7 @@ impl<'s, S: EventSink> Session<'s, S> {
             initial,
             snapshots: BTreeMap::new(),
             budget,
+            clock_mode: ClockMode::Validate,
         })
     }
 
@@ -104,7 +113,9 @@ impl<'s, S: EventSink> Session<'s, S> {
             budget_left: self.budget.0,
             taken: BTreeMap::new(),
         });
+        self.start_clock();
         let result = drive(&mut self.uc, self.prepared.start.0, self.prepared.until);
+        self.end_clock();
         if let Some(taker) = self.uc.get_data_mut().snapshots.take() {
             self.snapshots = taker.taken;
         }
@@ -145,7 +156,9 @@ impl<'s, S: EventSink> Session<'s, S> {
             }
         };
         self.uc.get_data_mut().overlay = Some(OverlayState::new(overlay));
+        self.start_clock();
         let result = drive(&mut self.uc, begin, self.prepared.until);
+        self.end_clock();
         Ok(conclude(
             &mut self.uc,
             self.firmware,
@@ -153,6 +166,92 @@ impl<'s, S: EventSink> Session<'s, S> {
             result,
             started,
         ))
+    }
+
+    /// Runs op `segment_index` overlaid from its snapshot, like
+    /// [`run_overlaid_op`](Self::run_overlaid_op), but with only the
+    /// accesses that touch `hooked` traced (to the sink and the overlay),
+    /// at the times a fully hooked run gives them (see `blockclock`).
+    /// `Ok(Err(why))` when the block clock could not place every access (or
+    /// the op has no snapshot): the caller then runs it fully hooked.
+    pub fn run_overlaid_op_clocked(
+        &mut self,
+        segment_index: usize,
+        overlay: Overlay,
+        hooked: &[HookedRange],
+    ) -> Result<Result<RunOutcome, ClockStop>, EmuError> {
+        let Some(snapshot) = self.snapshots.get(&segment_index) else {
+            return Ok(Err(ClockStop::NoSnapshot));
+        };
+        let peripherals = (snapshot.mmio_reads, snapshot.mmio_writes);
+        let Some(full) = self.prepared.access_hook.take() else {
+            return Ok(Err(ClockStop::NoSnapshot));
+        };
+        let hook_error = |e| EmuError::unicorn("swap the access hooks", e);
+        self.uc.remove_hook(full).map_err(hook_error)?;
+        let mut hooks = Vec::new();
+        let mut added = Ok(());
+        for (kind, write) in [(HookType::MEM_READ, false), (HookType::MEM_WRITE, true)] {
+            let ranges: Vec<HookedRange> = hooked
+                .iter()
+                .filter(|range| if write { range.writes } else { range.reads })
+                .copied()
+                .collect();
+            for (begin, end) in merged_hook_ranges(&ranges) {
+                match add_clocked_access_hook(&mut self.uc, kind, begin, end, ranges.clone()) {
+                    Ok(hook) => hooks.push(hook),
+                    Err(error) => added = Err(error),
+                }
+            }
+        }
+        let result = match added {
+            Ok(()) => {
+                self.clock_mode = ClockMode::Clock;
+                let result = self.run_overlaid_op(segment_index, overlay);
+                self.clock_mode = ClockMode::Validate;
+                result
+            }
+            Err(error) => Err(error),
+        };
+        for hook in hooks {
+            self.uc.remove_hook(hook).map_err(hook_error)?;
+        }
+        self.prepared.access_hook = Some(add_access_hook(&mut self.uc)?);
+        let outcome = result?;
+        let state = self.uc.get_data();
+        let stopped = state.clock.as_ref().and_then(|clock| clock.stopped);
+        Ok(match stopped {
+            Some(why) => Err(why),
+            None if (state.mmio_reads, state.mmio_writes) != peripherals => {
+                Err(ClockStop::Interrupted)
+            }
+            None => Ok(outcome),
+        })
+    }
+
+    /// Blocks the block clock may place accesses in (validated by fully
+    /// hooked runs so far).
+    pub fn validated_blocks(&self) -> usize {
+        self.uc
+            .get_data()
+            .clock
+            .as_ref()
+            .map_or(0, BlockClock::validated)
+    }
+
+    /// Starts the block clock for a run: validating, unless a clocked run
+    /// is under way.
+    fn start_clock(&mut self) {
+        let mode = self.clock_mode;
+        if let Some(clock) = &mut self.uc.get_data_mut().clock {
+            clock.start(mode);
+        }
+    }
+
+    fn end_clock(&mut self) {
+        if let Some(clock) = &mut self.uc.get_data_mut().clock {
+            clock.end_run();
+        }
     }
 
     /// The machine as before the first instruction, with a fresh console.
@@ -209,4 +308,61 @@ fn restore<S: EventSink>(
     state.overlay = None;
     state.snapshots = None;
     Ok(())
+}
+
+/// Inclusive hook ranges that catch every access touching `ranges` (an
+/// access of up to 8 bytes may begin 7 bytes before a range), merged so
+/// that no access runs two hooks.
+fn merged_hook_ranges(ranges: &[HookedRange]) -> Vec<(u64, u64)> {
+    let mut spans: Vec<(u64, u64)> = ranges
+        .iter()
+        .filter(|range| range.end > range.start)
+        .map(|range| (range.start.saturating_sub(7), range.end - 1))
+        .collect();
+    spans.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (begin, end) in spans {
+        match merged.last_mut() {
+            Some(last) if begin <= last.1 + 1 => last.1 = last.1.max(end),
+            _ => merged.push((begin, end)),
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{merged_hook_ranges, HookedRange};
+
+    fn merged_hook_ranges_of(ranges: &[(u64, u64)]) -> Vec<(u64, u64)> {
+        let ranges: Vec<HookedRange> = ranges
+            .iter()
+            .map(|&(start, end)| HookedRange {
+                start,
+                end,
+                reads: true,
+                writes: true,
+            })
+            .collect();
+        merged_hook_ranges(&ranges)
+    }
+
+    #[test]
+    fn hook_ranges_reach_back_seven_bytes_and_merge() {
+        // Far apart: two hooks.
+        assert_eq!(
+            merged_hook_ranges_of(&[(0x1000, 0x1010), (0x2000, 0x2008)]),
+            vec![(0x0ff9, 0x100f), (0x1ff9, 0x2007)]
+        );
+        // Output right after the input: one hook, so no access runs two.
+        assert_eq!(
+            merged_hook_ranges_of(&[(0x1000, 0x1010), (0x1010, 0x1020)]),
+            vec![(0x0ff9, 0x101f)]
+        );
+        // Overlapping buffers, output first; empty ones hook nothing.
+        assert_eq!(
+            merged_hook_ranges_of(&[(0x1008, 0x1020), (0x1000, 0x1010), (0x3000, 0x3000)]),
+            vec![(0x0ff9, 0x101f)]
+        );
+    }
 }

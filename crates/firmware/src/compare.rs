@@ -166,11 +166,13 @@ pub fn compare_methods(
                 pair.op_name, pair.op_kind
             )));
         }
-        // The kernel's n-th activation input is the operator's n-th input tensor.
-        let kernel_input = match pair.input.name.as_str() {
-            "input" | "input1" => 0,
-            "input2" => 1,
-            other => return Err(firmware_error(format!("unknown input buffer {other:?}"))),
+        // The kernel's n-th activation input (`input`, or `input1`, `input2`, ... as ADD, MUL and
+        // CONCATENATION name them) is the operator's n-th input tensor.
+        let name = pair.input.name.as_str();
+        let kernel_input = match name.strip_prefix("input").map(str::parse::<usize>) {
+            _ if name == "input" => 0,
+            Some(Ok(number)) if number >= 1 => number - 1,
+            _ => return Err(firmware_error(format!("unknown input buffer {name:?}"))),
         };
         let (simulation, analytic) = match dmo_ops::describe_tflite_operator(&model, operator) {
             Ok(described) => {
@@ -179,12 +181,20 @@ pub fn compare_methods(
                     .get(kernel_input)
                     .copied()
                     .flatten();
-                match described
-                    .input_tensors
-                    .iter()
-                    .position(|&t| Some(t) == tensor)
-                {
-                    Some(position) => {
+                // Every activation input that is this tensor: the trace sees one buffer, read
+                // by all of them (CONCATENATION of a tensor with itself).
+                let positions: Vec<usize> = (0..described.input_tensors.len())
+                    .filter(|&p| Some(described.input_tensors[p]) == tensor)
+                    .collect();
+                match positions[..] {
+                    [] => {
+                        let reason = "input is not an activation input of the description";
+                        (
+                            MethodResult::NotModelled(reason.into()),
+                            MethodResult::NotModelled(reason.into()),
+                        )
+                    }
+                    [position] => {
                         let started = Instant::now();
                         let simulated = dmo_ops::simulate_for(&described.description, orders);
                         costs.simulation_wall += started.elapsed();
@@ -204,11 +214,18 @@ pub fn compare_methods(
                         };
                         (pick(&simulated), pick(&closed))
                     }
-                    None => {
-                        let reason = "input is not an activation input of the description";
+                    _ => {
+                        let started = Instant::now();
+                        let simulated =
+                            dmo_ops::simulate_shared_input(&described.description, &positions);
+                        costs.simulation_wall += started.elapsed();
+                        let started = Instant::now();
+                        let closed =
+                            dmo_ops::analytic_shared_input(&described.description, &positions);
+                        costs.analytic_wall += started.elapsed();
                         (
-                            MethodResult::NotModelled(reason.into()),
-                            MethodResult::NotModelled(reason.into()),
+                            MethodResult::from_model(&simulated),
+                            MethodResult::from_model(&closed),
                         )
                     }
                 }

@@ -24,6 +24,7 @@ mod dequantize;
 mod lstm;
 mod mul;
 mod quantize;
+mod strided_slice;
 mod svdf;
 mod transpose;
 
@@ -297,6 +298,7 @@ impl<'a> Generator<'a> {
             BuiltinCode::DEQUANTIZE => |g, c| g.dequantize(c),
             BuiltinCode::CONCATENATION => |g, c| g.concatenation(c),
             BuiltinCode::TRANSPOSE => |g, c| g.transpose(c),
+            BuiltinCode::STRIDED_SLICE => |g, c| g.strided_slice(c),
             BuiltinCode::SOFTMAX => |g, c| g.softmax(c),
             BuiltinCode::RESHAPE => |g, c| g.reshape(c),
             BuiltinCode::PAD => |g, c| g.pad(c),

@@ -32,6 +32,10 @@ pub const SUPPORT_FILES: &[(&str, &str)] = &[
     ("add.c", include_str!("../../../fixtures/kernels/add.c")),
     ("mul.c", include_str!("../../../fixtures/kernels/mul.c")),
     (
+        "broadcast.c",
+        include_str!("../../../fixtures/kernels/broadcast.c"),
+    ),
+    (
         "activation.c",
         include_str!("../../../fixtures/kernels/activation.c"),
     ),
@@ -42,6 +46,10 @@ pub const SUPPORT_FILES: &[(&str, &str)] = &[
     (
         "transpose.c",
         include_str!("../../../fixtures/kernels/transpose.c"),
+    ),
+    (
+        "strided_slice.c",
+        include_str!("../../../fixtures/kernels/strided_slice.c"),
     ),
     (
         "dequantize.c",

@@ -22,7 +22,9 @@
 //! O(height + width + output size x filter size) per axis pair, not O(1);
 //! every other kind is O(rank).
 
-use crate::description::{broadcast_dim, OpDescription, OpKind, OpParams, ResolvedWindow};
+use crate::description::{
+    broadcast_dim, OpDescription, OpKind, OpParams, ResolvedWindow, SliceAxis,
+};
 use crate::shape::TensorShape;
 use crate::{AnalyticOverlap, InputOverlap, OverlapModel};
 use dmo_core::ByteCount;
@@ -108,6 +110,9 @@ pub fn monotone_offsets(op: &OpDescription, input_index: usize) -> Option<(u64, 
             e_in,
             e_out,
         )),
+        OpParams::Elementwise if crate::broadcast::runs_broadcast_loop(op) => {
+            Some(broadcast_loops(op, input_index))
+        }
         OpParams::Elementwise if op.inputs().len() == 2 => Some(broadcast(input, output)),
         OpParams::Elementwise | OpParams::Softmax { .. } => {
             // Unary ops and both softmax variants: element k is read for the
@@ -123,6 +128,7 @@ pub fn monotone_offsets(op: &OpDescription, input_index: usize) -> Option<(u64, 
         }
         OpParams::Concatenation { axis } => Some(concatenation(op, *axis, input_index)),
         OpParams::Transpose { perm } => Some(transpose(input, perm)),
+        OpParams::StridedSlice { axes } => Some(strided_slice(input, axes)),
         OpParams::Pad { .. } | OpParams::Mean { .. } => {
             debug_assert!(matches!(op.kind(), OpKind::Pad | OpKind::Mean));
             None
@@ -159,6 +165,61 @@ fn transpose(input: &TensorShape, perm: &[usize]) -> (u64, u64) {
         })
         .sum();
     (clamp(largest * e), clamp(elements * e))
+}
+
+/// STRIDED_SLICE (docs/methods.md): output element `m` is written right after its one read of
+/// input element `f(m) = base + sum_a o_a step_a` (`o_a` the output coordinate along input axis
+/// `a`, `step_a = stride_a in_stride_a`), so `M(f(m)) = m` and `m - f(m) = -base + sum_a o_a
+/// (out_stride_a - step_a)`, each term maximised at `o_a = 0` or `count_a - 1`. `u_mono` takes
+/// the largest input element read after output element 0 is written, `max_{m >= 1} f(m)`;
+/// with an innermost stride of 1 the rows are byte copies, so element 0's own later bytes count
+/// too (`f(0)`) when elements are wider than a byte.
+fn strided_slice(input: &TensorShape, axes: &[SliceAxis]) -> (u64, u64) {
+    let dims = input.dims();
+    let rank = dims.len();
+    let e = input.element().size_bytes() as i128;
+    let elements: i128 = axes.iter().map(|a| a.count as i128).product();
+    if elements == 0 {
+        return (0, 0);
+    }
+    let (mut in_stride, mut out_stride) = (1i128, 1i128);
+    let (mut base, mut s_terms, mut f_max) = (0i128, 0i128, 0i128);
+    let (mut any_rising, mut largest_falling) = (false, i128::MIN);
+    for axis in (0..rank).rev() {
+        let SliceAxis {
+            start,
+            stride,
+            count,
+            ..
+        } = axes[axis];
+        let (count, step) = (count as i128, stride as i128 * in_stride);
+        base += start as i128 * in_stride;
+        s_terms += ((out_stride - step) * (count - 1)).max(0);
+        f_max += (step * (count - 1)).max(0);
+        if count >= 2 {
+            if step > 0 {
+                any_rising = true;
+            } else {
+                largest_falling = largest_falling.max(step);
+            }
+        }
+        in_stride *= dims[axis] as i128;
+        out_stride *= count;
+    }
+    let s_mono = e * (s_terms - base);
+    let byte_rows = axes[rank - 1].stride == 1 && e >= 2;
+    let last_read_after_first_write = match (elements >= 2, any_rising) {
+        (true, true) => Some(base + f_max),
+        (true, false) => Some(base + largest_falling),
+        (false, _) => None,
+    };
+    let x_last = match (last_read_after_first_write, byte_rows) {
+        (Some(x), true) => Some(x.max(base)),
+        (Some(x), false) => Some(x),
+        (None, true) => Some(base),
+        (None, false) => None,
+    };
+    (clamp(s_mono), x_last.map_or(0, |x| clamp((x + 1) * e)))
 }
 
 /// CONCATENATION, input `k` (docs/methods.md): bytes are copied in output order, so input
@@ -232,6 +293,41 @@ fn broadcast(input: &TensorShape, output: &TensorShape) -> (u64, u64) {
         } else {
             let per_step = output_stride * e_out - input_stride * e_in;
             best += (input_dim - 1) * per_step.max(0);
+        }
+        output_stride *= output_dim;
+        input_stride *= input_dim;
+    }
+    (clamp(best), clamp(input.elements() as i128 * e_in))
+}
+
+/// Broadcasting MUL and ADD in TFLM's fused loops (`broadcast::broadcast_loops`): as [`broadcast`],
+/// except for an input the innermost loop does not step (stride 0): it is read once before
+/// each row, so its `M(x)` is the row's first output element, and the axes of that loop (all
+/// broadcast for it) add nothing. With a single row it is read before any write: no hazard.
+fn broadcast_loops(op: &OpDescription, input_index: usize) -> (u64, u64) {
+    let (input, output) = (&op.inputs()[input_index], op.output());
+    let loops = crate::broadcast::broadcast_loops(op);
+    let inner = loops[0];
+    if inner.strides[input_index] != 0 {
+        return broadcast(input, output);
+    }
+    if inner.shape == output.elements() {
+        return (0, 0);
+    }
+    let e_in = input.element().size_bytes() as i128;
+    let e_out = output.element().size_bytes() as i128;
+    let rank = output.rank();
+    let (mut output_stride, mut input_stride) = (1i128, 1i128);
+    let mut best = 0i128;
+    for axis in (0..rank).rev() {
+        let output_dim = output.dims()[axis] as i128;
+        let input_dim = broadcast_dim(input, rank, axis) as i128;
+        if axis >= inner.first_axis {
+            // The innermost loop: output index 0 along it, input dimension 1.
+        } else if input_dim == 1 {
+            best += (output_dim - 1) * output_stride * e_out;
+        } else {
+            best += (input_dim - 1) * (output_stride * e_out - input_stride * e_in).max(0);
         }
         output_stride *= output_dim;
         input_stride *= input_dim;
@@ -782,6 +878,11 @@ mod tests {
 
         #[test]
         fn transpose_matches_simulation(op in transpose_op()) {
+            prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
+        }
+
+        #[test]
+        fn strided_slice_matches_simulation(op in crate::tests::strided_slice_op()) {
             prop_assert_eq!(analysed(&op), simulated(&op), "{:?}", op);
         }
 

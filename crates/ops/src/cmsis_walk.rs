@@ -224,7 +224,10 @@ pub fn cmsis_path(op: &OpDescription) -> CmsisPath {
         OpParams::Mean { .. } => {
             not_modelled("MEAN runs TFLM's reference kernel, which has no single exact loop order")
         }
-        OpParams::Elementwise | OpParams::Reshape | OpParams::Concatenation { .. } => {
+        OpParams::Elementwise
+        | OpParams::Reshape
+        | OpParams::Concatenation { .. }
+        | OpParams::StridedSlice { .. } => {
             CmsisPath::Reference("a CMSIS-NN build of TFLM runs the reference kernel of this kind")
         }
     }

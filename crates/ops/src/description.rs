@@ -31,11 +31,12 @@ pub enum OpKind {
     Svdf,
     UnidirectionalSequenceLstm,
     Transpose,
+    StridedSlice,
 }
 
 impl OpKind {
     /// Every kind, in declaration order.
-    pub const ALL: [OpKind; 21] = [
+    pub const ALL: [OpKind; 22] = [
         OpKind::Conv2d,
         OpKind::DepthwiseConv2d,
         OpKind::FullyConnected,
@@ -57,6 +58,7 @@ impl OpKind {
         OpKind::Svdf,
         OpKind::UnidirectionalSequenceLstm,
         OpKind::Transpose,
+        OpKind::StridedSlice,
     ];
 
     /// The builtin operator name TFLite uses (`CONV_2D`, ...).
@@ -83,6 +85,7 @@ impl OpKind {
             OpKind::Svdf => "SVDF",
             OpKind::UnidirectionalSequenceLstm => "UNIDIRECTIONAL_SEQUENCE_LSTM",
             OpKind::Transpose => "TRANSPOSE",
+            OpKind::StridedSlice => "STRIDED_SLICE",
         }
     }
 
@@ -302,6 +305,151 @@ pub enum OpParams {
     Transpose {
         perm: Vec<usize>,
     },
+    /// `STRIDED_SLICE`: per input axis, the indices TFLM's Eval visits.
+    StridedSlice {
+        axes: Vec<SliceAxis>,
+    },
+}
+
+/// What a model or `dmo op` says about a STRIDED_SLICE: TFLM's `StridedSliceParams` as its
+/// micro kernel fills them (one begin, end and stride per input axis; bit `i` of a mask is
+/// axis `i`). TFLM's micro Prepare forces the ellipsis and new-axis masks to 0 and never sets
+/// `offset`, so they have no field here.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SliceSpec {
+    pub begin: Vec<i64>,
+    pub end: Vec<i64>,
+    pub strides: Vec<i64>,
+    pub begin_mask: u32,
+    pub end_mask: u32,
+    pub shrink_axis_mask: u32,
+}
+
+/// One input axis of a STRIDED_SLICE as TFLM's Eval walks it: indices `start`,
+/// `start + stride`, ... (`count` of them; `stride` may be negative). A shrunk axis
+/// (`shrink`) has no output dimension.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SliceAxis {
+    pub start: i64,
+    pub stride: i64,
+    pub count: usize,
+    pub shrink: bool,
+}
+
+/// The most input dimensions `reference_ops::StridedSlice` takes (it extends shapes to 5-D).
+pub const STRIDED_SLICE_MAX_RANK: usize = 5;
+
+impl SliceSpec {
+    /// The axes TFLM's Eval visits (`StridedSliceStartForAxis`, `StridedSliceEndForAxis`,
+    /// then `for (i = start; stride > 0 ? i < stop : i > stop; i += stride)`), or what TFLM
+    /// refuses (`StridedSlicePrepare`) or cannot run as its Prepare promised.
+    pub fn axes(&self, input: &TensorShape) -> Result<Vec<SliceAxis>, OpError> {
+        let kind = OpKind::StridedSlice;
+        let rank = input.rank();
+        if rank == 0 || rank > STRIDED_SLICE_MAX_RANK {
+            return invalid(
+                kind,
+                format!("input {input} has rank {rank}; TFLM slices 1 to {STRIDED_SLICE_MAX_RANK} dimensions"),
+            );
+        }
+        for (what, values) in [
+            ("begin", &self.begin),
+            ("end", &self.end),
+            ("strides", &self.strides),
+        ] {
+            if values.len() != rank {
+                return invalid(
+                    kind,
+                    format!("{what} has {} values for input rank {rank}", values.len()),
+                );
+            }
+            if let Some(value) = values.iter().find(|&&v| i32::try_from(v).is_err()) {
+                return invalid(
+                    kind,
+                    format!("{what} value {value} does not fit TFLM's int32"),
+                );
+            }
+        }
+        let bit = |mask: u32, axis: usize| mask & (1 << axis) != 0;
+        let mut axes = Vec::with_capacity(rank);
+        for axis in 0..rank {
+            let size = input.dims()[axis] as i64;
+            let stride = self.strides[axis];
+            if stride == 0 {
+                return invalid(
+                    kind,
+                    format!(
+                        "stride of axis {axis} is 0 (TFLM: \"stride value has to be non-zero\")"
+                    ),
+                );
+            }
+            // StridedSliceStartForAxis.
+            let mut start = self.begin[axis];
+            if start < 0 {
+                start += size;
+            }
+            start = if stride > 0 {
+                start.clamp(0, size)
+            } else {
+                start.clamp(-1, size - 1)
+            };
+            if bit(self.begin_mask, axis) {
+                start = if stride > 0 { 0 } else { size - 1 };
+            }
+            // StridedSliceEndForAxis.
+            let shrink = bit(self.shrink_axis_mask, axis);
+            let stop = if shrink {
+                if start >= size {
+                    start
+                } else {
+                    start + 1
+                }
+            } else {
+                let mut stop = self.end[axis];
+                if stop < 0 {
+                    stop += size;
+                }
+                stop = if stride > 0 {
+                    stop.clamp(0, size)
+                } else {
+                    stop.clamp(-1, size - 1)
+                };
+                if bit(self.end_mask, axis) {
+                    stop = if stride > 0 { size } else { -1 };
+                }
+                stop
+            };
+            let span = if stride > 0 {
+                stop - start
+            } else {
+                start - stop
+            };
+            let count = if span <= 0 {
+                0
+            } else {
+                (span + stride.abs() - 1) / stride.abs()
+            };
+            // Prepare checks no output dimension of a shrunk axis, so it promises one
+            // element where Eval writes none: TFLM's output would be left unwritten.
+            if shrink && count != 1 {
+                return invalid(
+                    kind,
+                    format!(
+                        "shrunk axis {axis} (begin {}, stride {stride}, size {size}) selects no \
+                         element in TFLM's Eval, though its Prepare keeps one",
+                        self.begin[axis]
+                    ),
+                );
+            }
+            axes.push(SliceAxis {
+                start,
+                stride,
+                count: count as usize,
+                shrink,
+            });
+        }
+        Ok(axes)
+    }
 }
 
 /// One operator: kind, activation inputs, output and resolved parameters.
@@ -779,6 +927,34 @@ impl OpDescription {
             inputs: vec![input],
             output,
             params: OpParams::Transpose { perm },
+        })
+    }
+
+    /// STRIDED_SLICE of `input` as TFLM runs it (`spec` resolved by [`SliceSpec::axes`]);
+    /// the output must have the non-shrunk axes' element counts, as TFLM's Prepare checks.
+    pub fn strided_slice(
+        input: TensorShape,
+        output: TensorShape,
+        spec: &SliceSpec,
+    ) -> Result<OpDescription, OpError> {
+        let kind = OpKind::StridedSlice;
+        let axes = spec.axes(&input)?;
+        let expected: Vec<usize> = axes.iter().filter(|a| !a.shrink).map(|a| a.count).collect();
+        if output.dims() != expected.as_slice() {
+            return invalid(
+                kind,
+                format!(
+                    "output {output} is not what TFLM's Prepare computes from input {input}: \
+                     {expected:?}"
+                ),
+            );
+        }
+        same_element_type(kind, &input, &output)?;
+        checked(OpDescription {
+            kind,
+            inputs: vec![input],
+            output,
+            params: OpParams::StridedSlice { axes },
         })
     }
 

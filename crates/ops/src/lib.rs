@@ -15,6 +15,7 @@
 mod analytic;
 #[cfg(test)]
 mod arena_check;
+mod broadcast;
 #[cfg(test)]
 mod cmsis_tests;
 mod cmsis_walk;
@@ -40,7 +41,8 @@ pub use cmsis_walk::{
 pub use description::MAX_TENSOR_BYTES;
 pub use description::{
     Conv2dParams, DepthwiseConv2dParams, ElementwiseBinaryParams, FullyConnectedParams,
-    OpDescription, OpError, OpKind, OpParams, Pool2dParams, ResolvedWindow, Window,
+    OpDescription, OpError, OpKind, OpParams, Pool2dParams, ResolvedWindow, SliceAxis, SliceSpec,
+    Window, STRIDED_SLICE_MAX_RANK,
 };
 pub use family::{kernel_families, kernel_family, KernelFamily, KernelFamilyError, LoopOrders};
 pub use padding::{
@@ -52,7 +54,9 @@ pub use simulate::{
     check_cost, simulate_access_times, AccessTimes, NotModelled, MAX_MODELLED_BYTES,
     MAX_MODELLED_STEPS,
 };
-pub use tflite::{describe_tflite_operator, kind_of, tensor_shape, DescribeError, TfliteOperator};
+pub use tflite::{
+    describe_tflite_operator, kind_of, slice_spec, tensor_shape, DescribeError, TfliteOperator,
+};
 
 use dmo_core::ByteCount;
 use dmo_overlap::{best_placement, PairOverlap, Placement, SafeOffset};
@@ -167,6 +171,54 @@ fn mine_times(op: &OpDescription, times: Result<AccessTimes, NotModelled>) -> Ve
             })
             .collect(),
     }
+}
+
+/// The pair of one buffer that several activation inputs of `op` are (CONCATENATION of a tensor
+/// with itself): a hazard of any of them is a hazard of the buffer, so each byte's last read is
+/// the latest over `inputs`, and that is mined. `inputs` are activation input indices of tensors
+/// of one shape.
+pub fn simulate_shared_input(op: &OpDescription, inputs: &[usize]) -> OverlapModel {
+    match simulate_access_times(op) {
+        Ok(times) => {
+            let first_access = &times.output_first_access;
+            let mut last_read = times.input_last_read[inputs[0]].clone();
+            for &input in &inputs[1..] {
+                for (merged, &time) in last_read.iter_mut().zip(&times.input_last_read[input]) {
+                    *merged = (*merged).max(time);
+                }
+            }
+            OverlapModel::Modelled(dmo_overlap::mine_pair(&last_read, first_access))
+        }
+        Err(NotModelled { reason }) => OverlapModel::NotModelled { reason },
+    }
+}
+
+/// The closed form of [`simulate_shared_input`]: the hazard differences of the buffer are the
+/// union of its inputs', so `s_mono` and `u_mono` are the largest of theirs.
+pub fn analytic_shared_input(op: &OpDescription, inputs: &[usize]) -> OverlapModel {
+    let results = analytic(op);
+    let mut combined: Option<AnalyticOverlap> = None;
+    for &input in inputs {
+        match &results[input].result {
+            OverlapModel::Analytic(found) => {
+                combined = Some(match combined {
+                    None => *found,
+                    Some(so_far) => AnalyticOverlap {
+                        s_mono: so_far.s_mono.max(found.s_mono),
+                        u_mono: so_far.u_mono.max(found.u_mono),
+                        ..so_far
+                    },
+                })
+            }
+            other => return other.clone(),
+        }
+    }
+    combined.map_or_else(
+        || OverlapModel::NotModelled {
+            reason: "no input".into(),
+        },
+        OverlapModel::Analytic,
+    )
 }
 
 /// Loop-nest simulation of `op` in the loop orders of one kernel family.

@@ -218,8 +218,113 @@ pub fn walk(op: &OpDescription, log: &mut impl Accesses) -> bool {
                 }
             }
         }
+        OpParams::Elementwise
+            if matches!(op.kind(), crate::OpKind::Mul | crate::OpKind::Add) && {
+                let rank = out_dims.len();
+                let extend = |dims: &[usize]| {
+                    let mut extended = vec![1; rank - dims.len()];
+                    extended.extend_from_slice(dims);
+                    extended
+                };
+                extend(op.inputs()[0].dims()) != extend(op.inputs()[1].dims())
+            } =>
+        {
+            // BroadcastBinaryOpSimple, transcribed: extend the shapes, build the fused loops
+            // from the innermost dimension out, then RunBinaryOp's recursion.
+            let rank = out_dims.len();
+            let extend = |dims: &[usize]| {
+                let mut extended = vec![1; rank - dims.len()];
+                extended.extend_from_slice(dims);
+                extended
+            };
+            let (a_dims, b_dims) = (extend(op.inputs()[0].dims()), extend(op.inputs()[1].dims()));
+            let can_fuse = |output_dim: usize, stride: usize, expected: usize, next: usize| {
+                if output_dim == 1 {
+                    true
+                } else if next == 0 {
+                    stride == 0
+                } else {
+                    stride == expected
+                }
+            };
+            let (mut a_strides, mut b_strides, mut o_strides, mut o_shape) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut a_accum, mut b_accum, mut o_accum) = (1, 1, 1);
+            for i in (0..rank).rev() {
+                let (a_dim, b_dim, o_dim) = (a_dims[i], b_dims[i], out_dims[i]);
+                let a_stride = if a_dim == 1 && o_dim != 1 { 0 } else { a_accum };
+                let b_stride = if b_dim == 1 && o_dim != 1 { 0 } else { b_accum };
+                let last = o_shape.len().wrapping_sub(1);
+                if !o_shape.is_empty()
+                    && can_fuse(o_dim, a_stride, a_accum, a_strides[last])
+                    && can_fuse(o_dim, b_stride, b_accum, b_strides[last])
+                    && can_fuse(o_dim, o_accum, o_accum, o_strides[last])
+                {
+                    o_shape[last] *= o_dim;
+                } else {
+                    a_strides.push(a_stride);
+                    b_strides.push(b_stride);
+                    o_strides.push(o_accum);
+                    o_shape.push(o_dim);
+                }
+                a_accum *= a_dim;
+                b_accum *= b_dim;
+                o_accum *= o_dim;
+            }
+            struct Loops<'a> {
+                a: &'a [usize],
+                b: &'a [usize],
+                o: &'a [usize],
+                shape: &'a [usize],
+            }
+            fn run(
+                loops: &Loops<'_>,
+                a: usize,
+                b: usize,
+                o: usize,
+                dim: usize,
+                log: &mut impl Accesses,
+            ) {
+                if dim == 0 {
+                    if loops.a[0] == 0 {
+                        log.read(0, a);
+                        for i in 0..loops.shape[0] {
+                            log.read(1, b + i);
+                            log.write(o + i);
+                        }
+                    } else if loops.b[0] == 0 {
+                        log.read(1, b);
+                        for i in 0..loops.shape[0] {
+                            log.read(0, a + i);
+                            log.write(o + i);
+                        }
+                    } else {
+                        for i in 0..loops.shape[0] {
+                            log.read(0, a + i);
+                            log.read(1, b + i);
+                            log.write(o + i);
+                        }
+                    }
+                } else {
+                    let (mut a, mut b, mut o) = (a, b, o);
+                    for _ in 0..loops.shape[dim] {
+                        run(loops, a, b, o, dim - 1, log);
+                        a += loops.a[dim];
+                        b += loops.b[dim];
+                        o += loops.o[dim];
+                    }
+                }
+            }
+            let loops = Loops {
+                a: &a_strides,
+                b: &b_strides,
+                o: &o_strides,
+                shape: &o_shape,
+            };
+            run(&loops, 0, 0, 0, o_shape.len() - 1, log);
+        }
         OpParams::Elementwise if op.inputs().len() == 2 => {
-            // BroadcastAdd6DSlow-style: extend every shape to the output rank,
+            // Same shapes (TFLM's flat loop), visited as a broadcast by index: extend every shape to the output rank,
             // index each input with its own dims clamped where they are 1.
             let rank = out_dims.len();
             let extended: Vec<Vec<usize>> = op
@@ -311,6 +416,46 @@ pub fn walk(op: &OpDescription, log: &mut impl Accesses) -> bool {
                     .fold(0, |acc, (&c, &dim)| acc * dim + c);
                 log.read(0, source);
                 log.write(flat);
+            }
+        }
+        OpParams::StridedSlice { axes } => {
+            // The recursion of reference_ops' dynamic StridedSlice (`write_slice`): for each
+            // index of an axis, its slice of the next axis; at the last axis, the element. With
+            // an innermost stride of 1 the 5-D kernel memcpys each row: bytes in address order.
+            fn sources(
+                axes: &[crate::SliceAxis],
+                dims: &[usize],
+                axis: usize,
+                base: i64,
+                out: &mut Vec<usize>,
+            ) {
+                let below: i64 = dims[axis + 1..].iter().map(|&d| d as i64).product();
+                let mut index = axes[axis].start;
+                let stop = axes[axis].start + axes[axis].count as i64 * axes[axis].stride;
+                while index != stop {
+                    let at = base + index * below;
+                    if axis + 1 == axes.len() {
+                        out.push(at as usize);
+                    } else {
+                        sources(axes, dims, axis + 1, at, out);
+                    }
+                    index += axes[axis].stride;
+                }
+            }
+            let mut order = Vec::new();
+            sources(axes, &in_dims, 0, 0, &mut order);
+            let size = op.output().element().size_bytes();
+            let memcpy = axes[axes.len() - 1].stride == 1;
+            for (flat, &source) in order.iter().enumerate() {
+                if memcpy {
+                    for byte in 0..size {
+                        log.byte(Target::Input(0), source * size + byte, AccessKind::Read);
+                        log.byte(Target::Output, flat * size + byte, AccessKind::Write);
+                    }
+                } else {
+                    log.read(0, source);
+                    log.write(flat);
+                }
             }
         }
         OpParams::Pad { paddings } => {

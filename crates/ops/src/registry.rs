@@ -7,7 +7,7 @@
 
 use crate::description::{
     Conv2dParams, DepthwiseConv2dParams, ElementwiseBinaryParams, FullyConnectedParams,
-    OpDescription, OpError, OpKind, Pool2dParams, Window,
+    OpDescription, OpError, OpKind, Pool2dParams, SliceSpec, Window,
 };
 use crate::shape::TensorShape;
 
@@ -62,6 +62,8 @@ pub struct OperatorSpec {
     pub time_major: bool,
     /// TRANSPOSE: input dimension of each output dimension.
     pub perm: Option<Vec<usize>>,
+    /// STRIDED_SLICE: begin, end, strides and masks.
+    pub slice: Option<SliceSpec>,
 }
 
 impl OperatorSpec {
@@ -83,6 +85,7 @@ impl OperatorSpec {
             rank: None,
             time_major: false,
             perm: None,
+            slice: None,
         }
     }
 
@@ -200,6 +203,13 @@ impl OperatorSpec {
                     .clone()
                     .ok_or_else(|| invalid("needs perm".into()))?;
                 OpDescription::transpose(first, output, perm)
+            }
+            OpKind::StridedSlice => {
+                let slice = self
+                    .slice
+                    .as_ref()
+                    .ok_or_else(|| invalid("needs begin, end and strides".into()))?;
+                OpDescription::strided_slice(first, output, slice)
             }
             OpKind::Quantize
             | OpKind::Dequantize

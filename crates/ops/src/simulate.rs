@@ -15,7 +15,9 @@
 //! visited, with their times computed from the loop counts. The naive walk in
 //! `reference_walk.rs` visits every access and is the oracle for this one.
 
-use crate::description::{broadcast_dim, OpDescription, OpKind, OpParams, ResolvedWindow};
+use crate::description::{
+    broadcast_dim, OpDescription, OpKind, OpParams, ResolvedWindow, SliceAxis,
+};
 pub use crate::recorder::AccessTimes;
 use crate::recorder::Recorder;
 use crate::shape::TensorShape;
@@ -117,12 +119,16 @@ pub fn simulate_access_times(op: &OpDescription) -> Result<AccessTimes, NotModel
             walk_fully_connected(op, *accumulation_depth, &mut recorder)
         }
         OpParams::Pool2d { window } => walk_pool2d(op, window, &mut recorder),
+        OpParams::Elementwise if crate::broadcast::runs_broadcast_loop(op) => {
+            walk_broadcast_loops(op, &mut recorder)
+        }
         OpParams::Elementwise if op.inputs().len() == 2 => walk_broadcast_binary(op, &mut recorder),
         OpParams::Elementwise => walk_elementwise_unary(op, &mut recorder),
         OpParams::Softmax { .. } => walk_softmax(op, &mut recorder),
         OpParams::Reshape => walk_memcpy(op.output().bytes(), &mut recorder),
         OpParams::Pad { paddings } => walk_pad(op, paddings, &mut recorder),
         OpParams::Transpose { perm } => walk_transpose(op, perm, &mut recorder),
+        OpParams::StridedSlice { axes } => walk_strided_slice(op, axes, &mut recorder),
         OpParams::Concatenation { axis } => walk_concatenation(op, *axis, &mut recorder),
         OpParams::Svdf { filters, .. } => walk_svdf(op, *filters, &mut recorder),
         OpParams::UnidirectionalSequenceLstm { time_major } => {
@@ -333,7 +339,7 @@ fn walk_pool2d(op: &OpDescription, window: &ResolvedWindow, recorder: &mut Recor
     time
 }
 
-/// ADD / MUL (`AddElementwise`, `BroadcastAdd6DSlow`, ...): in output order,
+/// ADD / MUL of equal shapes (`AddElementwise`, `MulElementwise`): in output order,
 /// read input1's and input2's (broadcast) element, write the output element.
 fn walk_broadcast_binary(op: &OpDescription, recorder: &mut Recorder) -> u64 {
     let output = op.output();
@@ -370,6 +376,50 @@ fn walk_broadcast_binary(op: &OpDescription, recorder: &mut Recorder) -> u64 {
                 break;
             }
             index[axis] = 0;
+        }
+    }
+    time
+}
+
+/// Broadcasting MUL and ADD (`BroadcastBinaryOpSimple`'s `RunBinaryOp`): the fused loops of
+/// `broadcast::broadcast_loops`, outermost first; in the innermost, an input of stride 0 is read
+/// once before the row, then per element the other input(s) are read and the output written.
+fn walk_broadcast_loops(op: &OpDescription, recorder: &mut Recorder) -> u64 {
+    let loops = crate::broadcast::broadcast_loops(op);
+    let inner = loops[0];
+    let outer = &loops[1..];
+    let rows: usize = outer.iter().map(|l| l.shape).product();
+    let mut index = vec![0usize; outer.len()];
+    let mut time = 0u64;
+    for _ in 0..rows {
+        let base = |stride: &dyn Fn(&crate::broadcast::BroadcastLoop) -> usize| -> usize {
+            outer.iter().zip(&index).map(|(l, &i)| i * stride(l)).sum()
+        };
+        let starts = [base(&|l| l.strides[0]), base(&|l| l.strides[1])];
+        let output_start = base(&|l| l.output_stride);
+        for (input, &start) in starts.iter().enumerate() {
+            if inner.strides[input] == 0 {
+                recorder.read(input, start, time);
+                time += 1;
+            }
+        }
+        for i in 0..inner.shape {
+            for (input, &start) in starts.iter().enumerate() {
+                if inner.strides[input] != 0 {
+                    recorder.read(input, start + i * inner.strides[input], time);
+                    time += 1;
+                }
+            }
+            recorder.access_output(output_start + i * inner.output_stride, time);
+            time += 1;
+        }
+        // Next row: the innermost of the outer loops fastest.
+        for (i, l) in index.iter_mut().zip(outer) {
+            *i += 1;
+            if *i < l.shape {
+                break;
+            }
+            *i = 0;
         }
     }
     time
@@ -492,6 +542,61 @@ fn walk_transpose(op: &OpDescription, perm: &[usize], recorder: &mut Recorder) -
                 break;
             }
             index[d] = 0;
+        }
+    }
+    time
+}
+
+/// `reference_ops::StridedSlice` (5-D): the output sequentially (`SequentialTensorWriter`),
+/// from the input elements of the nested axis loops. When the innermost stride is 1 each
+/// innermost row is one `memcpy` (`WriteN`), walked byte by byte in address order as for
+/// CONCATENATION (word copies only remove hazards inside a word); otherwise each element is
+/// read, then written.
+fn walk_strided_slice(op: &OpDescription, axes: &[SliceAxis], recorder: &mut Recorder) -> u64 {
+    let dims = op.inputs()[0].dims();
+    let rank = dims.len();
+    let element_bytes = op.output().element().size_bytes();
+    let mut input_strides = vec![1i64; rank];
+    for axis in (0..rank.saturating_sub(1)).rev() {
+        input_strides[axis] = input_strides[axis + 1] * dims[axis + 1] as i64;
+    }
+    let rows: usize = axes[..rank - 1].iter().map(|a| a.count).product();
+    let inner = axes[rank - 1];
+    let memcpy = inner.stride == 1;
+    let mut index = vec![0usize; rank - 1];
+    let mut output_element = 0;
+    let mut time = 0u64;
+    for _ in 0..rows {
+        let row_start: i64 = (0..rank - 1)
+            .map(|axis| {
+                (axes[axis].start + index[axis] as i64 * axes[axis].stride) * input_strides[axis]
+            })
+            .sum();
+        for k in 0..inner.count {
+            let source = (row_start + inner.start + k as i64 * inner.stride) as usize;
+            if memcpy {
+                for byte in 0..element_bytes {
+                    recorder.read_bytes(0, source * element_bytes + byte, 1, time);
+                    recorder.access_output_bytes(
+                        output_element * element_bytes + byte,
+                        1,
+                        time + 1,
+                    );
+                    time += 2;
+                }
+            } else {
+                recorder.read(0, source, time);
+                recorder.access_output(output_element, time + 1);
+                time += 2;
+            }
+            output_element += 1;
+        }
+        for axis in (0..rank - 1).rev() {
+            index[axis] += 1;
+            if index[axis] < axes[axis].count {
+                break;
+            }
+            index[axis] = 0;
         }
     }
     time

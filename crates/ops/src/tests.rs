@@ -391,6 +391,38 @@ fn element_type() -> impl Strategy<Value = ElementType> {
     ]
 }
 
+/// A STRIDED_SLICE of rank 1 to 5: begins and ends anywhere in and around each axis (negative
+/// ones count from the end), strides -3 to 3 but 0, any masks; what TFLM refuses is skipped.
+pub(crate) fn strided_slice_op() -> impl Strategy<Value = OpDescription> {
+    (
+        prop::collection::vec(
+            (1usize..6, -7i64..7, -7i64..7, 1i64..4, any::<bool>()),
+            1..6,
+        ),
+        any::<[u32; 3]>(),
+        element_type(),
+    )
+        .prop_filter_map("a slice TFLM runs", |(axes, masks, element)| {
+            let input = TensorShape::new(axes.iter().map(|a| a.0).collect(), element);
+            let spec = crate::SliceSpec {
+                begin: axes.iter().map(|a| a.1).collect(),
+                end: axes.iter().map(|a| a.2).collect(),
+                strides: axes.iter().map(|a| if a.4 { -a.3 } else { a.3 }).collect(),
+                begin_mask: masks[0] & 31,
+                end_mask: masks[1] & 31,
+                // Shrink rarely: most random shrinks select nothing.
+                shrink_axis_mask: masks[2] & masks[0] & masks[1] & 31,
+            };
+            let resolved = spec.axes(&input).ok()?;
+            let output = resolved
+                .iter()
+                .filter(|a| !a.shrink)
+                .map(|a| a.count)
+                .collect();
+            OpDescription::strided_slice(input, TensorShape::new(output, element), &spec).ok()
+        })
+}
+
 fn padding() -> impl Strategy<Value = Padding> {
     prop_oneof![Just(Padding::Same), Just(Padding::Valid)]
 }
@@ -624,4 +656,195 @@ proptest! {
             assert_offsets_hold_in_arena(&transpose);
         }
     }
+
+    #[test]
+    fn strided_slice_matches_naive_log(op in strided_slice_op()) {
+        assert_matches_naive_log(&op);
+        assert_offsets_hold_in_arena(&op);
+    }
+}
+
+fn slice_spec(begin: &[i64], end: &[i64], strides: &[i64], masks: [u32; 3]) -> SliceSpec {
+    SliceSpec {
+        begin: begin.to_vec(),
+        end: end.to_vec(),
+        strides: strides.to_vec(),
+        begin_mask: masks[0],
+        end_mask: masks[1],
+        shrink_axis_mask: masks[2],
+    }
+}
+
+#[test]
+fn strided_slice_reversed_and_byte_copied_rows() {
+    // int8 [5] reversed (stride -1, begin and end masked): output m reads input 4 - m, then is
+    // written. Output byte j is written before input bytes i < 4 - j are read: the largest
+    // unsafe s = j - i is 3 (j = 3, i = 0), so s_mono = 4; output byte 0 is written before
+    // input byte 3 is read, so u_mono = 4 too (input byte 4 is read before it: nI = 5 unused).
+    let reverse = OpDescription::strided_slice(
+        int8(&[5]),
+        int8(&[5]),
+        &slice_spec(&[0], &[0], &[-1], [1, 1, 0]),
+    )
+    .unwrap();
+    assert_eq!(offsets(&pair(&reverse, 0))[1..], [4, 4, 4]);
+    assert_eq!(
+        analytic(&reverse)[0].result,
+        OverlapModel::Analytic(AnalyticOverlap {
+            input_len: ByteCount(5),
+            output_len: ByteCount(5),
+            s_mono: SafeOffset(4),
+            u_mono: SafeOffset(4),
+        })
+    );
+    // int16 [3, 2], rows reversed, column 0 (innermost stride 1: one memcpy of 2 bytes per
+    // row): output elements 0, 1, 2 read input elements 4, 2, 0. Output byte 0 is written
+    // between the reads of input bytes 8 and 9: u = 9 is unsafe, u_mono = 10 (an element
+    // copy would give 6: element 2 is the largest read after output element 0). s: output
+    // element 2 (bytes 4, 5) comes after input element 0's read; the largest unsafe pair is
+    // output byte 3 (element 1) against input byte 0: s_mono = 4.
+    let int16 = |dims: &[usize]| TensorShape::new(dims.to_vec(), ElementType::Int16);
+    let rows = OpDescription::strided_slice(
+        int16(&[3, 2]),
+        int16(&[3, 1]),
+        &slice_spec(&[0, 0], &[0, 1], &[-1, 1], [1, 1, 0]),
+    )
+    .unwrap();
+    assert_eq!(pair(&rows, 0).s_mono.0, 4);
+    assert_eq!(pair(&rows, 0).u_mono.0, 10);
+    // Control: the same slice with an innermost stride of 2 copies elements: u_mono = 6.
+    let elements = OpDescription::strided_slice(
+        int16(&[3, 2]),
+        int16(&[3, 1]),
+        &slice_spec(&[0, 0], &[0, 1], &[-1, 2], [1, 1, 0]),
+    )
+    .unwrap();
+    assert_eq!(pair(&elements, 0).u_mono.0, 6);
+}
+
+#[test]
+fn strided_slice_refuses_what_tflm_refuses_or_cannot_run() {
+    let refuse = |input: &[usize], output: &[usize], spec: SliceSpec| {
+        OpDescription::strided_slice(int8(input), int8(output), &spec)
+            .unwrap_err()
+            .to_string()
+    };
+    let error = refuse(&[4], &[2], slice_spec(&[0], &[4], &[0], [0, 0, 0]));
+    assert!(
+        error.starts_with("STRIDED_SLICE: stride of axis 0 is 0"),
+        "{error}"
+    );
+    // [1:4:2] of 4 elements is 2 elements, not 3.
+    let error = refuse(&[4], &[3], slice_spec(&[1], &[4], &[2], [0, 0, 0]));
+    assert!(error.contains("[2]"), "{error}");
+    // A shrunk axis with a negative stride: Eval's loop `i > start + 1` never runs.
+    let error = refuse(
+        &[4, 3],
+        &[3],
+        slice_spec(&[1, 0], &[2, 3], &[-1, 1], [0, 0, 1]),
+    );
+    assert!(error.contains("shrunk axis 0"), "{error}");
+    // A shrunk axis starting past the end (begin 7 clamps to 4): no element either.
+    let error = refuse(
+        &[4, 3],
+        &[3],
+        slice_spec(&[7, 0], &[8, 3], &[1, 1], [0, 0, 1]),
+    );
+    assert!(error.contains("shrunk axis 0"), "{error}");
+    let error = refuse(
+        &[1, 1, 1, 1, 1, 2],
+        &[1, 1, 1, 1, 1, 2],
+        slice_spec(&[0; 6], &[1, 1, 1, 1, 1, 2], &[1; 6], [0, 0, 0]),
+    );
+    assert!(error.contains("rank 6"), "{error}");
+    let error = refuse(&[4], &[2], slice_spec(&[0, 0], &[2], &[1], [0, 0, 0]));
+    assert!(error.contains("begin has 2 values"), "{error}");
+    // Control: the same shrink with stride 1 and begin 1 selects row 1.
+    let op = OpDescription::strided_slice(
+        int8(&[4, 3]),
+        int8(&[3]),
+        &slice_spec(&[1, 0], &[2, 3], &[1, 1], [0, 0, 1]),
+    )
+    .unwrap();
+    assert_eq!(
+        op.params(),
+        &OpParams::StridedSlice {
+            axes: vec![
+                SliceAxis {
+                    start: 1,
+                    stride: 1,
+                    count: 1,
+                    shrink: true
+                },
+                SliceAxis {
+                    start: 0,
+                    stride: 1,
+                    count: 3,
+                    shrink: false
+                },
+            ]
+        }
+    );
+}
+
+#[test]
+fn a_tensor_concatenated_with_itself_is_one_buffer_read_twice() {
+    // int8 [2, 3] ++ itself on axis 0: output bytes 0..5 copy the buffer, then 6..11 copy it
+    // again, byte i read right before output byte 6 + i is written. So every output byte below
+    // 6 + i is written before byte i's last read: differences -i..5 for every i, contiguous
+    // -5..5: s_min = s_mono = u_min = u_mono = 6. Slot 0 alone (the first copy) would allow
+    // s = 0: the buffer's result is the union of both slots'.
+    let x = int8(&[2, 3]);
+    let op = OpDescription::concatenation(vec![x.clone(), x], int8(&[4, 3]), 0).unwrap();
+    let OverlapModel::Modelled(pair) = simulate_shared_input(&op, &[0, 1]) else {
+        panic!("not modelled");
+    };
+    assert_eq!(offsets(&pair), [6, 6, 6, 6]);
+    let OverlapModel::Analytic(closed) = analytic_shared_input(&op, &[0, 1]) else {
+        panic!("no closed form");
+    };
+    assert_eq!((closed.s_mono.0, closed.u_mono.0), (6, 6));
+    // Control: slot 0 alone.
+    assert_eq!(self::pair(&op, 0).s_mono.0, 0);
+}
+
+#[test]
+fn broadcasting_mul_and_add_read_a_row_broadcast_operand_once_per_row() {
+    // MUL int8 [3, 4] x [3, 1]: TFLM's BroadcastBinaryOpSimple fuses nothing (input2 steps
+    // along axis 0, stays put along axis 1), so for each row r it reads input2[r] once, then
+    // input1[4r + i] and writes output[4r + i]. input2[r] is last read before output 4r is
+    // written: output bytes below 4r hazard with input byte r, worst j - i = 4*2 - 1 - 2 = 5,
+    // so s_mono = 6; input2[2] is read after output 0 is written: u_mono = 3.
+    let mul = |first: &[usize], second: &[usize], add: bool| {
+        let params = ElementwiseBinaryParams {
+            input1: int8(first),
+            input2: int8(second),
+            output: int8(&[3, 4]),
+        };
+        if add {
+            OpDescription::add(params)
+        } else {
+            OpDescription::mul(params)
+        }
+        .unwrap()
+    };
+    let op = mul(&[3, 4], &[3, 1], false);
+    assert_eq!((pair(&op, 1).s_mono.0, pair(&op, 1).u_mono.0), (6, 3));
+    let OverlapModel::Analytic(closed) = &analytic(&op)[1].result else {
+        panic!("no closed form");
+    };
+    assert_eq!((closed.s_mono.0, closed.u_mono.0), (6, 3));
+    // Control: run in a byte arena, s = 6 keeps every read intact and s = 5 clobbers one (a
+    // per-element read of input2[r], as dmo's ADD kernel did before, would need s = 9:
+    // M = 4r + 3). Broadcasting ADD runs the same loops in TFLM, and here too.
+    assert_offsets_hold_in_arena(&op);
+    assert_eq!(pair(&mul(&[3, 4], &[3, 1], true), 1).s_mono.0, 6);
+    // A scalar input2 ([1]): all axes fuse into one row, read once before any write: no
+    // hazard at all; input1 (read per element) keeps the elementwise offsets (0, 12).
+    let scalar = mul(&[3, 4], &[1], false);
+    assert_eq!(offsets(&pair(&scalar, 1)), [0, 0, 0, 0]);
+    assert_eq!(
+        (pair(&scalar, 0).s_mono.0, pair(&scalar, 0).u_mono.0),
+        (0, 12)
+    );
 }

@@ -4,7 +4,7 @@
 //! [`describe_tflite_operator`]; operators it cannot describe get a typed
 //! reason and are planned with no overlap.
 
-use crate::description::{OpDescription, OpError, OpKind, Window};
+use crate::description::{OpDescription, OpError, OpKind, SliceSpec, Window};
 use crate::padding::Padding;
 use crate::registry::OperatorSpec;
 use crate::shape::{ElementType, TensorShape};
@@ -50,6 +50,13 @@ pub enum DescribeError {
     },
     #[error("tensor {0} is not a small constant integer tensor")]
     NotConstantIntegers(usize),
+    #[error("{kind}: {what} (tensor {tensor}) is {element}; TFLM reads it as int32")]
+    NotInt32 {
+        kind: OpKind,
+        what: &'static str,
+        tensor: usize,
+        element: String,
+    },
     #[error("negative padding {0}")]
     NegativePadding(i64),
     #[error(transparent)]
@@ -275,6 +282,11 @@ pub fn describe_tflite_operator(
             spec.perm = Some(perm);
             (vec![0], spec)
         }
+        (BuiltinCode::STRIDED_SLICE, _) => {
+            let mut spec = OperatorSpec::new(kind, vec![tensor_shape(model, input(0)?)?], output);
+            spec.slice = Some(slice_spec(model, index)?);
+            (vec![0], spec)
+        }
         (BuiltinCode::CONCATENATION, OperatorOptions::Concatenation { axis, .. }) => {
             let slots: Vec<usize> = (0..operator.inputs.len())
                 .filter(|&slot| operator.inputs[slot].is_some())
@@ -340,6 +352,51 @@ pub fn describe_tflite_operator(
         input_tensors,
         output_tensor,
         weights_tensor,
+    })
+}
+
+/// What TFLM's micro kernel takes from STRIDED_SLICE operator `index` (`StridedSlicePrepare`):
+/// begin, end and strides as int32 constants, and the begin, end and shrink-axis masks (16 bits
+/// each, TFLM's `uint16_t` fields). It sets the ellipsis and new-axis masks to 0 and leaves
+/// `offset` false whatever the options say; no options table means all 0, as TFLM parses it.
+pub fn slice_spec(model: &Model, index: usize) -> Result<SliceSpec, DescribeError> {
+    let kind = OpKind::StridedSlice;
+    let operator = &model.operators[index];
+    let (begin_mask, end_mask, shrink_axis_mask) = match &operator.options {
+        OperatorOptions::StridedSlice {
+            begin_mask,
+            end_mask,
+            shrink_axis_mask,
+            ..
+        } => (*begin_mask, *end_mask, *shrink_axis_mask),
+        OperatorOptions::None => (0, 0, 0),
+        _ => return Err(DescribeError::MissingOptions { kind }),
+    };
+    let int32s = |slot: usize, what: &'static str| -> Result<Vec<i64>, DescribeError> {
+        let tensor = operator
+            .inputs
+            .get(slot)
+            .copied()
+            .flatten()
+            .ok_or(DescribeError::MissingInput { kind, slot })?;
+        let element = model.tensors[tensor].element_type;
+        if element != TensorType::Int32 {
+            return Err(DescribeError::NotInt32 {
+                kind,
+                what,
+                tensor,
+                element: element.name(),
+            });
+        }
+        constant_integers(model, tensor)
+    };
+    Ok(SliceSpec {
+        begin: int32s(1, "begin")?,
+        end: int32s(2, "end")?,
+        strides: int32s(3, "strides")?,
+        begin_mask: begin_mask as u32 & 0xffff,
+        end_mask: end_mask as u32 & 0xffff,
+        shrink_axis_mask: shrink_axis_mask as u32 & 0xffff,
     })
 }
 

@@ -1041,3 +1041,249 @@ fn conv_1xn_cmsis_order_is_the_generic_conv() {
     assert_eq!(vec![four(&simulated_pairs(&op)[0])], reference);
     assert_ne!(reference, traced);
 }
+
+/// One STRIDED_SLICE geometry of `fixtures/programs/strided_slice_int8.c`: the poke of its
+/// parameters (fixtures/README.md) and dmo's description of it. The output shape is dmo's
+/// resolution of the slice; the kernel resolves it on its own, so a wrong shape shows up as a
+/// different output length in the trace.
+struct Slice<'a> {
+    element: ElementType,
+    dims: &'a [usize],
+    begin: &'a [i64],
+    end: &'a [i64],
+    strides: &'a [i64],
+    masks: [u32; 3],
+    starts: (u32, u32),
+}
+
+impl Slice<'_> {
+    fn spec(&self) -> dmo_ops::SliceSpec {
+        dmo_ops::SliceSpec {
+            begin: self.begin.to_vec(),
+            end: self.end.to_vec(),
+            strides: self.strides.to_vec(),
+            begin_mask: self.masks[0],
+            end_mask: self.masks[1],
+            shrink_axis_mask: self.masks[2],
+        }
+    }
+
+    fn op(&self) -> OpDescription {
+        let input = TensorShape::new(self.dims.to_vec(), self.element);
+        let axes = self.spec().axes(&input).unwrap();
+        let output = axes.iter().filter(|a| !a.shrink).map(|a| a.count).collect();
+        OpDescription::strided_slice(input, TensorShape::new(output, self.element), &self.spec())
+            .unwrap()
+    }
+
+    fn poke(&self) -> Poke {
+        let padded = |values: &[i64]| {
+            let mut words: Vec<u32> = values.iter().map(|&v| v as i32 as u32).collect();
+            words.resize(5, 0);
+            words
+        };
+        let dims: Vec<i64> = self.dims.iter().map(|&d| d as i64).collect();
+        let mut fields = vec![
+            1,
+            self.starts.0,
+            self.starts.1,
+            self.dims.len() as u32,
+            self.element.size_bytes() as u32,
+        ];
+        for values in [&dims[..], self.begin, self.end, self.strides] {
+            fields.extend(padded(values));
+        }
+        fields.extend(self.masks);
+        Poke {
+            symbol: "dmo_params".into(),
+            bytes: fields.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            source: "strided slice test".into(),
+        }
+    }
+}
+
+#[test]
+fn strided_slice_in_output_order() {
+    use ElementType::{Int16, Int32, Int8};
+    // The fixture's default: int8 [3, 4, 6] x[::-1, 1:4, ::2] (element copies).
+    let default = Slice {
+        element: Int8,
+        dims: &[3, 4, 6],
+        begin: &[0, 1, 0],
+        end: &[0, 4, 0],
+        strides: &[-1, 1, 2],
+        masks: [5, 5, 0],
+        starts: (256, 0),
+    };
+    assert_same_offsets("strided_slice_int8", &default.op());
+    let cases = [
+        // memcpy rows (innermost stride 1) at odd addresses, every other row backwards.
+        Slice {
+            element: Int8,
+            dims: &[2, 5, 7],
+            begin: &[0, -1, 1],
+            end: &[2, 0, 6],
+            strides: &[1, -2, 1],
+            masks: [0, 2, 0],
+            starts: (301, 7),
+        },
+        // int16 x[2, ::-1]: axis 0 shrunk, elements backwards.
+        Slice {
+            element: Int16,
+            dims: &[4, 6],
+            begin: &[2, 0],
+            end: &[3, 0],
+            strides: &[1, -1],
+            masks: [2, 2, 1],
+            starts: (256, 0),
+        },
+        // int32 x[:, -2:, 1:3]: memcpy rows of two words.
+        Slice {
+            element: Int32,
+            dims: &[2, 3, 4],
+            begin: &[0, -2, 1],
+            end: &[0, 3, 3],
+            strides: &[1, 1, 1],
+            masks: [1, 1, 0],
+            starts: (512, 16),
+        },
+        // Rank 5 with a shrunk middle axis and a stride-3 innermost one.
+        Slice {
+            element: Int8,
+            dims: &[2, 2, 3, 2, 7],
+            begin: &[1, 0, -1, 0, 0],
+            end: &[0, 2, 0, 2, 7],
+            strides: &[-1, 1, 1, 1, 3],
+            masks: [1, 1, 4],
+            starts: (256, 0),
+        },
+        // Negative begin and end without masks: x[-2:-9:-3] = elements 8, 5, 2.
+        Slice {
+            element: Int8,
+            dims: &[10],
+            begin: &[-2],
+            end: &[-9],
+            strides: &[-3],
+            masks: [0, 0, 0],
+            starts: (64, 0),
+        },
+    ];
+    for case in &cases {
+        assert_same_offsets_with("strided_slice_int8", vec![case.poke()], &case.op());
+    }
+    // Control: the slice without the row reversal has other offsets than the fixture's trace.
+    let traced = traced_pairs(&load_fixture("strided_slice_int8"), Vec::new());
+    let forward = Slice {
+        strides: &[1, 1, 2],
+        ..default
+    };
+    assert_ne!(simulated_pairs(&forward.op())[0].s_mono, traced[0].s_mono);
+}
+
+#[test]
+fn strided_slice_memcpy_of_one_wide_element_is_modelled_byte_by_byte() {
+    // int16 [3, 2] x[::-1, 0:1]: each row is a memcpy of one element (2 bytes), of input
+    // elements 4, 2, 0. The walk copies rows byte by byte (a byte-wise memcpy, e.g. newlib's
+    // on unaligned data, reads input byte 9 after writing output byte 0): u_mono = 10. The
+    // Cortex-M4 newlib memcpy copies the 2 bytes as one halfword, so its trace has u_mono = 6
+    // (element 2 is the last read after output element 0): the walk is conservative there and
+    // exact elsewhere (s_min, s_mono, u_min; and every geometry in strided_slice_in_output_order).
+    let case = Slice {
+        element: ElementType::Int16,
+        dims: &[3, 2],
+        begin: &[0, 0],
+        end: &[0, 1],
+        strides: &[-1, 1],
+        masks: [1, 1, 0],
+        starts: (256, 0),
+    };
+    let traced = traced_pairs(&load_fixture("strided_slice_int8"), vec![case.poke()]);
+    let simulated = simulated_pairs(&case.op());
+    let offsets = |pair: &PairOverlap| [pair.s_min.0, pair.s_mono.0, pair.u_min.0, pair.u_mono.0];
+    assert_eq!(offsets(&traced[0]), [4, 4, 2, 6]);
+    assert_eq!(offsets(&simulated[0]), [4, 4, 2, 10]);
+}
+
+#[test]
+fn broadcasting_mul_in_tflms_fused_loops() {
+    // fixtures/programs/mul_broadcast_int8.c: [2, 3, 4] x [2, 3, 1] and poked shapes. The
+    // poke rewrites the rank and the three extended shapes (fixtures/README.md).
+    let shapes: [(&[usize], &[usize], &[usize]); 6] = [
+        (&[2, 3, 4], &[2, 3, 1], &[2, 3, 4]),
+        // A scalar: one row, read once before every write.
+        (&[3, 4], &[1, 1], &[3, 4]),
+        // Outer product: input1 held per row, input2 stepped.
+        (&[5, 1], &[1, 6], &[5, 6]),
+        // A trailing unit axis makes its own innermost loop of one element.
+        (&[2, 3, 1], &[1, 3, 1], &[2, 3, 1]),
+        // Rank 5, broadcast on alternating axes.
+        (&[2, 1, 3, 1, 4], &[1, 2, 3, 2, 1], &[2, 2, 3, 2, 4]),
+        // Channel scaling of a 1x4x4x8 map (input1 broadcast).
+        (&[1, 1, 1, 8], &[1, 4, 4, 8], &[1, 4, 4, 8]),
+    ];
+    let mul = |first: &[usize], second: &[usize], output: &[usize], add: bool| {
+        let params = ElementwiseBinaryParams {
+            input1: int8(first),
+            input2: int8(second),
+            output: int8(output),
+        };
+        if add {
+            OpDescription::add(params)
+        } else {
+            OpDescription::mul(params)
+        }
+        .unwrap()
+    };
+    for (first, second, output) in shapes {
+        let mut fields: Vec<u32> = vec![1, 256, 1024, 2048];
+        // dmo_mul_params: elements, offsets 3, -7, 1, multiplier 2^30, shift -1, range.
+        fields.extend([0, 3, (-7i32) as u32, 1, 1 << 30, (-1i32) as u32]);
+        fields.extend([(-128i32) as u32, 127, output.len() as u32]);
+        for dims in [first, second, output] {
+            let mut padded: Vec<u32> = dims.iter().map(|&d| d as u32).collect();
+            padded.resize(6, 1);
+            fields.extend(padded);
+        }
+        let poke = Poke {
+            symbol: "dmo_params".into(),
+            bytes: fields.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            source: "broadcasting mul test".into(),
+        };
+        assert_same_offsets_with(
+            "mul_broadcast_int8",
+            vec![poke],
+            &mul(first, second, output, false),
+        );
+    }
+    // ADD runs the same loops (fixtures/kernels/add.c on dmo_broadcast_int8, as TFLM's
+    // BroadcastAdd6DSlow): the add_int8 fixture with [1, 6, 5, 4] + [1, 6, 5, 1] traces the
+    // same walk (its poke layout: fixtures/README.md). input2[r] is read once before row r
+    // (output 4r..4r+3): output bytes below 4r hazard with byte r, so s_mono = max_r 4r - r
+    // = 3 * 29 = 87 (a read per element, M = 4r + 3, would give 90).
+    let mut fields: Vec<u32> = vec![1, 256, 512, 0];
+    fields.extend([1, 6, 5, 4, 1, 6, 5, 1]);
+    // The fixture's arithmetic: left shift 20, offsets 3 / -7 / 1, multipliers as its Prepare.
+    fields.extend([
+        20,
+        3,
+        1 << 30,
+        (-1i32) as u32,
+        (-7i32) as u32,
+        1 << 30,
+        0,
+        1,
+    ]);
+    fields.extend([1431655765, (-19i32) as u32, (-128i32) as u32, 127]);
+    let poke = Poke {
+        symbol: "dmo_params".into(),
+        bytes: fields.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        source: "broadcasting add test".into(),
+    };
+    let add = mul(&[1, 6, 5, 4], &[1, 6, 5, 1], &[1, 6, 5, 4], true);
+    assert_same_offsets_with("add_int8", vec![poke], &add);
+    assert_eq!(simulated_pairs(&add)[1].s_mono.0, 87);
+    // Control: the model of a stepped (not held) input2 differs from the trace of the fixture.
+    let traced = traced_pairs(&load_fixture("mul_broadcast_int8"), Vec::new());
+    let stepped = simulated_pairs(&mul(&[2, 3, 4], &[2, 3, 4], &[2, 3, 4], false));
+    assert_ne!(stepped[1].s_mono, traced[1].s_mono);
+}

@@ -36,7 +36,7 @@ pub use sources::{
 };
 pub use table::{markdown_lines, text_lines, write_table, Align};
 pub use verify::{
-    verify, Claim, ObservedClobber, OffsetCheck, OpSelector, PairVerification, SeedRun,
+    verify, CheckRuns, Claim, ObservedClobber, OffsetCheck, OpSelector, PairVerification, SeedRun,
     Verification, VerifyRequest,
 };
 

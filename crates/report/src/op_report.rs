@@ -42,6 +42,22 @@ pub fn render_op(
                 window.window.padding, window.pad_top, window.pad_left
             );
         }
+        OpParams::StridedSlice { axes } => {
+            // The indices TFLM's Eval visits per input axis.
+            let described: Vec<String> = axes
+                .iter()
+                .map(|axis| {
+                    format!(
+                        "{} from {} by {}{}",
+                        axis.count,
+                        axis.start,
+                        axis.stride,
+                        if axis.shrink { " (shrunk)" } else { "" }
+                    )
+                })
+                .collect();
+            let _ = writeln!(out, "  indices per input axis: {}", described.join("; "));
+        }
         _ => {}
     }
     for (method, results) in results {

@@ -9,6 +9,20 @@
 //! restores the op's snapshot and runs only the op. Restoring gives the
 //! same events at the same times as re-running the firmware from reset
 //! ([`VerifyRequest::full_reruns`] does that, to cross-check).
+//!
+//! Two fast paths, each falling back to the exact slow path where its
+//! condition fails ([`VerifyRequest::fast_paths`] off takes the slow path
+//! everywhere, to cross-check):
+//! - A check from a snapshot hooks only the bytes it looks at (the whole
+//!   pair for a run that is mined; for an overlapped run, the bytes that
+//!   share memory, see [`Overlay::shared_ranges`]) and takes the event
+//!   times of those accesses from dmo-emu's block clock, so its results are
+//!   those of a fully hooked run. Where the clock cannot place an access,
+//!   the check is run again fully hooked.
+//! - The run at the offset comes first, mined. When it is transparent (it
+//!   read exactly what the op as placed reads, see
+//!   [`dmo_emu::OverlayReport::is_transparent`]) it is the reference run
+//!   with its seed; otherwise the reference run is made as well.
 
 use crate::model::InstructionSite;
 use crate::sources::FirmwareSites;
@@ -48,8 +62,17 @@ pub struct VerifyRequest {
     /// overlapped run each.
     pub seeds: Vec<u64>,
     /// Re-run the firmware from reset, in a fresh engine, for every check
-    /// instead of restoring op-start snapshots: slower, same results.
+    /// instead of restoring op-start snapshots, without the fast paths:
+    /// slower, same results.
     pub full_reruns: bool,
+    /// The fast paths, each with an exact fallback: checks from snapshots
+    /// hook only what they look at, with event times from the block clock
+    /// (a fully hooked run where it cannot place an access); and a
+    /// transparent run at the offset stands for the reference run with its
+    /// seed (the reference run is made where it is not transparent). Off:
+    /// every access of every check hooked and every reference run made;
+    /// slower, the same results.
+    pub fast_paths: bool,
 }
 
 /// A mined offset whose claim `dmo verify` checks: the offset is safe, and
@@ -226,6 +249,31 @@ impl PairVerification {
 pub struct Verification {
     pub firmware: String,
     pub pairs: Vec<PairVerification>,
+    /// How the checks ran (not a result: the same results come out of
+    /// every way of running them).
+    #[serde(skip)]
+    pub runs: CheckRuns,
+}
+
+/// How many op runs the checks took, by how they were hooked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckRuns {
+    /// Only the checked bytes hooked, times from the block clock.
+    pub clocked: usize,
+    /// Every access hooked: the clock could not place one (the clocked
+    /// attempt, cut short, is not counted), or it was not asked for.
+    pub fully_hooked: usize,
+    /// Reference runs not needed: the run at the offset was transparent.
+    pub skipped_references: usize,
+}
+
+/// Which bytes a check looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Looks {
+    /// The whole pair (a reference run, mined).
+    Pair,
+    /// The bytes the overlay shares between output and input.
+    Shared,
 }
 
 /// Re-runs `firmware` to check the offsets of the requested ops (see the
@@ -240,27 +288,69 @@ pub fn verify(
     if request.full_reruns {
         let outcome = dmo_emu::run(firmware, config, &mut sink)?;
         let mined = mine(firmware, config, request, outcome, sink)?;
-        check_all(firmware, request, &mined, |_index, overlay, mut sink| {
-            let outcome = dmo_emu::run_overlaid(firmware, config, overlay, &mut sink)?;
-            Ok((outcome, sink))
-        })
+        let mut runs = CheckRuns::default();
+        let mut verification = check_all(
+            firmware,
+            request,
+            &mined,
+            |_index, overlay, make_sink, _looks| {
+                let mut sink = make_sink();
+                let outcome = dmo_emu::run_overlaid(firmware, config, overlay, &mut sink)?;
+                runs.fully_hooked += 1;
+                Ok((outcome, sink))
+            },
+        )?;
+        verification.runs.clocked = runs.clocked;
+        verification.runs.fully_hooked = runs.fully_hooked;
+        Ok(verification)
     } else {
         let mut session = Session::new(firmware, config, &mut sink, DEFAULT_SNAPSHOT_BUDGET)?;
         let outcome = session.run()?;
         let first = std::mem::replace(session.sink_mut(), RunSink::Idle);
         let mined = mine(firmware, config, request, outcome, first)?;
-        check_all(firmware, request, &mined, |index, overlay, mut sink| {
-            // From a snapshot, the op is the first to begin.
-            if let (RunSink::Pair(one), true) = (&mut sink, session.has_snapshot(index)) {
-                one.skip = 0;
-            }
-            *session.sink_mut() = sink;
-            let outcome = session.run_overlaid_op(index, overlay)?;
-            Ok((
-                outcome,
-                std::mem::replace(session.sink_mut(), RunSink::Idle),
-            ))
-        })
+        let mut runs = CheckRuns::default();
+        let mut verification = check_all(
+            firmware,
+            request,
+            &mined,
+            |index, overlay, make_sink, looks| {
+                let from_snapshot = session.has_snapshot(index);
+                let fresh_sink = || {
+                    let mut sink = make_sink();
+                    // From a snapshot, the op is the first to begin.
+                    if let (RunSink::Pair(one), true) = (&mut sink, from_snapshot) {
+                        one.skip = 0;
+                    }
+                    sink
+                };
+                if from_snapshot && request.fast_paths {
+                    let hooked = match looks {
+                        Looks::Pair => overlay.pair_ranges(),
+                        Looks::Shared => overlay.shared_ranges(),
+                    };
+                    *session.sink_mut() = fresh_sink();
+                    if let Ok(outcome) =
+                        session.run_overlaid_op_clocked(index, overlay.clone(), &hooked)?
+                    {
+                        runs.clocked += 1;
+                        return Ok((
+                            outcome,
+                            std::mem::replace(session.sink_mut(), RunSink::Idle),
+                        ));
+                    }
+                }
+                *session.sink_mut() = fresh_sink();
+                let outcome = session.run_overlaid_op(index, overlay)?;
+                runs.fully_hooked += 1;
+                Ok((
+                    outcome,
+                    std::mem::replace(session.sink_mut(), RunSink::Idle),
+                ))
+            },
+        )?;
+        verification.runs.clocked = runs.clocked;
+        verification.runs.fully_hooked = runs.fully_hooked;
+        Ok(verification)
     }
 }
 
@@ -489,16 +579,23 @@ fn mine(
 }
 
 /// Checks every chosen pair; `run` runs op `index` with `overlay`, reporting
-/// to the sink it is given, and hands the sink back.
+/// to a sink from the maker it is given (called again for each attempt),
+/// and hands the sink back; `Looks` says which bytes the check looks at.
 fn check_all(
     firmware: &Firmware,
     request: &VerifyRequest,
     mined: &Mined,
-    mut run: impl FnMut(usize, Overlay, RunSink) -> Result<(RunOutcome, RunSink), ReportError>,
+    mut run: impl FnMut(
+        usize,
+        Overlay,
+        &dyn Fn() -> RunSink,
+        Looks,
+    ) -> Result<(RunOutcome, RunSink), ReportError>,
 ) -> Result<Verification, ReportError> {
     let sites = FirmwareSites::new(firmware);
     let claim = request.claim;
     let mut pairs = Vec::new();
+    let mut skipped_references = 0;
     for pair in &mined.pairs {
         let index = pair.segment_index;
         let occurrence = mined.op_names[..index.min(mined.op_names.len())]
@@ -517,26 +614,56 @@ fn check_all(
             runs: Vec::new(),
         });
         for &seed in &request.seeds {
-            // The reference run: the op as placed, on this seed's input; its
-            // mined pair gives the witness for this very input.
-            let overlay = overlay_for(pair, occurrence, None, Some(seed), None);
-            let (outcome, sink) = run(index, overlay, RunSink::Pair(OnePair::new(pair, index)))?;
-            let seeded = match sink {
+            let make_pair = || RunSink::Pair(OnePair::new(pair, index));
+            let mined_run = |sink: RunSink| match sink {
                 RunSink::Pair(one) => one.finish(),
                 _ => None,
             };
-            let reference = op_report(firmware, pair, outcome)?;
+            // With the fast paths, the run at the offset comes first, mined
+            // like a reference run: if it read exactly what the op as placed
+            // reads (`OverlayReport::is_transparent`), it stands for the
+            // reference run with this seed (its output and its mined pair
+            // are that run's), and the reference run is not needed.
+            let mut at_run = None;
+            if request.fast_paths && !request.full_reruns {
+                let overlay = overlay_for(
+                    pair,
+                    occurrence,
+                    Some(claim.placement(offset)),
+                    Some(seed),
+                    None,
+                );
+                let (outcome, sink) = run(index, overlay, &make_pair, Looks::Pair)?;
+                at_run = Some((op_report(firmware, pair, outcome)?, mined_run(sink)));
+            }
+            let (reference, seeded) = match &at_run {
+                Some((report, seeded)) if report.is_transparent() => {
+                    skipped_references += 1;
+                    (report.clone(), seeded.clone())
+                }
+                _ => {
+                    // The reference run: the op as placed, on this seed's
+                    // input; its mined pair gives the witness for this very
+                    // input.
+                    let overlay = overlay_for(pair, occurrence, None, Some(seed), None);
+                    let (outcome, sink) = run(index, overlay, &make_pair, Looks::Pair)?;
+                    (op_report(firmware, pair, outcome)?, mined_run(sink))
+                }
+            };
             let witness = seeded
                 .filter(|seeded| claim.mined(&seeded.overlap) == offset)
                 .and_then(|seeded| claim.witness(&seeded.overlap));
             let mut check = |placement: OverlayPlacement, witness: Option<Witness>| {
                 let watch = witness.map(|w| w.input_byte);
                 let overlay = overlay_for(pair, occurrence, Some(placement), Some(seed), watch);
-                let (outcome, _) = run(index, overlay, RunSink::Idle)?;
+                let (outcome, _) = run(index, overlay, &|| RunSink::Idle, Looks::Shared)?;
                 let overlapped = op_report(firmware, pair, outcome)?;
                 Ok::<_, ReportError>(compare(seed, &reference, &overlapped, witness, &sites))
             };
-            at.runs.push(check(claim.placement(offset), None)?);
+            at.runs.push(match &at_run {
+                Some((overlapped, _)) => compare(seed, &reference, overlapped, None, &sites),
+                None => check(claim.placement(offset), None)?,
+            });
             if let Some(below) = &mut below {
                 below
                     .runs
@@ -561,6 +688,10 @@ fn check_all(
     Ok(Verification {
         firmware: firmware.path.display().to_string(),
         pairs,
+        runs: CheckRuns {
+            skipped_references,
+            ..CheckRuns::default()
+        },
     })
 }
 

@@ -446,6 +446,7 @@ mod options_type {
     pub const CONCATENATION: u8 = 10;
     pub const ADD: u8 = 11;
     pub const RESHAPE: u8 = 17;
+    pub const STRIDED_SLICE: u8 = 32;
     pub const MUL: u8 = 21;
     pub const UNIDIRECTIONAL_SEQUENCE_LSTM: u8 = 71;
     pub const REDUCER: u8 = 27;
@@ -576,6 +577,17 @@ fn read_options(
                 activation: activation(0)?,
                 cell_clip: t.f32_field(1, 0.0)?,
                 time_major: t.bool_field(3)?,
+            }
+        }
+        BuiltinCode::STRIDED_SLICE => {
+            expected(options_type::STRIDED_SLICE)?;
+            OperatorOptions::StridedSlice {
+                begin_mask: t.i32_field(0, 0)?,
+                end_mask: t.i32_field(1, 0)?,
+                ellipsis_mask: t.i32_field(2, 0)?,
+                new_axis_mask: t.i32_field(3, 0)?,
+                shrink_axis_mask: t.i32_field(4, 0)?,
+                offset: t.bool_field(5)?,
             }
         }
         BuiltinCode::RESHAPE => {

@@ -281,6 +281,16 @@ pub enum OperatorOptions {
         cell_clip: f32,
         time_major: bool,
     },
+    /// STRIDED_SLICE: bit `i` of a mask refers to axis `i`; `offset`: the end tensor counts
+    /// from begin.
+    StridedSlice {
+        begin_mask: i32,
+        end_mask: i32,
+        ellipsis_mask: i32,
+        new_axis_mask: i32,
+        shrink_axis_mask: i32,
+        offset: bool,
+    },
     /// The operator has no options table.
     None,
     /// Options of a type dmo does not read (`builtin_options_type` code).

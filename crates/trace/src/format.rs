@@ -4,7 +4,8 @@
 //! header   16 B   "DMOTRACE", format version u32 LE, flags u32 (0)
 //! block*          "DMOB", payload length u32, event count u32, CRC32 u32,
 //!                 first event time u64, payload (see `codec`)
-//! footer          bincode 2 (serde, standard config) of `Footer`
+//! footer          bincode 2 (serde, standard config) of `Footer`, then of
+//!                 `FooterExtension` (absent in traces from before it)
 //! trailer  32 B   footer offset u64, footer length u64, footer CRC32 u32,
 //!                 format version u32, "DMOTEND!"
 //! ```

@@ -30,7 +30,7 @@ pub use discovery::BufferDiscovery;
 pub use error::{BlockPosition, TraceError};
 pub use format::FORMAT_VERSION;
 pub use liveness::{LiveWindow, LivenessReport, LivenessTracker};
-pub use metadata::TraceMetadata;
+pub use metadata::{BufferOrigin, TraceMetadata};
 pub use pairs::{PairMiner, PairResult};
 pub use ranges::ByteRange;
 pub use reader::{BlockStream, Events, TraceReader, MAX_MAPPED_BYTES, MAX_PAIR_BYTES};

@@ -68,6 +68,25 @@ impl TraceMetadata {
     }
 }
 
+/// Where a trace's op buffers come from.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum BufferOrigin {
+    /// Declared by the firmware's markers (`dmo_buffer`).
+    Markers,
+    /// Found by [`crate::BufferDiscovery`] when the trace was written (the
+    /// ops carried none: `--ops`, a known runtime), and stored in it.
+    Discovery,
+}
+
+/// Stored right after the [`Footer`], inside the footer's length and
+/// checksum. bincode decodes a footer's own fields and leaves what follows,
+/// so a `dmo` from before the extension reads these traces, and this one
+/// reads traces without it (then it is `None`).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub(crate) struct FooterExtension {
+    pub buffer_origin: Option<BufferOrigin>,
+}
+
 /// What the trace file stores after the event blocks. `Segment` is the
 /// current [`OpSegment`]; format 2 stored [`OpSegmentV2`].
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]

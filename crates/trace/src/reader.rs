@@ -6,7 +6,9 @@ use crate::error::{BlockPosition, TraceError};
 use crate::format::{
     self, BlockHeader, Trailer, BLOCK_HEADER_LEN, FORMAT_VERSION, HEADER_LEN, TRAILER_LEN,
 };
-use crate::metadata::{BlockIndexEntry, Footer, OpSegmentV2, TraceMetadata};
+use crate::metadata::{
+    BlockIndexEntry, BufferOrigin, Footer, FooterExtension, OpSegmentV2, TraceMetadata,
+};
 use dmo_core::{Event, EventSink, EventTime, OpSegment, TimeRange};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 pub struct TraceReader {
     path: PathBuf,
     footer: Footer,
+    buffer_origin: Option<BufferOrigin>,
     /// Where the event blocks end (the footer's offset).
     events_end: u64,
 }
@@ -100,22 +103,36 @@ impl TraceReader {
         if crc32fast::hash(&footer_bytes) != trailer.footer_crc && !cfg!(fuzzing) {
             return Err(metadata_error("checksum mismatch".to_string()));
         }
-        let footer: Footer = if version == 2 {
-            let (old, _): (Footer<OpSegmentV2>, usize) =
+        let decode_error = |error: bincode::error::DecodeError| metadata_error(error.to_string());
+        let (footer, footer_len): (Footer, usize) = if version == 2 {
+            let (old, len): (Footer<OpSegmentV2>, usize) =
                 bincode::serde::decode_from_slice(&footer_bytes, format::bincode_config())
-                    .map_err(|error| metadata_error(error.to_string()))?;
-            old.into()
+                    .map_err(decode_error)?;
+            (old.into(), len)
         } else {
-            let (footer, _): (Footer, usize) =
-                bincode::serde::decode_from_slice(&footer_bytes, format::bincode_config())
-                    .map_err(|error| metadata_error(error.to_string()))?;
-            footer
+            bincode::serde::decode_from_slice(&footer_bytes, format::bincode_config())
+                .map_err(decode_error)?
+        };
+        // Traces written before the extension end with the footer.
+        let extension = match footer_bytes.get(footer_len..) {
+            Some(rest) if !rest.is_empty() => {
+                bincode::serde::decode_from_slice::<FooterExtension, _>(
+                    rest,
+                    format::bincode_config(),
+                )
+                .map_err(decode_error)?
+                .0
+            }
+            _ => FooterExtension {
+                buffer_origin: None,
+            },
         };
         check_block_index(&footer, trailer.footer_offset).map_err(metadata_error)?;
         check_sizes(&footer).map_err(metadata_error)?;
         Ok(TraceReader {
             path,
             footer,
+            buffer_origin: extension.buffer_origin,
             events_end: trailer.footer_offset,
         })
     }
@@ -126,6 +143,13 @@ impl TraceReader {
 
     pub fn metadata(&self) -> &TraceMetadata {
         &self.footer.metadata
+    }
+
+    /// Where the stored op buffers come from, as the writer recorded it;
+    /// `None` when no buffers are stored, or the trace was written by a
+    /// `dmo` that did not record it.
+    pub fn buffer_origin(&self) -> Option<BufferOrigin> {
+        self.buffer_origin
     }
 
     /// Op segments in the order they began.

@@ -4,7 +4,7 @@
 use crate::codec::BlockEncoder;
 use crate::error::TraceError;
 use crate::format::{self, BlockHeader, Trailer, FORMAT_VERSION};
-use crate::metadata::{BlockIndexEntry, Footer, TraceMetadata};
+use crate::metadata::{BlockIndexEntry, BufferOrigin, Footer, FooterExtension, TraceMetadata};
 use crate::{BufferDiscovery, TraceReader};
 use dmo_core::{Buffer, Event, EventSink, EventTime, OpSegment, TimeRange};
 use dmo_fsio::AtomicFile;
@@ -165,7 +165,9 @@ impl TraceWriter {
         let block_count = footer.blocks.len() as u64;
         let events = footer.event_count;
         let path = self.final_path.clone();
-        let (footer_bytes, trailer) = self.encode_footer(&footer)?;
+        let declared = footer.segments.iter().any(|s| !s.buffers.is_empty());
+        let (footer_bytes, trailer) =
+            self.encode_footer(&footer, declared.then_some(BufferOrigin::Markers))?;
         let mut output = self
             .output
             .take()
@@ -185,7 +187,8 @@ impl TraceWriter {
             let segments = BufferDiscovery::of_trace(&reader)?;
             drop(reader);
             let footer = Footer { segments, ..footer };
-            let (footer_bytes, new_trailer) = self.encode_footer(&footer)?;
+            let (footer_bytes, new_trailer) =
+                self.encode_footer(&footer, Some(BufferOrigin::Discovery))?;
             trailer = new_trailer;
             let file = temporary.file();
             let rewrite = file
@@ -212,13 +215,24 @@ impl TraceWriter {
         })
     }
 
-    /// The footer's bytes and the trailer that points at them.
-    fn encode_footer(&self, footer: &Footer) -> Result<(Vec<u8>, Trailer), TraceError> {
-        let footer_bytes = bincode::serde::encode_to_vec(footer, format::bincode_config())
-            .map_err(|error| TraceError::Encode {
-                path: self.final_path.clone(),
-                detail: error.to_string(),
-            })?;
+    /// The footer's bytes (with its extension) and the trailer that points
+    /// at them.
+    fn encode_footer(
+        &self,
+        footer: &Footer,
+        buffer_origin: Option<BufferOrigin>,
+    ) -> Result<(Vec<u8>, Trailer), TraceError> {
+        let encode_error = |error: bincode::error::EncodeError| TraceError::Encode {
+            path: self.final_path.clone(),
+            detail: error.to_string(),
+        };
+        let mut footer_bytes = bincode::serde::encode_to_vec(footer, format::bincode_config())
+            .map_err(encode_error)?;
+        let extension = FooterExtension { buffer_origin };
+        footer_bytes.extend(
+            bincode::serde::encode_to_vec(&extension, format::bincode_config())
+                .map_err(encode_error)?,
+        );
         let trailer = Trailer {
             footer_offset: self.position,
             footer_len: footer_bytes.len() as u64,

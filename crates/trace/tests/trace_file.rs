@@ -7,7 +7,7 @@ use dmo_core::{
     AccessKind, Address, Buffer, BufferRole, Event, EventSink, EventTime, MemoryRegion, OpSegment,
     RegionKind, RunEnd, RunStats, Symbol, SymbolKind, TimeRange,
 };
-use dmo_trace::{TraceError, TraceMetadata, TraceOptions, TraceReader, TraceWriter};
+use dmo_trace::{BufferOrigin, TraceError, TraceMetadata, TraceOptions, TraceReader, TraceWriter};
 use std::path::{Path, PathBuf};
 use support::synthetic::{emit_conv, ConvShape};
 
@@ -110,6 +110,12 @@ fn expected_small() -> Recorder {
 }
 
 fn golden_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/small_conv_v3_origin.dmotrace")
+}
+
+/// The same trace as a `dmo` from before the footer extension (which
+/// records where the buffers come from) wrote it.
+fn golden_without_extension_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/small_conv_v3.dmotrace")
 }
 
@@ -254,11 +260,38 @@ fn golden_file_is_read_and_rewritten_byte_for_byte() {
     reader.replay(&mut replayed).unwrap();
     assert_eq!(replayed, expected_small());
     assert_eq!(reader.metadata(), &sample_metadata());
+    assert_eq!(reader.buffer_origin(), Some(BufferOrigin::Markers));
     assert_eq!(
         std::fs::read(&fresh).unwrap(),
         std::fs::read(&golden).unwrap(),
         "the writer's output changed: if the format changed on purpose, bump FORMAT_VERSION and \
          regenerate with DMO_REGENERATE_GOLDEN=1 cargo test -p dmo-trace --test trace_file"
+    );
+}
+
+#[test]
+fn a_trace_without_the_footer_extension_still_reads() {
+    // Written before the writer recorded the buffers' origin: the same
+    // events, segments and metadata, and no origin. The control: the
+    // files differ only by the extension after the footer.
+    let old = TraceReader::open(golden_without_extension_path()).unwrap();
+    let new = TraceReader::open(golden_path()).unwrap();
+    let mut replayed = Recorder::default();
+    old.replay(&mut replayed).unwrap();
+    assert_eq!(replayed, expected_small());
+    assert_eq!(old.metadata(), new.metadata());
+    assert_eq!(old.segments(), new.segments());
+    assert_eq!(old.buffer_origin(), None);
+    assert_eq!(new.buffer_origin(), Some(BufferOrigin::Markers));
+    let (old_len, new_len) = (
+        std::fs::metadata(golden_without_extension_path())
+            .unwrap()
+            .len(),
+        std::fs::metadata(golden_path()).unwrap().len(),
+    );
+    assert!(
+        new_len > old_len && new_len - old_len <= 3,
+        "{old_len} {new_len}"
     );
 }
 

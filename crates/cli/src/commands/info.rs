@@ -3,7 +3,7 @@
 use super::text::print_op_segment;
 use clap::Args as ClapArgs;
 use dmo_core::RunEnd;
-use dmo_trace::TraceReader;
+use dmo_trace::{BufferOrigin, TraceReader};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -80,6 +80,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let segments = reader.segments();
     println!("ops          {}", segments.len());
+    if !segments.is_empty() {
+        let stored = segments.iter().any(|segment| !segment.buffers.is_empty());
+        let origin = match (reader.buffer_origin(), stored) {
+            (Some(BufferOrigin::Markers), _) => "from the firmware's markers (dmo_buffer)",
+            (Some(BufferOrigin::Discovery), _) => {
+                "found by buffer discovery when traced (no markers; stored in the trace)"
+            }
+            (None, false) => "none stored (readers discover them from the events)",
+            (None, true) => "stored; origin not recorded (a trace from an older dmo)",
+        };
+        println!("buffers      {origin}");
+    }
     for (index, segment) in segments.iter().enumerate() {
         print_op_segment(&format!("  #{index:<3} "), segment, metadata, "         ");
     }

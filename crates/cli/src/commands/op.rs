@@ -5,7 +5,7 @@ use anyhow::{bail, Context};
 use clap::{Args as ClapArgs, ValueEnum};
 use dmo_ops::{
     ActivationInputs, ElementType, InputOverlap, Method, OpDescription, OpKind, OperatorSpec,
-    Padding, TensorShape, Window,
+    Padding, SliceSpec, TensorShape, Window,
 };
 use dmo_report::render_op;
 use std::process::ExitCode;
@@ -24,12 +24,15 @@ pub enum MethodChoice {
     after_help = "Examples:\n  dmo op conv2d --input 1x48x48x8 --output 1x48x48x16 --filter 1x1 --stride 1 --padding same\n  \
                   dmo op depthwise_conv_2d --input 1x48x48x8 --output 1x48x48x8 --filter 3x3 --padding same\n  \
                   dmo op add --input 1x8x8x16 --input 1x1x1x16 --output 1x8x8x16\n  \
-                  dmo op dequantize --input 1x10 --output 1x10 --input-type int8 --output-type float32"
+                  dmo op dequantize --input 1x10 --output 1x10 --input-type int8 --output-type float32\n  \
+                  dmo op transpose --input 1x4x5x3 --output 1x3x4x5 --perm 0,3,1,2\n  \
+                  dmo op strided_slice --input 3x4x6 --output 3x3x3 --begin 0,1,0 --end 0,4,0 --strides -1,1,2 --begin-mask 5 --end-mask 5"
 )]
 pub struct Args {
     /// Operator kind: conv2d, depthwise_conv2d, fully_connected, average_pool2d, max_pool2d, add,
     /// mul, softmax, reshape, pad, concatenation, mean, quantize, dequantize, logistic, tanh,
-    /// relu, relu6 (TFLite names like CONV_2D work too).
+    /// relu, relu6, svdf, unidirectional_sequence_lstm, transpose, strided_slice (TFLite names
+    /// like CONV_2D work too).
     #[arg(value_parser = parse_kind)]
     pub kind: OpKind,
     /// Activation input shape, e.g. 1x48x48x8 (repeat for ADD, MUL, CONCATENATION).
@@ -88,6 +91,28 @@ pub struct Args {
     /// PAD paddings, before:after per dimension, comma separated, e.g. 0:0,1:1,1:1,0:0.
     #[arg(long)]
     pub paddings: Option<String>,
+    /// TRANSPOSE: the input dimension of each output dimension, e.g. 0,3,1,2.
+    #[arg(long)]
+    pub perm: Option<String>,
+    /// STRIDED_SLICE begin per input dimension, comma separated (negative counts from the end).
+    #[arg(long, allow_hyphen_values = true)]
+    pub begin: Option<String>,
+    /// STRIDED_SLICE end per input dimension, comma separated.
+    #[arg(long, allow_hyphen_values = true)]
+    pub end: Option<String>,
+    /// STRIDED_SLICE stride per input dimension, comma separated (non-zero, may be negative).
+    #[arg(long, allow_hyphen_values = true)]
+    pub strides: Option<String>,
+    /// STRIDED_SLICE begin mask (bit d: dimension d starts at its first index, its last for a
+    /// negative stride).
+    #[arg(long, default_value_t = 0)]
+    pub begin_mask: u32,
+    /// STRIDED_SLICE end mask (bit d: dimension d runs to its end).
+    #[arg(long, default_value_t = 0)]
+    pub end_mask: u32,
+    /// STRIDED_SLICE shrink-axis mask (bit d: take begin[d] only and drop the dimension).
+    #[arg(long, default_value_t = 0)]
+    pub shrink_axis_mask: u32,
     /// Which method to run.
     #[arg(long, value_enum, default_value = "simulate")]
     pub method: MethodChoice,
@@ -182,7 +207,33 @@ fn describe(args: &Args) -> anyhow::Result<OpDescription> {
         ),
         _ => None,
     };
+    let perm = match (kind, args.perm.as_deref()) {
+        (OpKind::Transpose, None) => bail!("TRANSPOSE needs --perm, e.g. --perm 0,3,1,2"),
+        (_, Some(text)) => Some(
+            integers(text, "perm")?
+                .into_iter()
+                .map(|axis| usize::try_from(axis).context("--perm: axes are not negative"))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        ),
+        (_, None) => None,
+    };
+    let slice = match (kind, &args.begin, &args.end, &args.strides) {
+        (OpKind::StridedSlice, Some(begin), Some(end), Some(strides)) => Some(SliceSpec {
+            begin: integers(begin, "begin")?,
+            end: integers(end, "end")?,
+            strides: integers(strides, "strides")?,
+            begin_mask: args.begin_mask,
+            end_mask: args.end_mask,
+            shrink_axis_mask: args.shrink_axis_mask,
+        }),
+        (OpKind::StridedSlice, ..) => {
+            bail!("STRIDED_SLICE needs --begin, --end and --strides, one value per input dimension")
+        }
+        _ => None,
+    };
     let spec = OperatorSpec {
+        perm,
+        slice,
         window: Some(window),
         depth_multiplier: Some(args.depth_multiplier),
         filter_input_channels: args.filter_input_channels,
@@ -196,6 +247,18 @@ fn describe(args: &Args) -> anyhow::Result<OpDescription> {
         ..OperatorSpec::new(kind, inputs, output)
     };
     Ok(spec.describe()?)
+}
+
+/// `a,b,...` as integers (`--perm`, `--begin`, ...).
+fn integers(text: &str, what: &str) -> anyhow::Result<Vec<i64>> {
+    text.split(',')
+        .map(|value| {
+            value
+                .trim()
+                .parse::<i64>()
+                .with_context(|| format!("--{what} `{text}`: `{value}` is not an integer"))
+        })
+        .collect()
 }
 
 /// `before:after,...`, one pair per dimension.
@@ -287,6 +350,50 @@ mod tests {
         let error = describe(&parse("svdf --input 1x96 --output 1x64")).unwrap_err();
         assert!(
             error.to_string().contains("needs the number of filters"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn builds_transpose_and_strided_slice_from_flags() {
+        let op = describe(&parse(
+            "transpose --input 1x4x5x3 --output 1x3x4x5 --perm 0,3,1,2",
+        ))
+        .unwrap();
+        assert_eq!(
+            op.params(),
+            &dmo_ops::OpParams::Transpose {
+                perm: vec![0, 3, 1, 2]
+            }
+        );
+        // The fixture's slice x[::-1, 1:4, ::2] of a 3x4x6 tensor: 3x3x3, rows from 2 down.
+        let op = describe(&parse(
+            "strided_slice --input 3x4x6 --output 3x3x3 --begin 0,1,0 --end 0,4,0 \
+             --strides -1,1,2 --begin-mask 5 --end-mask 5",
+        ))
+        .unwrap();
+        let dmo_ops::OpParams::StridedSlice { axes } = op.params() else {
+            panic!("{op:?}");
+        };
+        assert_eq!((axes[0].start, axes[0].stride, axes[0].count), (2, -1, 3));
+        // Missing flags and a wrong output are one clear error each.
+        let error = describe(&parse("transpose --input 2x3 --output 3x2")).unwrap_err();
+        assert!(error.to_string().contains("needs --perm"), "{error}");
+        let error = describe(&parse("strided_slice --input 4 --output 2 --begin 0")).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("needs --begin, --end and --strides"),
+            "{error}"
+        );
+        let error = describe(&parse(
+            "strided_slice --input 4 --output 3 --begin 1 --end 4 --strides 2",
+        ))
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("computes from input 4 int8: [2]"),
             "{error}"
         );
     }
