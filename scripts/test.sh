@@ -36,9 +36,9 @@ scripts/tflm-check.sh || status=1
 # Issue 14 kinds (MUL, ...) in firmware of small generated models, output and every op's
 # output against TFLM's, with controls.
 .venv/bin/python tests/tflm/op_check.py target/release/dmo || status=1
-# MUL, depthwise convs and FULLY_CONNECTED in firmware of CMSIS-NN-order kernels
-# (arm_elementwise_mul_s8, arm_depthwise_conv_s8_opt / _3x3_s8, arm_fully_connected_s8 and the
-# 1x1-conv path), the same way.
-.venv/bin/python tests/tflm/op_check.py target/release/dmo --kernels cmsis-nn MUL DEPTHWISE_CONV_2D \
+# MUL, ADD, depthwise convs and FULLY_CONNECTED in firmware of CMSIS-NN-order kernels
+# (arm_elementwise_mul_s8 / _add_s8, arm_depthwise_conv_s8_opt / _3x3_s8,
+# arm_fully_connected_s8 and the 1x1-conv path), the same way.
+.venv/bin/python tests/tflm/op_check.py target/release/dmo --kernels cmsis-nn MUL ADD DEPTHWISE_CONV_2D \
     FULLY_CONNECTED || status=1
 exit $status

@@ -23,7 +23,8 @@ With `--kernels cmsis-nn` (first after DMO_BINARY) the firmware runs the
 C kernels in CMSIS-NN's loop orders (MUL: arm_elementwise_mul_s8's, 4
 elements a step); it must say `kernels cmsis-nn`, and a refused case may
 instead be refused because another op of its model has no modelled
-CMSIS-NN order.
+CMSIS-NN order; a case that dmo refuses for that reason is skipped (and
+counted as such), not passed.
 
 Usage: op_check.py DMO_BINARY [--kernels reference|cmsis-nn] [KIND ...]
 Ends with a line `N passed, N failed`; exits 1 on any failure.
@@ -725,7 +726,12 @@ def check_case(dmo, number, case, workdir, kernels="reference"):
             return False, f"unclear error: {message!r}"
         return True, f"refused: {message}"
     if built.returncode != 0:
-        return False, f"dmo firmware: {built.stderr.strip()[-500:]}"
+        message = built.stderr.strip()
+        if kernels != "reference" and "CMSIS-NN loop order is not modelled" in message:
+            # Another op of the model (a MEAN feeding a broadcast, ...) has no modelled order
+            # in this family: the case cannot run here, and says why.
+            return None, f"skipped: {message.splitlines()[-1]}"
+        return False, f"dmo firmware: {message[-500:]}"
     shape = case.tensors[0].shape
     input_type = {T.INT8: np.int8, T.INT16: np.int16}[case.tensors[0].type]
     limits = np.iinfo(input_type)
@@ -793,7 +799,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     kinds = arguments or list(KINDS)
-    passed = failed = 0
+    passed = failed = skipped = 0
     with tempfile.TemporaryDirectory() as workdir:
         number = 0
         for kind in kinds:
@@ -803,11 +809,15 @@ def main():
                 except Exception as error:  # a crash fails that case, not the run
                     ok, message = False, f"{type(error).__name__}: {error}"
                 number += 1
+                if ok is None:
+                    skipped += 1
+                    print(f"skip {case.kind} {case.name}: {message}", flush=True)
+                    continue
                 passed += ok
                 failed += not ok
                 print(f"{'ok' if ok else 'fail':<4} {case.kind} {case.name}: {message}",
                       flush=True)
-    print(f"{passed} passed, {failed} failed")
+    print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
     return 1 if failed else 0
 
 
