@@ -432,7 +432,78 @@ fn merged_hook_ranges(ranges: &[HookedRange]) -> Vec<(u64, u64)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{merged_hook_ranges, HookedRange};
+    use super::{merged_hook_ranges, HookedRange, Session, Snapshot, SnapshotData};
+    use crate::{Firmware, Overlay, RunConfig, DEFAULT_SNAPSHOT_BUDGET};
+    use dmo_core::{BufferRole, CpuModel, Event, EventSink};
+    use std::sync::Arc;
+
+    #[derive(Default)]
+    struct Recorder(Vec<Event>);
+
+    impl EventSink for Recorder {
+        fn event(&mut self, event: &Event) {
+            self.0.push(*event);
+        }
+    }
+
+    /// The control of `tests/replica.rs` (a replica's runs equal the first
+    /// session's): the registers a replica writes are what the equality
+    /// rests on. Given the registers of another op's start (with this op's
+    /// memory and counters), the replica's run of the op differs.
+    #[test]
+    fn a_replica_with_other_registers_runs_the_op_differently() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/build/cortex-m4/tiny_cnn.elf");
+        assert!(path.exists(), "run `make -C fixtures` first");
+        let firmware = Firmware::load(&path).unwrap();
+        let config = RunConfig {
+            cpu: CpuModel::CortexM4,
+            ..RunConfig::default()
+        };
+        let mut sink = Recorder::default();
+        let mut session =
+            Session::new(&firmware, &config, &mut sink, DEFAULT_SNAPSHOT_BUDGET).unwrap();
+        let outcome = session.run().unwrap();
+        let share = session.share();
+        let op = &outcome.ops[2];
+        let buffer = |role| op.buffers.iter().find(|b| b.role == role).unwrap();
+        let (input, output) = (buffer(BufferRole::Input), buffer(BufferRole::Output));
+        let overlay = Overlay {
+            op_name: op.name.clone(),
+            occurrence: 0,
+            input_start: input.start,
+            input_len: input.len,
+            output_start: output.start,
+            output_len: output.len,
+            placement: None,
+            fill_seed: Some(5),
+            watch_input_byte: None,
+        };
+        let mut run_in_replica = |registers_of: usize| {
+            let mut sink = Recorder::default();
+            let mut replica = Session::replica(&firmware, &config, &mut sink, &share).unwrap();
+            let own = &replica.snapshots[&2].data;
+            let other = &replica.snapshots[&registers_of].data;
+            let data = SnapshotData {
+                memory: own.memory.clone(),
+                registers: other.registers.clone(),
+                ..**own
+            };
+            replica.snapshots.insert(
+                2,
+                Snapshot {
+                    context: None,
+                    data: Arc::new(data),
+                },
+            );
+            let outcome = replica.run_overlaid_op(2, overlay.clone()).unwrap();
+            (std::mem::take(&mut replica.sink_mut().0), outcome.overlay)
+        };
+        let right = run_in_replica(2);
+        let wrong = run_in_replica(4);
+        assert!(!right.0.is_empty());
+        assert_ne!(right.0, wrong.0);
+    }
 
     fn merged_hook_ranges_of(ranges: &[(u64, u64)]) -> Vec<(u64, u64)> {
         let ranges: Vec<HookedRange> = ranges
