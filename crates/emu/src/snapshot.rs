@@ -479,7 +479,7 @@ mod tests {
             fill_seed: Some(5),
             watch_input_byte: None,
         };
-        let mut run_in_replica = |registers_of: usize| {
+        let run_in_replica = |registers_of: usize| {
             let mut sink = Recorder::default();
             let mut replica = Session::replica(&firmware, &config, &mut sink, &share).unwrap();
             let own = &replica.snapshots[&2].data;
