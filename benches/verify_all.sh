@@ -31,7 +31,7 @@ while [ "$round" -le "$ROUNDS" ]; do
     for seeds in $SEEDS; do
         measure "verify --all --seeds $seeds" "$DMO" verify "$WORK/pd.elf" --all --seeds "$seeds"
         tail -1 "$WORK/out"
-        grep ' op runs: ' "$WORK/out" | sed 's/ (.*)//'
+        grep ' op runs: ' "$WORK/out" | sed 's/ (block clock)//; s/ (the run at [^)]*)//'
         measure "verify --all --seeds $seeds --jobs 1" "$DMO" verify "$WORK/pd.elf" --all --seeds "$seeds" --jobs 1
         tail -1 "$WORK/out"
     done
