@@ -232,6 +232,74 @@ fn snapshot_restore_gives_the_same_results_as_full_reruns() {
     }
 }
 
+/// The thread count of `dmo verify`'s stderr summary.
+fn threads(name: &str, args: &[&str]) -> usize {
+    let elf = fixture(name);
+    let mut all = vec!["verify", elf.as_str()];
+    all.extend_from_slice(args);
+    let stderr = text(&dmo(&all).stderr);
+    let line = stderr
+        .lines()
+        .find(|line| line.contains(" op runs: "))
+        .unwrap();
+    let tail = line.rsplit("; on ").next().unwrap();
+    tail.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn parallel_checks_give_the_results_of_checks_in_order() {
+    // With --jobs 2 and 3, each thread restores the first run's snapshots
+    // in an engine of its own (registers written one by one); with --jobs 1
+    // every check runs in the first run's engine (unicorn's own context
+    // restore). The JSON must be the same, field for field and pair for
+    // pair, and so must the exit code and the run counts; --full-reruns
+    // (from reset, in fresh engines) is the independent oracle. (FPU state
+    // in replicas: crates/emu/tests/replica.rs; conv_float has one pair
+    // only, so its checks never go parallel.)
+    for (name, args) in [
+        ("tiny_cnn", vec!["--all", "--seeds", "2"]),
+        (
+            "tiny_cnn",
+            vec!["--all", "--offset", "1000", "--seeds", "1"],
+        ),
+        (
+            "tiny_cnn",
+            vec!["--ops", TINY_CNN_KERNELS, "--all", "--seeds", "1"],
+        ),
+        (
+            "tiny_cnn",
+            vec!["--all", "--claim", "u_min", "--seeds", "1"],
+        ),
+    ] {
+        let with = |extra: &[&'static str]| {
+            let mut all = args.clone();
+            all.extend_from_slice(extra);
+            all
+        };
+        let (code, _, in_order) = verify_json(name, &with(&["--jobs", "1"]));
+        let counts = run_counts(name, &with(&["--jobs", "1"]));
+        let (rerun_code, _, rerun) = verify_json(name, &with(&["--full-reruns"]));
+        assert_eq!((code, &in_order), (rerun_code, &rerun), "{name} {args:?}");
+        for jobs in ["2", "3"] {
+            let (parallel_code, _, parallel) = verify_json(name, &with(&["--jobs", jobs]));
+            assert_eq!(parallel_code, code, "{name} {args:?} --jobs {jobs}");
+            assert_eq!(parallel, in_order, "{name} {args:?} --jobs {jobs}");
+            assert_eq!(run_counts(name, &with(&["--jobs", jobs])), counts);
+        }
+        // Controls: the runs did go on as many threads as asked for (no
+        // more than there are pairs), and the results carry times.
+        let pairs = in_order["pairs"].as_array().unwrap().len();
+        assert!(pairs >= 2, "{name}");
+        assert_eq!(threads(name, &with(&["--jobs", "1"])), 1);
+        assert_eq!(threads(name, &with(&["--jobs", "2"])), 2);
+        assert_eq!(threads(name, &with(&["--jobs", "3"])), 3.min(pairs));
+        assert!(
+            in_order.to_string().contains("write_time"),
+            "{name} {args:?}"
+        );
+    }
+}
+
 #[test]
 fn checks_the_block_clock_cannot_place_run_fully_hooked() {
     // conv_float (Cortex-M4) moves floats with VLDR/VSTR, which the block

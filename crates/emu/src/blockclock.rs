@@ -228,7 +228,7 @@ enum Trust {
     Refused,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Block {
     shape: BlockShape,
     /// The PC of each access, in order (`shape.accesses` entries).
@@ -261,7 +261,7 @@ pub enum ClockStop {
 }
 
 /// The block clock of one engine (see the module docs).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct BlockClock {
     blocks: Vec<Block>,
     index: HashMap<(u32, u32), u32>,

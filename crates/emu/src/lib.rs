@@ -41,4 +41,4 @@ pub use run::{
     RunStatus,
 };
 pub use runtime::{OpFunctions, Runtime, UnknownRuntime};
-pub use snapshot::{Session, DEFAULT_SNAPSHOT_BUDGET};
+pub use snapshot::{Session, SessionShare, DEFAULT_SNAPSHOT_BUDGET};

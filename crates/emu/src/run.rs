@@ -13,6 +13,7 @@ use dmo_core::{
     OpSegment, RegionKind, RunEnd, RunRecord, RunStats, SymbolKind, TimeRange,
 };
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 use unicorn_engine::{Context, HookType, MemType, Prot, RegisterARM, UcHookId, Unicorn};
 
@@ -1203,9 +1204,22 @@ fn handle_exception<S: EventSink>(uc: &mut Unicorn<'_, RunState<'_, S>>, number:
 
 /// The machine at one op's start.
 pub(crate) struct Snapshot {
-    pub(crate) context: Context,
+    /// The CPU context of the engine that took it. A unicorn context holds
+    /// pointers into its own engine (the MPU region arrays), so it is only
+    /// ever restored there; other engines restore [`SnapshotData::registers`].
+    pub(crate) context: Option<Context>,
+    /// Everything else, plain data, shared read-only between engines.
+    pub(crate) data: Arc<SnapshotData>,
+}
+
+/// The engine-independent part of a [`Snapshot`].
+pub(crate) struct SnapshotData {
     /// `(address, bytes)` of every writable mapping.
     pub(crate) memory: Vec<(u64, Vec<u8>)>,
+    /// The CPU's registers, for another engine of the same core; `None`
+    /// when they could not all be read (unprivileged code reads the special
+    /// registers as zero).
+    pub(crate) registers: Option<CpuRegisters>,
     /// Where to resume: the hooked instruction that begins the op.
     pub(crate) resume_pc: u32,
     pub(crate) next_time: u64,
@@ -1216,6 +1230,109 @@ pub(crate) struct Snapshot {
     pub(crate) mmio_writes: u64,
     pub(crate) lowest_stack_pointer: u32,
     pub(crate) ops_begun: usize,
+}
+
+/// The architectural state of a Cortex-M core that code running in thread
+/// mode can change, as unicorn reads and writes it: R0-R12, SP, LR, the
+/// banked stack pointers, the exception masks, CONTROL, IPSR, the FPU
+/// (D0-D15 = S0-S31, FPSCR; zero on cores without one) and, last, the CPSR
+/// view of xPSR (NZCVQ, GE, the IT bits and T). Written in this order:
+/// MSP and PSP while SPSEL is still clear, CONTROL before IPSR (SPSEL is
+/// ignored in handler mode), CPSR last (it rebuilds unicorn's cached flags).
+/// Not covered (no unicorn register): the exclusive monitor, and exception
+/// state such as a pending lazy FP stacking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CpuRegisters {
+    values: Vec<(RegisterARM, u64)>,
+    cpsr: u32,
+}
+
+/// CPSR's mode field, which M-profile cores do not use; a restore keeps
+/// the target engine's own.
+const CPSR_MODE_BITS: u32 = 0x1f;
+
+const CONTROL_NPRIV: u64 = 1;
+
+impl CpuRegisters {
+    fn order() -> Vec<RegisterARM> {
+        use RegisterARM as R;
+        let mut order = vec![
+            R::MSP,
+            R::PSP,
+            R::PRIMASK,
+            R::BASEPRI,
+            R::FAULTMASK,
+            R::CONTROL,
+            R::IPSR,
+        ];
+        order.extend([
+            R::R0,
+            R::R1,
+            R::R2,
+            R::R3,
+            R::R4,
+            R::R5,
+            R::R6,
+            R::R7,
+            R::R8,
+            R::R9,
+            R::R10,
+            R::R11,
+            R::R12,
+            R::SP,
+            R::LR,
+        ]);
+        order.extend([
+            R::D0,
+            R::D1,
+            R::D2,
+            R::D3,
+            R::D4,
+            R::D5,
+            R::D6,
+            R::D7,
+            R::D8,
+            R::D9,
+            R::D10,
+            R::D11,
+            R::D12,
+            R::D13,
+            R::D14,
+            R::D15,
+            R::FPSCR,
+        ]);
+        order
+    }
+
+    /// Reads the registers, or `None` if unprivileged thread-mode code is
+    /// running (unicorn then reads MSP, PSP and the masks as zero).
+    pub(crate) fn read<D>(uc: &Unicorn<'_, D>) -> Option<CpuRegisters> {
+        let mut values = Vec::new();
+        for reg in CpuRegisters::order() {
+            values.push((reg, uc.reg_read(reg).ok()?));
+        }
+        let control = uc.reg_read(RegisterARM::CONTROL).ok()?;
+        let ipsr = uc.reg_read(RegisterARM::IPSR).ok()?;
+        if control & CONTROL_NPRIV != 0 && ipsr & 0x1ff == 0 {
+            return None;
+        }
+        let cpsr = uc.reg_read(RegisterARM::CPSR).ok()? as u32;
+        Some(CpuRegisters { values, cpsr })
+    }
+
+    /// Writes the registers into an engine of the same core that is in
+    /// privileged thread mode (as after reset).
+    pub(crate) fn write<D>(&self, uc: &mut Unicorn<'_, D>) -> Result<(), unicorn_engine::uc_error> {
+        for &(reg, value) in &self.values {
+            uc.reg_write(reg, value)?;
+        }
+        let own_mode = uc.reg_read(RegisterARM::CPSR)? as u32 & CPSR_MODE_BITS;
+        uc.reg_write(
+            RegisterARM::CPSR,
+            u64::from((self.cpsr & !CPSR_MODE_BITS) | own_mode),
+        )?;
+        Ok(())
+    }
 }
 
 /// Takes snapshots during a session's first run, within a memory budget.
@@ -1248,10 +1365,11 @@ pub(crate) fn take_snapshot<S: EventSink>(uc: &mut Unicorn<'_, RunState<'_, S>>,
     let Ok(context) = uc.context_init() else {
         return;
     };
+    let registers = CpuRegisters::read(uc);
     let state = uc.get_data_mut();
-    let snapshot = Snapshot {
-        context,
+    let data = SnapshotData {
         memory,
+        registers,
         resume_pc,
         next_time: state.next_time,
         reads: state.reads,
@@ -1262,6 +1380,10 @@ pub(crate) fn take_snapshot<S: EventSink>(uc: &mut Unicorn<'_, RunState<'_, S>>,
         mmio_writes: state.mmio_writes,
         lowest_stack_pointer: state.lowest_stack_pointer,
         ops_begun: state.ops_begun,
+    };
+    let snapshot = Snapshot {
+        context: Some(context),
+        data: Arc::new(data),
     };
     let index = state.ops_begun;
     if let Some(taker) = &mut state.snapshots {

@@ -7,8 +7,13 @@
 //! begun). An overlaid run of an op then restores that snapshot and runs
 //! only the op: its events carry the same times as in a full re-run, so
 //! witnesses and clobbered reads compare one to one. A unicorn context holds
-//! pointers into its own engine, so snapshots are only ever restored into
-//! the engine that took them; the session owns that engine.
+//! pointers into its own engine (the MPU region arrays, which
+//! `uc_context_restore` would copy into another engine and then write
+//! through), so a context is only ever restored into the engine that took
+//! it. [`Session::share`] hands the rest of the snapshots (memory, counters,
+//! and the CPU registers read one by one) to [`Session::replica`]s, other
+//! engines for the same firmware (one per thread of `dmo verify --jobs`),
+//! which restore the registers by writing them.
 //!
 //! Every fully hooked run of a session validates the block clock
 //! (`blockclock`); [`Session::run_overlaid_op_clocked`] then runs an op with
@@ -21,11 +26,12 @@ use crate::firmware::Firmware;
 use crate::overlay::{HookedRange, Overlay, OverlayState};
 use crate::run::{
     add_access_hook, add_clocked_access_hook, conclude, drive, prepare, take_snapshot, Hooks,
-    Prepared, RunOutcome, RunState, Snapshot, SnapshotTaker, RECENT_EVENTS,
+    Prepared, RunOutcome, RunState, Snapshot, SnapshotData, SnapshotTaker, RECENT_EVENTS,
 };
 use crate::semihosting::Semihosting;
 use dmo_core::{ByteCount, EventSink};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 use unicorn_engine::{HookType, Unicorn};
 
@@ -45,6 +51,20 @@ pub struct Session<'s, S: EventSink> {
     budget: ByteCount,
     /// The block clock's mode for the next run.
     clock_mode: ClockMode,
+    /// The block clock as the first run left it (see
+    /// [`reset_clock`](Session::reset_clock)).
+    clock_base: Option<Arc<BlockClock>>,
+}
+
+/// What a session's first run left for other engines of the same firmware,
+/// read-only: the op-start snapshots (without the engine's own CPU
+/// contexts; ops whose registers could not be read are left out, and run
+/// from reset) and the block clock's validated blocks. Cloning it copies no
+/// snapshot.
+#[derive(Clone)]
+pub struct SessionShare {
+    snapshots: Arc<Vec<(usize, Arc<SnapshotData>)>>,
+    clock: Option<Arc<BlockClock>>,
 }
 
 impl<'s, S: EventSink> Session<'s, S> {
@@ -89,7 +109,60 @@ impl<'s, S: EventSink> Session<'s, S> {
             snapshots: BTreeMap::new(),
             budget,
             clock_mode: ClockMode::Validate,
+            clock_base: None,
         })
+    }
+
+    /// Another engine for the same firmware and configuration, with the
+    /// snapshots and the block clock of `share` (from
+    /// [`share`](Self::share) of a session that ran): its overlaid runs
+    /// give the same results as that session's.
+    pub fn replica(
+        firmware: &'s Firmware,
+        config: &RunConfig,
+        sink: &'s mut S,
+        share: &SessionShare,
+    ) -> Result<Session<'s, S>, EmuError> {
+        let mut session = Session::new(firmware, config, sink, ByteCount(0))?;
+        session.snapshots = share
+            .snapshots
+            .iter()
+            .map(|(index, data)| {
+                let snapshot = Snapshot {
+                    context: None,
+                    data: Arc::clone(data),
+                };
+                (*index, snapshot)
+            })
+            .collect();
+        session.clock_base = share.clock.clone();
+        session.reset_clock();
+        Ok(session)
+    }
+
+    /// What [`replica`](Self::replica)s of this session need, after
+    /// [`run`](Self::run).
+    pub fn share(&self) -> SessionShare {
+        let snapshots = self
+            .snapshots
+            .iter()
+            .filter(|(_, snapshot)| snapshot.data.registers.is_some())
+            .map(|(index, snapshot)| (*index, Arc::clone(&snapshot.data)))
+            .collect();
+        SessionShare {
+            snapshots: Arc::new(snapshots),
+            clock: self.clock_base.clone(),
+        }
+    }
+
+    /// Puts the block clock back to what the first run validated,
+    /// forgetting what later fully hooked runs taught it; so which checks
+    /// take the clock depends only on what ran since, not on which engine
+    /// ran which checks before.
+    pub fn reset_clock(&mut self) {
+        if let Some(base) = &self.clock_base {
+            self.uc.get_data_mut().clock = Some(BlockClock::clone(base));
+        }
     }
 
     /// The sink every run of this session reports to; swap what it does
@@ -106,6 +179,7 @@ impl<'s, S: EventSink> Session<'s, S> {
         self.uc.get_data_mut().snapshots = Some(SnapshotTaker {
             writable: self
                 .initial
+                .data
                 .memory
                 .iter()
                 .map(|(start, bytes)| (*start, bytes.len()))
@@ -119,6 +193,7 @@ impl<'s, S: EventSink> Session<'s, S> {
         if let Some(taker) = self.uc.get_data_mut().snapshots.take() {
             self.snapshots = taker.taken;
         }
+        self.clock_base = self.uc.get_data().clock.clone().map(Arc::new);
         Ok(conclude(
             &mut self.uc,
             self.firmware,
@@ -145,10 +220,10 @@ impl<'s, S: EventSink> Session<'s, S> {
         let started = Instant::now();
         let begin = match self.snapshots.get(&segment_index) {
             Some(snapshot) => {
-                restore(&mut self.uc, snapshot)?;
+                restore(&mut self.uc, snapshot, &self.initial)?;
                 // The first op to begin after the snapshot is this one.
                 overlay.occurrence = 0;
-                snapshot.resume_pc
+                snapshot.data.resume_pc
             }
             None => {
                 self.restore_reset()?;
@@ -183,7 +258,7 @@ impl<'s, S: EventSink> Session<'s, S> {
         let Some(snapshot) = self.snapshots.get(&segment_index) else {
             return Ok(Err(ClockStop::NoSnapshot));
         };
-        let peripherals = (snapshot.mmio_reads, snapshot.mmio_writes);
+        let peripherals = (snapshot.data.mmio_reads, snapshot.data.mmio_writes);
         let Some(full) = self.prepared.access_hook.take() else {
             return Ok(Err(ClockStop::NoSnapshot));
         };
@@ -257,7 +332,7 @@ impl<'s, S: EventSink> Session<'s, S> {
     /// The machine as before the first instruction, with a fresh console.
     /// (Op snapshots keep the console as it is: kernels do not use it.)
     fn restore_reset(&mut self) -> Result<(), EmuError> {
-        restore(&mut self.uc, &self.initial)?;
+        restore(&mut self.uc, &self.initial, &self.initial)?;
         self.uc.get_data_mut().semihosting = Semihosting::new(self.prepared.layout.heap_info);
         Ok(())
     }
@@ -279,17 +354,42 @@ impl<'s, S: EventSink> Session<'s, S> {
     }
 }
 
-/// Puts the machine and the run's counters back to `snapshot`.
+/// Puts the machine and the run's counters back to `snapshot`; `initial`
+/// is this engine's own snapshot before the first instruction.
 fn restore<S: EventSink>(
     uc: &mut Unicorn<'_, RunState<'_, S>>,
     snapshot: &Snapshot,
+    initial: &Snapshot,
 ) -> Result<(), EmuError> {
-    for (start, bytes) in &snapshot.memory {
+    let data = &*snapshot.data;
+    for (start, bytes) in &data.memory {
         uc.mem_write(*start, bytes)
             .map_err(|e| EmuError::unicorn(format!("restore memory at 0x{start:08x}"), e))?;
     }
-    uc.context_restore(&snapshot.context)
-        .map_err(|e| EmuError::unicorn("restore the CPU context", e))?;
+    match (&snapshot.context, &data.registers) {
+        (Some(context), _) => uc
+            .context_restore(context)
+            .map_err(|e| EmuError::unicorn("restore the CPU context", e))?,
+        (None, Some(registers)) => {
+            // Another engine's snapshot: from reset (privileged thread
+            // mode), then its registers.
+            let reset = initial.context.as_ref().ok_or_else(|| {
+                EmuError::unicorn("restore the CPU context", unicorn_engine::uc_error::ARG)
+            })?;
+            uc.context_restore(reset)
+                .map_err(|e| EmuError::unicorn("restore the CPU context", e))?;
+            registers
+                .write(uc)
+                .map_err(|e| EmuError::unicorn("restore the CPU registers", e))?;
+        }
+        (None, None) => {
+            return Err(EmuError::unicorn(
+                "restore the CPU registers",
+                unicorn_engine::uc_error::ARG,
+            ))
+        }
+    }
+    let snapshot = data;
     let state = uc.get_data_mut();
     state.next_time = snapshot.next_time;
     state.reads = snapshot.reads;
@@ -332,7 +432,78 @@ fn merged_hook_ranges(ranges: &[HookedRange]) -> Vec<(u64, u64)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{merged_hook_ranges, HookedRange};
+    use super::{merged_hook_ranges, HookedRange, Session, Snapshot, SnapshotData};
+    use crate::{Firmware, Overlay, RunConfig, DEFAULT_SNAPSHOT_BUDGET};
+    use dmo_core::{BufferRole, CpuModel, Event, EventSink};
+    use std::sync::Arc;
+
+    #[derive(Default)]
+    struct Recorder(Vec<Event>);
+
+    impl EventSink for Recorder {
+        fn event(&mut self, event: &Event) {
+            self.0.push(*event);
+        }
+    }
+
+    /// The control of `tests/replica.rs` (a replica's runs equal the first
+    /// session's): the registers a replica writes are what the equality
+    /// rests on. Given the registers of another op's start (with this op's
+    /// memory and counters), the replica's run of the op differs.
+    #[test]
+    fn a_replica_with_other_registers_runs_the_op_differently() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/build/cortex-m4/tiny_cnn.elf");
+        assert!(path.exists(), "run `make -C fixtures` first");
+        let firmware = Firmware::load(&path).unwrap();
+        let config = RunConfig {
+            cpu: CpuModel::CortexM4,
+            ..RunConfig::default()
+        };
+        let mut sink = Recorder::default();
+        let mut session =
+            Session::new(&firmware, &config, &mut sink, DEFAULT_SNAPSHOT_BUDGET).unwrap();
+        let outcome = session.run().unwrap();
+        let share = session.share();
+        let op = &outcome.ops[2];
+        let buffer = |role| op.buffers.iter().find(|b| b.role == role).unwrap();
+        let (input, output) = (buffer(BufferRole::Input), buffer(BufferRole::Output));
+        let overlay = Overlay {
+            op_name: op.name.clone(),
+            occurrence: 0,
+            input_start: input.start,
+            input_len: input.len,
+            output_start: output.start,
+            output_len: output.len,
+            placement: None,
+            fill_seed: Some(5),
+            watch_input_byte: None,
+        };
+        let run_in_replica = |registers_of: usize| {
+            let mut sink = Recorder::default();
+            let mut replica = Session::replica(&firmware, &config, &mut sink, &share).unwrap();
+            let own = &replica.snapshots[&2].data;
+            let other = &replica.snapshots[&registers_of].data;
+            let data = SnapshotData {
+                memory: own.memory.clone(),
+                registers: other.registers.clone(),
+                ..**own
+            };
+            replica.snapshots.insert(
+                2,
+                Snapshot {
+                    context: None,
+                    data: Arc::new(data),
+                },
+            );
+            let outcome = replica.run_overlaid_op(2, overlay.clone()).unwrap();
+            (std::mem::take(&mut replica.sink_mut().0), outcome.overlay)
+        };
+        let right = run_in_replica(2);
+        let wrong = run_in_replica(4);
+        assert!(!right.0.is_empty());
+        assert_ne!(right.0, wrong.0);
+    }
 
     fn merged_hook_ranges_of(ranges: &[(u64, u64)]) -> Vec<(u64, u64)> {
         let ranges: Vec<HookedRange> = ranges

@@ -69,4 +69,6 @@ pub enum ReportError {
     Files(#[from] dmo_fsio::FsioError),
     #[error(transparent)]
     PlanRecord(#[from] dmo_plan::RecordError),
+    #[error("cannot start {jobs} threads for the checks: {message}")]
+    Threads { jobs: usize, message: String },
 }

@@ -30,13 +30,15 @@ use crate::ReportError;
 use dmo_core::{Buffer, Event, EventSink, EventTime};
 use dmo_emu::{
     ClobberedRead, Firmware, Overlay, OverlayPlacement, RunConfig, RunOutcome, Session,
-    DEFAULT_SNAPSHOT_BUDGET,
+    SessionShare, DEFAULT_SNAPSHOT_BUDGET,
 };
 use dmo_overlap::{PairOverlap, Witness};
 use dmo_trace::{
     BufferDiscovery, PairMiner, PairResult, TraceMetadata, TraceOptions, TraceReader, TraceWriter,
 };
 use serde::Serialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// Which ops to verify.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +75,11 @@ pub struct VerifyRequest {
     /// every access of every check hooked and every reference run made;
     /// slower, the same results.
     pub fast_paths: bool,
+    /// Threads for the checks from snapshots (`None`: rayon's default, one
+    /// per core). Each thread has its own engine and restores the first
+    /// run's snapshots, shared read-only; `Some(1)` runs every check in the
+    /// engine of the first run. The results, and their order, are the same.
+    pub jobs: Option<usize>,
 }
 
 /// A mined offset whose claim `dmo verify` checks: the offset is safe, and
@@ -265,6 +272,8 @@ pub struct CheckRuns {
     pub fully_hooked: usize,
     /// Reference runs not needed: the run at the offset was transparent.
     pub skipped_references: usize,
+    /// Threads (each with its own engine) the checks ran on.
+    pub threads: usize,
 }
 
 /// Which bytes a check looks at.
@@ -288,70 +297,227 @@ pub fn verify(
     if request.full_reruns {
         let outcome = dmo_emu::run(firmware, config, &mut sink)?;
         let mined = mine(firmware, config, request, outcome, sink)?;
-        let mut runs = CheckRuns::default();
-        let mut verification = check_all(
+        let mut runner = FullReruns {
             firmware,
-            request,
-            &mined,
-            |_index, overlay, make_sink, _looks| {
-                let mut sink = make_sink();
-                let outcome = dmo_emu::run_overlaid(firmware, config, overlay, &mut sink)?;
-                runs.fully_hooked += 1;
-                Ok((outcome, sink))
-            },
-        )?;
-        verification.runs.clocked = runs.clocked;
-        verification.runs.fully_hooked = runs.fully_hooked;
-        Ok(verification)
-    } else {
-        let mut session = Session::new(firmware, config, &mut sink, DEFAULT_SNAPSHOT_BUDGET)?;
-        let outcome = session.run()?;
-        let first = std::mem::replace(session.sink_mut(), RunSink::Idle);
-        let mined = mine(firmware, config, request, outcome, first)?;
-        let mut runs = CheckRuns::default();
-        let mut verification = check_all(
-            firmware,
-            request,
-            &mined,
-            |index, overlay, make_sink, looks| {
-                let from_snapshot = session.has_snapshot(index);
-                let fresh_sink = || {
-                    let mut sink = make_sink();
-                    // From a snapshot, the op is the first to begin.
-                    if let (RunSink::Pair(one), true) = (&mut sink, from_snapshot) {
-                        one.skip = 0;
-                    }
-                    sink
-                };
-                if from_snapshot && request.fast_paths {
-                    let hooked = match looks {
-                        Looks::Pair => overlay.pair_ranges(),
-                        Looks::Shared => overlay.shared_ranges(),
-                    };
-                    *session.sink_mut() = fresh_sink();
-                    if let Ok(outcome) =
-                        session.run_overlaid_op_clocked(index, overlay.clone(), &hooked)?
-                    {
-                        runs.clocked += 1;
-                        return Ok((
-                            outcome,
-                            std::mem::replace(session.sink_mut(), RunSink::Idle),
-                        ));
-                    }
-                }
-                *session.sink_mut() = fresh_sink();
-                let outcome = session.run_overlaid_op(index, overlay)?;
-                runs.fully_hooked += 1;
-                Ok((
+            config,
+            runs: CheckRuns::default(),
+        };
+        return check_all(firmware, request, &mined, &mut runner);
+    }
+    let mut session = Session::new(firmware, config, &mut sink, DEFAULT_SNAPSHOT_BUDGET)?;
+    let outcome = session.run()?;
+    let first = std::mem::replace(session.sink_mut(), RunSink::Idle);
+    let mined = mine(firmware, config, request, outcome, first)?;
+    let jobs = request
+        .jobs
+        .unwrap_or_else(rayon::current_num_threads)
+        .min(mined.pairs.len())
+        .max(1);
+    if jobs == 1 {
+        let mut runner = SessionRunner::new(&mut session, request.fast_paths);
+        return check_all(firmware, request, &mined, &mut runner);
+    }
+    let share = session.share();
+    // The first engine is not needed any more; its contexts go with it.
+    drop(session);
+    check_in_parallel(firmware, config, request, &mined, &share, jobs)
+}
+
+/// Runs the op runs of the checks (see [`check_pair`]).
+trait OpRunner {
+    /// The checks of a new pair begin.
+    fn begin_pair(&mut self) {}
+
+    /// Runs op `index` with `overlay`, reporting to a sink from the maker it
+    /// is given (called again for each attempt), and hands the sink back;
+    /// `Looks` says which bytes the check looks at.
+    fn run(
+        &mut self,
+        index: usize,
+        overlay: Overlay,
+        make_sink: &dyn Fn() -> RunSink,
+        looks: Looks,
+    ) -> Result<(RunOutcome, RunSink), ReportError>;
+
+    /// The op runs so far, by how they were hooked.
+    fn runs(&self) -> CheckRuns;
+}
+
+/// Every check re-runs the firmware from reset in a fresh engine.
+struct FullReruns<'a> {
+    firmware: &'a Firmware,
+    config: &'a RunConfig,
+    runs: CheckRuns,
+}
+
+impl OpRunner for FullReruns<'_> {
+    fn run(
+        &mut self,
+        _index: usize,
+        overlay: Overlay,
+        make_sink: &dyn Fn() -> RunSink,
+        _looks: Looks,
+    ) -> Result<(RunOutcome, RunSink), ReportError> {
+        let mut sink = make_sink();
+        let outcome = dmo_emu::run_overlaid(self.firmware, self.config, overlay, &mut sink)?;
+        self.runs.fully_hooked += 1;
+        Ok((outcome, sink))
+    }
+
+    fn runs(&self) -> CheckRuns {
+        self.runs
+    }
+}
+
+/// Checks restore op-start snapshots in one engine (the first run's, or a
+/// replica of it), with the fast paths if asked for.
+struct SessionRunner<'a, 's> {
+    session: &'a mut Session<'s, RunSink>,
+    fast_paths: bool,
+    runs: CheckRuns,
+}
+
+impl<'a, 's> SessionRunner<'a, 's> {
+    fn new(session: &'a mut Session<'s, RunSink>, fast_paths: bool) -> SessionRunner<'a, 's> {
+        SessionRunner {
+            session,
+            fast_paths,
+            runs: CheckRuns::default(),
+        }
+    }
+}
+
+impl OpRunner for SessionRunner<'_, '_> {
+    fn begin_pair(&mut self) {
+        // Which checks take the block clock then depends only on the pair,
+        // not on which pairs this engine checked before (with --jobs, that
+        // depends on the scheduling).
+        self.session.reset_clock();
+    }
+
+    fn run(
+        &mut self,
+        index: usize,
+        overlay: Overlay,
+        make_sink: &dyn Fn() -> RunSink,
+        looks: Looks,
+    ) -> Result<(RunOutcome, RunSink), ReportError> {
+        let session = &mut *self.session;
+        let from_snapshot = session.has_snapshot(index);
+        let fresh_sink = || {
+            let mut sink = make_sink();
+            // From a snapshot, the op is the first to begin.
+            if let (RunSink::Pair(one), true) = (&mut sink, from_snapshot) {
+                one.skip = 0;
+            }
+            sink
+        };
+        if from_snapshot && self.fast_paths {
+            let hooked = match looks {
+                Looks::Pair => overlay.pair_ranges(),
+                Looks::Shared => overlay.shared_ranges(),
+            };
+            *session.sink_mut() = fresh_sink();
+            if let Ok(outcome) = session.run_overlaid_op_clocked(index, overlay.clone(), &hooked)? {
+                self.runs.clocked += 1;
+                return Ok((
                     outcome,
                     std::mem::replace(session.sink_mut(), RunSink::Idle),
-                ))
-            },
-        )?;
-        verification.runs.clocked = runs.clocked;
-        verification.runs.fully_hooked = runs.fully_hooked;
-        Ok(verification)
+                ));
+            }
+        }
+        *session.sink_mut() = fresh_sink();
+        let outcome = session.run_overlaid_op(index, overlay)?;
+        self.runs.fully_hooked += 1;
+        Ok((
+            outcome,
+            std::mem::replace(session.sink_mut(), RunSink::Idle),
+        ))
     }
+
+    fn runs(&self) -> CheckRuns {
+        self.runs
+    }
+}
+
+/// Checks the pairs on `jobs` threads, each with its own replica of the
+/// first run's engine; pairs are handed out in order, and results are put
+/// back in order. A failing check ends the checks of later pairs, and the
+/// error of the first failing pair is returned (the one the checks in order
+/// would have stopped at: every pair before it was checked).
+fn check_in_parallel(
+    firmware: &Firmware,
+    config: &RunConfig,
+    request: &VerifyRequest,
+    mined: &Mined,
+    share: &SessionShare,
+    jobs: usize,
+) -> Result<Verification, ReportError> {
+    type PairOutcome = Result<(PairVerification, CheckRuns), ReportError>;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .thread_name(|index| format!("dmo-verify-{index}"))
+        .build()
+        .map_err(|error| ReportError::Threads {
+            jobs,
+            message: error.to_string(),
+        })?;
+    let count = mined.pairs.len();
+    let next = AtomicUsize::new(0);
+    let first_failed = AtomicUsize::new(usize::MAX);
+    let results: Mutex<Vec<Option<PairOutcome>>> = Mutex::new((0..count).map(|_| None).collect());
+    pool.broadcast(|_| {
+        let mut sink = RunSink::Idle;
+        let sites = FirmwareSites::new(firmware);
+        let (mut replica, mut setup_error) =
+            match Session::replica(firmware, config, &mut sink, share) {
+                Ok(session) => (Some(session), None),
+                Err(error) => (None, Some(ReportError::from(error))),
+            };
+        loop {
+            let job = next.fetch_add(1, Ordering::SeqCst);
+            if job >= count || job > first_failed.load(Ordering::SeqCst) {
+                break;
+            }
+            let outcome = match (&mut replica, setup_error.take()) {
+                (Some(session), _) => {
+                    let mut runner = SessionRunner::new(session, request.fast_paths);
+                    check_pair(firmware, request, mined, job, &sites, &mut runner).map(
+                        |(pair, skipped)| {
+                            let mut runs = runner.runs();
+                            runs.skipped_references = skipped;
+                            (pair, runs)
+                        },
+                    )
+                }
+                (None, Some(error)) => Err(error),
+                (None, None) => break,
+            };
+            if outcome.is_err() {
+                first_failed.fetch_min(job, Ordering::SeqCst);
+            }
+            results.lock().unwrap_or_else(|e| e.into_inner())[job] = Some(outcome);
+        }
+    });
+    let mut pairs = Vec::with_capacity(count);
+    let mut runs = CheckRuns {
+        threads: jobs,
+        ..CheckRuns::default()
+    };
+    for outcome in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        // Pairs are handed out in order and only those after a failed one
+        // are left out, so the first failure comes before any gap.
+        let (pair, pair_runs) = outcome.expect("pairs before a failure are all checked")?;
+        pairs.push(pair);
+        runs.clocked += pair_runs.clocked;
+        runs.fully_hooked += pair_runs.fully_hooked;
+        runs.skipped_references += pair_runs.skipped_references;
+    }
+    Ok(Verification {
+        firmware: firmware.path.display().to_string(),
+        pairs,
+        runs,
+    })
 }
 
 /// The pairs to check, and the names of all ops in run order (to tell
@@ -578,121 +744,134 @@ fn mine(
     })
 }
 
-/// Checks every chosen pair; `run` runs op `index` with `overlay`, reporting
-/// to a sink from the maker it is given (called again for each attempt),
-/// and hands the sink back; `Looks` says which bytes the check looks at.
+/// Checks every chosen pair in order, with one runner.
 fn check_all(
     firmware: &Firmware,
     request: &VerifyRequest,
     mined: &Mined,
-    mut run: impl FnMut(
-        usize,
-        Overlay,
-        &dyn Fn() -> RunSink,
-        Looks,
-    ) -> Result<(RunOutcome, RunSink), ReportError>,
+    runner: &mut dyn OpRunner,
 ) -> Result<Verification, ReportError> {
     let sites = FirmwareSites::new(firmware);
-    let claim = request.claim;
     let mut pairs = Vec::new();
     let mut skipped_references = 0;
-    for pair in &mined.pairs {
-        let index = pair.segment_index;
-        let occurrence = mined.op_names[..index.min(mined.op_names.len())]
-            .iter()
-            .filter(|name| **name == pair.op_name)
-            .count();
-        let offset = request.offset.unwrap_or(claim.mined(&pair.overlap));
-        let mut at = OffsetCheck {
-            offset,
-            runs: Vec::new(),
-        };
-        // "One byte less is unsafe" is part of a mined claim only: an
-        // offset the user gives is checked on its own.
-        let mut below = (request.offset.is_none() && offset > 0).then(|| OffsetCheck {
-            offset: offset - 1,
-            runs: Vec::new(),
-        });
-        for &seed in &request.seeds {
-            let make_pair = || RunSink::Pair(OnePair::new(pair, index));
-            let mined_run = |sink: RunSink| match sink {
-                RunSink::Pair(one) => one.finish(),
-                _ => None,
-            };
-            // With the fast paths, the run at the offset comes first, mined
-            // like a reference run: if it read exactly what the op as placed
-            // reads (`OverlayReport::is_transparent`), it stands for the
-            // reference run with this seed (its output and its mined pair
-            // are that run's), and the reference run is not needed.
-            let mut at_run = None;
-            if request.fast_paths && !request.full_reruns {
-                let overlay = overlay_for(
-                    pair,
-                    occurrence,
-                    Some(claim.placement(offset)),
-                    Some(seed),
-                    None,
-                );
-                let (outcome, sink) = run(index, overlay, &make_pair, Looks::Pair)?;
-                at_run = Some((op_report(firmware, pair, outcome)?, mined_run(sink)));
-            }
-            let (reference, seeded) = match &at_run {
-                Some((report, seeded)) if report.is_transparent() => {
-                    skipped_references += 1;
-                    (report.clone(), seeded.clone())
-                }
-                _ => {
-                    // The reference run: the op as placed, on this seed's
-                    // input; its mined pair gives the witness for this very
-                    // input.
-                    let overlay = overlay_for(pair, occurrence, None, Some(seed), None);
-                    let (outcome, sink) = run(index, overlay, &make_pair, Looks::Pair)?;
-                    (op_report(firmware, pair, outcome)?, mined_run(sink))
-                }
-            };
-            let witness = seeded
-                .filter(|seeded| claim.mined(&seeded.overlap) == offset)
-                .and_then(|seeded| claim.witness(&seeded.overlap));
-            let mut check = |placement: OverlayPlacement, witness: Option<Witness>| {
-                let watch = witness.map(|w| w.input_byte);
-                let overlay = overlay_for(pair, occurrence, Some(placement), Some(seed), watch);
-                let (outcome, _) = run(index, overlay, &|| RunSink::Idle, Looks::Shared)?;
-                let overlapped = op_report(firmware, pair, outcome)?;
-                Ok::<_, ReportError>(compare(seed, &reference, &overlapped, witness, &sites))
-            };
-            at.runs.push(match &at_run {
-                Some((overlapped, _)) => compare(seed, &reference, overlapped, None, &sites),
-                None => check(claim.placement(offset), None)?,
-            });
-            if let Some(below) = &mut below {
-                below
-                    .runs
-                    .push(check(claim.placement(offset - 1), witness)?);
-            }
-        }
-        pairs.push(PairVerification {
-            op_index: index,
-            op_name: pair.op_name.clone(),
-            op_kind: pair.op_kind.clone(),
-            input_name: pair.input.name.clone(),
-            output_name: pair.output.name.clone(),
-            mined_s_min: pair.overlap.s_min.0,
-            mined_s_mono: pair.overlap.s_mono.0,
-            mined_u_min: pair.overlap.u_min.0,
-            mined_u_mono: pair.overlap.u_mono.0,
-            claim,
-            at,
-            below,
-        });
+    for which in 0..mined.pairs.len() {
+        let (pair, skipped) = check_pair(firmware, request, mined, which, &sites, runner)?;
+        pairs.push(pair);
+        skipped_references += skipped;
     }
     Ok(Verification {
         firmware: firmware.path.display().to_string(),
         pairs,
         runs: CheckRuns {
             skipped_references,
-            ..CheckRuns::default()
+            threads: 1,
+            ..runner.runs()
         },
     })
+}
+
+/// Checks pair `which` of `mined`; also returns how many reference runs
+/// were not needed.
+fn check_pair(
+    firmware: &Firmware,
+    request: &VerifyRequest,
+    mined: &Mined,
+    which: usize,
+    sites: &FirmwareSites<'_>,
+    runner: &mut dyn OpRunner,
+) -> Result<(PairVerification, usize), ReportError> {
+    let pair = &mined.pairs[which];
+    let claim = request.claim;
+    let mut skipped = 0;
+    runner.begin_pair();
+    let index = pair.segment_index;
+    let occurrence = mined.op_names[..index.min(mined.op_names.len())]
+        .iter()
+        .filter(|name| **name == pair.op_name)
+        .count();
+    let offset = request.offset.unwrap_or(claim.mined(&pair.overlap));
+    let mut at = OffsetCheck {
+        offset,
+        runs: Vec::new(),
+    };
+    // "One byte less is unsafe" is part of a mined claim only: an
+    // offset the user gives is checked on its own.
+    let mut below = (request.offset.is_none() && offset > 0).then(|| OffsetCheck {
+        offset: offset - 1,
+        runs: Vec::new(),
+    });
+    for &seed in &request.seeds {
+        let make_pair = || RunSink::Pair(OnePair::new(pair, index));
+        let mined_run = |sink: RunSink| match sink {
+            RunSink::Pair(one) => one.finish(),
+            _ => None,
+        };
+        // With the fast paths, the run at the offset comes first, mined
+        // like a reference run: if it read exactly what the op as placed
+        // reads (`OverlayReport::is_transparent`), it stands for the
+        // reference run with this seed (its output and its mined pair
+        // are that run's), and the reference run is not needed.
+        let mut at_run = None;
+        if request.fast_paths && !request.full_reruns {
+            let overlay = overlay_for(
+                pair,
+                occurrence,
+                Some(claim.placement(offset)),
+                Some(seed),
+                None,
+            );
+            let (outcome, sink) = runner.run(index, overlay, &make_pair, Looks::Pair)?;
+            at_run = Some((op_report(firmware, pair, outcome)?, mined_run(sink)));
+        }
+        let (reference, seeded) = match &at_run {
+            Some((report, seeded)) if report.is_transparent() => {
+                skipped += 1;
+                (report.clone(), seeded.clone())
+            }
+            _ => {
+                // The reference run: the op as placed, on this seed's
+                // input; its mined pair gives the witness for this very
+                // input.
+                let overlay = overlay_for(pair, occurrence, None, Some(seed), None);
+                let (outcome, sink) = runner.run(index, overlay, &make_pair, Looks::Pair)?;
+                (op_report(firmware, pair, outcome)?, mined_run(sink))
+            }
+        };
+        let witness = seeded
+            .filter(|seeded| claim.mined(&seeded.overlap) == offset)
+            .and_then(|seeded| claim.witness(&seeded.overlap));
+        let mut check = |placement: OverlayPlacement, witness: Option<Witness>| {
+            let watch = witness.map(|w| w.input_byte);
+            let overlay = overlay_for(pair, occurrence, Some(placement), Some(seed), watch);
+            let (outcome, _) = runner.run(index, overlay, &|| RunSink::Idle, Looks::Shared)?;
+            let overlapped = op_report(firmware, pair, outcome)?;
+            Ok::<_, ReportError>(compare(seed, &reference, &overlapped, witness, sites))
+        };
+        at.runs.push(match &at_run {
+            Some((overlapped, _)) => compare(seed, &reference, overlapped, None, sites),
+            None => check(claim.placement(offset), None)?,
+        });
+        if let Some(below) = &mut below {
+            below
+                .runs
+                .push(check(claim.placement(offset - 1), witness)?);
+        }
+    }
+    let verification = PairVerification {
+        op_index: index,
+        op_name: pair.op_name.clone(),
+        op_kind: pair.op_kind.clone(),
+        input_name: pair.input.name.clone(),
+        output_name: pair.output.name.clone(),
+        mined_s_min: pair.overlap.s_min.0,
+        mined_s_mono: pair.overlap.s_mono.0,
+        mined_u_min: pair.overlap.u_min.0,
+        mined_u_mono: pair.overlap.u_mono.0,
+        claim,
+        at,
+        below,
+    };
+    Ok((verification, skipped))
 }
 
 fn overlay_for(

@@ -41,6 +41,12 @@ pub struct Args {
     #[arg(long)]
     pub hook_all: bool,
 
+    /// Check on NUM threads, each with its own engine restoring the first run's snapshots
+    /// (default: one per core; 1: every check in the first run's engine, one after the
+    /// other). The first run, which mines the pairs, is not parallel. The same results.
+    #[arg(short = 'j', long, value_name = "NUM", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub jobs: Option<u64>,
+
     /// Only the pair with this input buffer (default: every input of the op).
     #[arg(long, value_name = "NAME")]
     pub input: Option<String>,
@@ -90,16 +96,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         seeds: (1..=args.seeds).collect(),
         full_reruns: args.full_reruns,
         fast_paths: !args.hook_all,
+        jobs: args.jobs.map(|jobs| jobs as usize),
     };
     let verification = verify(&firmware, &config, &request)?;
     let runs = verification.runs;
     eprintln!(
         "{} op runs: {} with only the checked bytes hooked (block clock), {} fully hooked; \
-         {} reference runs not needed (the run at the offset read what the op as placed reads)",
+         {} reference runs not needed (the run at the offset read what the op as placed reads); \
+         on {} thread{}",
         runs.clocked + runs.fully_hooked,
         runs.clocked,
         runs.fully_hooked,
-        runs.skipped_references
+        runs.skipped_references,
+        runs.threads,
+        if runs.threads == 1 { "" } else { "s" }
     );
     let mut all_confirmed = true;
     for pair in &verification.pairs {
