@@ -99,10 +99,10 @@ def main():
         run([dmo, "firmware", model, "--plan", path("dmo.tflite"), "-o", path("dmo.elf")])
         results, _ = layers(dmo, path("dmo.elf"), model_bytes, workdir, 14)
         ok = offsets[LSTM_OUTPUT] == offsets[LSTM_INPUT] and all(
-            not wrong and same for wrong, same in results)
+            not wrong and same for wrong, same, _ in results)
         report(ok, "dmo firmware with the DMO plan",
                f"tensor 23 at tensor 0's offset {offsets[LSTM_INPUT]}; ops differing from TFLM "
-               f"per input: {[wrong for wrong, _ in results]}")
+               f"per input: {[wrong for wrong, _, _ in results]}")
         checked = subprocess.run([dmo, "check", path("dmo.elf"), "-q"], capture_output=True,
                                  text=True)
         report(checked.returncode == 0, "dmo check of that firmware",
@@ -112,7 +112,7 @@ def main():
         moved(path("dmo.tflite"), path("up16.tflite"), 16)
         run([dmo, "firmware", model, "--plan", path("up16.tflite"), "-o", path("up16.elf")])
         results, _ = layers(dmo, path("up16.elf"), model_bytes, workdir, 14)
-        first = [wrong[0] if wrong else None for wrong, _ in results]
+        first = [wrong[0] if wrong else None for wrong, _, _ in results]
         checked = subprocess.run([dmo, "check", path("up16.elf"), "-q"], capture_output=True,
                                  text=True)
         named = "op 0 `op0_unidirectional_sequence_lstm`" in checked.stderr
