@@ -63,6 +63,18 @@ fn not_modelled(reason: impl Into<String>) -> CmsisPath {
 }
 
 /// Which CMSIS-NN path TFLM's cmsis_nn kernel of `op` takes (Cortex-M4/M7, DSP, GCC).
+/// Whether two shapes are equal once the shorter is padded on the left with
+/// 1s (`RuntimeShape::ExtendedShape` in TFLM's `ProcessBroadcastShapes`).
+fn same_after_extension(a: &[usize], b: &[usize]) -> bool {
+    let rank = a.len().max(b.len());
+    let extended = |dims: &[usize]| -> Vec<usize> {
+        std::iter::repeat_n(1, rank - dims.len())
+            .chain(dims.iter().copied())
+            .collect()
+    };
+    extended(a) == extended(b)
+}
+
 pub fn cmsis_path(op: &OpDescription) -> CmsisPath {
     let input = op.inputs()[0].element();
     let int8 = input == ElementType::Int8;
@@ -168,11 +180,10 @@ pub fn cmsis_path(op: &OpDescription) -> CmsisPath {
             if let Some(path) = overridden("elementwise ADD/MUL") {
                 return path;
             }
-            let same = op
-                .inputs()
-                .iter()
-                .all(|shape| shape.dims() == op.output().dims());
-            if same {
+            // TFLM's cmsis_nn ADD/MUL ask `ProcessBroadcastShapes`, which
+            // compares the two inputs padded to one rank with leading 1s:
+            // [4] and [1,4] take the element-wise kernel.
+            if same_after_extension(op.inputs()[0].dims(), op.inputs()[1].dims()) {
                 CmsisPath::Elementwise4
             } else {
                 CmsisPath::Reference(
@@ -572,4 +583,42 @@ pub fn cmsis_conv_1x1_fast_offsets(
     }
     let s = output_bytes - 2 + out_channels % 2;
     Some((s, s, input_bytes, input_bytes))
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+    use crate::{ElementType, ElementwiseBinaryParams, TensorShape};
+
+    fn add(input1: &[usize], input2: &[usize], output: &[usize]) -> OpDescription {
+        let int8 = |dims: &[usize]| TensorShape::new(dims.to_vec(), ElementType::Int8);
+        OpDescription::add(ElementwiseBinaryParams {
+            input1: int8(input1),
+            input2: int8(input2),
+            output: int8(output),
+        })
+        .unwrap()
+    }
+
+    /// TFLM's cmsis_nn ADD runs `arm_elementwise_add_s8` when
+    /// `ProcessBroadcastShapes` finds the inputs equal after padding them to
+    /// one rank with leading 1s (process_broadcast_shapes.h), else
+    /// `BroadcastAdd4DSlow`: [4] + [1,4] is element-wise although the raw
+    /// dims differ (and differ from the output's [1,4] for the first input).
+    #[test]
+    fn elementwise_add_is_chosen_on_shapes_padded_to_one_rank() {
+        assert_eq!(
+            cmsis_path(&add(&[4], &[1, 4], &[1, 4])),
+            CmsisPath::Elementwise4
+        );
+        assert_eq!(
+            cmsis_path(&add(&[1, 6, 5, 4], &[1, 6, 5, 4], &[1, 6, 5, 4])),
+            CmsisPath::Elementwise4
+        );
+        // Control: a real broadcast takes the reference kernel.
+        assert!(matches!(
+            cmsis_path(&add(&[3, 4], &[3, 1], &[3, 4])),
+            CmsisPath::Reference(_)
+        ));
+    }
 }
