@@ -4,35 +4,17 @@
 //! event times, and an overlapped run must see the same clobbered reads.
 //! The oracle is the fully hooked run in the same session.
 
-use dmo_core::{BufferRole, CpuModel, Event, EventSink};
+use dmo_core::{CpuModel, Event};
 use dmo_emu::{
     ClockStop, Firmware, HookedRange, Overlay, OverlayPlacement, RunConfig, Session,
     DEFAULT_SNAPSHOT_BUDGET,
 };
-use std::path::{Path, PathBuf};
+mod support;
 
-fn fixture(cpu: CpuModel, name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(format!("fixtures/build/{}/{name}.elf", cpu.name()));
-    assert!(
-        path.exists(),
-        "{} is missing: run `make -C fixtures` first (scripts/test.sh does)",
-        path.display()
-    );
-    path
-}
+use support::{fixture, overlay_of, Recorder};
 
-#[derive(Default)]
-struct Recorder {
-    events: Vec<Event>,
-}
-
-impl EventSink for Recorder {
-    fn event(&mut self, event: &Event) {
-        self.events.push(*event);
-    }
-}
+/// The seed of the overlays' input fills.
+const SEED: u64 = 7;
 
 fn touches(ranges: &[HookedRange], event: &Event) -> bool {
     let (address, size) = (event.address.0 as u64, event.size as u64);
@@ -41,23 +23,6 @@ fn touches(ranges: &[HookedRange], event: &Event) -> bool {
         (if write { range.writes } else { range.reads })
             && address < range.end
             && address + size > range.start
-    })
-}
-
-/// The overlay of op `index`'s first input and output.
-fn overlay_of(op: &dmo_core::OpSegment, placement: Option<OverlayPlacement>) -> Option<Overlay> {
-    let buffer = |role| op.buffers.iter().find(|buffer| buffer.role == role);
-    let (input, output) = (buffer(BufferRole::Input)?, buffer(BufferRole::Output)?);
-    Some(Overlay {
-        op_name: op.name.clone(),
-        occurrence: 0,
-        input_start: input.start,
-        input_len: input.len,
-        output_start: output.start,
-        output_len: output.len,
-        placement,
-        fill_seed: Some(7),
-        watch_input_byte: None,
     })
 }
 
@@ -82,10 +47,10 @@ fn check_fixture(
     assert!(session.validated_blocks() > 0);
     let mut clocked = 0;
     for (index, op) in outcome.ops.iter().enumerate() {
-        let Some(reference) = overlay_of(op, None) else {
+        let Some(reference) = overlay_of(op, None, SEED) else {
             continue;
         };
-        let overlapped = overlay_of(op, Some(placement(&reference))).unwrap();
+        let overlapped = overlay_of(op, Some(placement(&reference)), SEED).unwrap();
         for (overlay, hooked) in [
             (reference.clone(), reference.pair_ranges()),
             (overlapped.clone(), overlapped.shared_ranges()),
@@ -154,7 +119,7 @@ fn a_run_through_code_the_clock_cannot_count_gives_up() {
     let mut sink = Recorder::default();
     let mut session = Session::new(&firmware, &config, &mut sink, DEFAULT_SNAPSHOT_BUDGET).unwrap();
     let outcome = session.run().unwrap();
-    let overlay = overlay_of(&outcome.ops[0], None).unwrap();
+    let overlay = overlay_of(&outcome.ops[0], None, SEED).unwrap();
     let ranges = overlay.pair_ranges();
     let run = session
         .run_overlaid_op_clocked(0, overlay.clone(), &ranges)
@@ -167,7 +132,7 @@ fn a_run_through_code_the_clock_cannot_count_gives_up() {
     let full = session.run_overlaid_op(0, overlay).unwrap();
     assert!(full.overlay.is_some_and(|report| report.op_time.is_some()));
     // No snapshot, no clocked run.
-    let none = overlay_of(&outcome.ops[0], None).unwrap();
+    let none = overlay_of(&outcome.ops[0], None, SEED).unwrap();
     assert!(matches!(
         session.run_overlaid_op_clocked(99, none, &ranges).unwrap(),
         Err(ClockStop::NoSnapshot)
@@ -192,7 +157,7 @@ fn a_transparent_overlapped_run_is_the_placed_run() {
     let outcome = session.run().unwrap();
     let (mut transparent, mut opaque) = (0, 0);
     for (index, op) in outcome.ops.iter().enumerate() {
-        let Some(placed) = overlay_of(op, None) else {
+        let Some(placed) = overlay_of(op, None, SEED) else {
             continue;
         };
         let pair = placed.pair_ranges();
@@ -208,7 +173,8 @@ fn a_transparent_overlapped_run_is_the_placed_run() {
         let (reference, reference_events) = run(placed.clone());
         let last = placed.output_len as u64 - 1;
         for s in [last, last / 2] {
-            let (report, events) = run(overlay_of(op, Some(OverlayPlacement::Down(s))).unwrap());
+            let (report, events) =
+                run(overlay_of(op, Some(OverlayPlacement::Down(s)), SEED).unwrap());
             if report.is_transparent() {
                 transparent += 1;
                 assert_eq!(report.output, reference.output, "op {index} s {s}");

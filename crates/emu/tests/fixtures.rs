@@ -4,22 +4,10 @@
 
 use dmo_core::{AccessKind, CountingSink, CpuModel, Event, EventSink};
 use dmo_emu::{run, Firmware, RunConfig, RunStatus};
-use std::path::{Path, PathBuf};
+mod support;
+
 use std::process::Command;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture(cpu: CpuModel, name: &str) -> PathBuf {
-    let path = repo_root().join(format!("fixtures/build/{}/{name}.elf", cpu.name()));
-    assert!(
-        path.exists(),
-        "{} is missing: run `make -C fixtures` first (scripts/test.sh does)",
-        path.display()
-    );
-    path
-}
+use support::{fixture, repo_root};
 
 fn host_output(name: &str) -> Vec<u8> {
     let path = repo_root().join(format!("fixtures/build/host/{name}"));

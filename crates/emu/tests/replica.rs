@@ -6,48 +6,14 @@
 //! same times, and the same overlay report (output bytes, clobbered reads)
 //! as the same run in the first session.
 
-use dmo_core::{BufferRole, CpuModel, Event, EventSink};
-use dmo_emu::{Firmware, Overlay, OverlayPlacement, RunConfig, Session, DEFAULT_SNAPSHOT_BUDGET};
-use std::path::{Path, PathBuf};
+use dmo_core::CpuModel;
+use dmo_emu::{Firmware, OverlayPlacement, RunConfig, Session, DEFAULT_SNAPSHOT_BUDGET};
+mod support;
 
-fn fixture(cpu: CpuModel, name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(format!("fixtures/build/{}/{name}.elf", cpu.name()));
-    assert!(
-        path.exists(),
-        "{} is missing: run `make -C fixtures` first (scripts/test.sh does)",
-        path.display()
-    );
-    path
-}
+use support::{fixture, overlay_of, Recorder};
 
-#[derive(Default)]
-struct Recorder {
-    events: Vec<Event>,
-}
-
-impl EventSink for Recorder {
-    fn event(&mut self, event: &Event) {
-        self.events.push(*event);
-    }
-}
-
-fn overlay_of(op: &dmo_core::OpSegment, placement: Option<OverlayPlacement>) -> Option<Overlay> {
-    let buffer = |role| op.buffers.iter().find(|buffer| buffer.role == role);
-    let (input, output) = (buffer(BufferRole::Input)?, buffer(BufferRole::Output)?);
-    Some(Overlay {
-        op_name: op.name.clone(),
-        occurrence: 0,
-        input_start: input.start,
-        input_len: input.len,
-        output_start: output.start,
-        output_len: output.len,
-        placement,
-        fill_seed: Some(3),
-        watch_input_byte: None,
-    })
-}
+/// The seed of the overlays' input fills.
+const SEED: u64 = 3;
 
 /// Runs every op of a fixture, placed and overlapped, in the session that
 /// took the snapshots and in a replica; returns how many runs compared.
@@ -70,11 +36,11 @@ fn compare_replica(cpu: CpuModel, name: &str) -> usize {
     // before it (its machine then would already be close to the snapshot).
     for (index, op) in outcome.ops.iter().enumerate().rev() {
         assert!(replica.has_snapshot(index), "{name} op {index}");
-        let Some(reference) = overlay_of(op, None) else {
+        let Some(reference) = overlay_of(op, None, SEED) else {
             continue;
         };
         let half = OverlayPlacement::Down(reference.output_len as u64 / 2);
-        let overlapped = overlay_of(op, Some(half)).unwrap();
+        let overlapped = overlay_of(op, Some(half), SEED).unwrap();
         for overlay in [reference, overlapped] {
             session.sink_mut().events.clear();
             let own = session.run_overlaid_op(index, overlay.clone()).unwrap();
