@@ -232,14 +232,13 @@ impl<'m> BufferDiscovery<'m> {
                 buffers.extend(self.named_buffers(run, role));
             }
         }
-        // Bytes written and read back are scratch candidates from now on.
-        for (candidate, (written, read_back)) in self
+        // Bytes read back (so written by this op) are scratch candidates from now on.
+        for (candidate, read_back) in self
             .scratch_candidate
             .words
             .iter_mut()
-            .zip(self.written.words.iter().zip(&mut self.read_back.words))
+            .zip(&self.read_back.words)
         {
-            *read_back &= *written;
             *candidate |= *read_back;
         }
         let scratch_candidates = self.read_back.runs(&self.ram);
@@ -395,8 +394,6 @@ impl EventSink for BufferDiscovery<'_> {
                             self.read_back.set(index);
                         } else {
                             self.note_read_later(index, address, last_write);
-                        }
-                        if last_write == u64::MAX || last_write < start {
                             if last_write != u64::MAX && self.last_write_in_op.get(index) {
                                 self.read_from_earlier_op.set(index);
                             } else {
